@@ -1,0 +1,178 @@
+package news
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Limits of the message contract (DESIGN.md).
+const (
+	// MaxIDBytes is the longest accepted message id.
+	MaxIDBytes = 256
+	// DefaultMaxBytes is the default limit on one encoded message: 64 KiB.
+	DefaultMaxBytes = 64 << 10
+)
+
+// Message is one news item as publishers send it, one JSON object per
+// JetStream message.
+type Message struct {
+	// ID is the publisher's stable key for the story instance, e.g. "tg:channel:1234".
+	ID string `json:"id"`
+	// Source names where the story came from (a channel, a feed).
+	Source string `json:"source"`
+	// Title is the headline; Title or Body must be non-empty.
+	Title string `json:"title,omitempty"`
+	// Body is the story text.
+	Body string `json:"body,omitempty"`
+	// URL optionally links to the original.
+	URL string `json:"url,omitempty"`
+	// Lang is the optional language tag given by the publisher.
+	Lang string `json:"lang,omitempty"`
+	// PublishedAt is when the story was published; zero when absent, in which
+	// case the consumer uses the JetStream message time.
+	PublishedAt time.Time `json:"-"`
+}
+
+// wireMessage mirrors Message with published_at as text, so a bad timestamp is
+// reported as a field error rather than a generic JSON one.
+type wireMessage struct {
+	ID          string `json:"id"`
+	Source      string `json:"source"`
+	Title       string `json:"title,omitempty"`
+	Body        string `json:"body,omitempty"`
+	URL         string `json:"url,omitempty"`
+	Lang        string `json:"lang,omitempty"`
+	PublishedAt string `json:"published_at,omitempty"`
+}
+
+// DecodeError says why a message does not meet the contract. It is permanent:
+// redelivering the same bytes cannot succeed.
+type DecodeError struct {
+	// Field is the offending field, or "" for the message as a whole.
+	Field string
+	// Reason is a short human-readable explanation.
+	Reason string
+}
+
+// Error implements error.
+func (e *DecodeError) Error() string {
+	if e.Field == "" {
+		return "invalid message: " + e.Reason
+	}
+	return "invalid message: " + e.Field + ": " + e.Reason
+}
+
+// Permanent reports that retrying cannot fix a malformed message.
+func (e *DecodeError) Permanent() bool { return true }
+
+// Decode parses and validates one message of at most DefaultMaxBytes.
+func Decode(b []byte) (Message, error) { return DecodeLimit(b, DefaultMaxBytes) }
+
+// DecodeLimit parses one message, rejecting it if it exceeds maxBytes, is not
+// a single JSON object, or fails Validate. The returned Message is normalised.
+func DecodeLimit(b []byte, maxBytes int) (Message, error) {
+	if maxBytes > 0 && len(b) > maxBytes {
+		return Message{}, &DecodeError{Reason: fmt.Sprintf("size %d bytes exceeds limit %d", len(b), maxBytes)}
+	}
+	if !utf8.Valid(b) {
+		return Message{}, &DecodeError{Reason: "not valid UTF-8"}
+	}
+	var w wireMessage
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&w); err != nil {
+		return Message{}, &DecodeError{Reason: "malformed JSON: " + jsonReason(err)}
+	}
+	if dec.More() {
+		return Message{}, &DecodeError{Reason: "trailing data after the JSON object"}
+	}
+	m := Message{ID: w.ID, Source: w.Source, Title: w.Title, Body: w.Body, URL: w.URL, Lang: w.Lang}
+	if w.PublishedAt != "" {
+		t, err := time.Parse(time.RFC3339, strings.TrimSpace(w.PublishedAt))
+		if err != nil {
+			return Message{}, &DecodeError{Field: "published_at", Reason: "not an RFC 3339 time"}
+		}
+		m.PublishedAt = t.UTC()
+	}
+	m.Normalize()
+	if err := m.Validate(); err != nil {
+		return Message{}, err
+	}
+	return m, nil
+}
+
+// jsonReason shortens encoding/json's errors to what a publisher can act on.
+func jsonReason(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("field %q must be a %s, got %s", te.Field, te.Type, te.Value)
+	}
+	return err.Error()
+}
+
+// Normalize trims surrounding white space from every field and lower-cases Lang.
+// Decode calls it; publishers building messages in code may too.
+func (m *Message) Normalize() {
+	m.ID = strings.TrimSpace(m.ID)
+	m.Source = strings.TrimSpace(m.Source)
+	m.Title = strings.TrimSpace(m.Title)
+	m.Body = strings.TrimSpace(m.Body)
+	m.URL = strings.TrimSpace(m.URL)
+	m.Lang = strings.ToLower(strings.TrimSpace(m.Lang))
+}
+
+// Validate checks the contract's rules on a decoded message: id of 1 to
+// MaxIDBytes bytes, a source, and a title or a body. It returns a *DecodeError.
+func (m *Message) Validate() error {
+	switch {
+	case m.ID == "":
+		return &DecodeError{Field: "id", Reason: "required"}
+	case len(m.ID) > MaxIDBytes:
+		return &DecodeError{Field: "id", Reason: fmt.Sprintf("%d bytes exceeds %d", len(m.ID), MaxIDBytes)}
+	case m.Source == "":
+		return &DecodeError{Field: "source", Reason: "required"}
+	case m.Title == "" && m.Body == "":
+		return &DecodeError{Field: "title", Reason: "title or body must be non-empty"}
+	}
+	for _, f := range [...]struct{ name, v string }{{"id", m.ID}, {"source", m.Source}, {"title", m.Title}, {"body", m.Body}, {"url", m.URL}, {"lang", m.Lang}} {
+		if !utf8.ValidString(f.v) {
+			return &DecodeError{Field: f.name, Reason: "not valid UTF-8"}
+		}
+		if strings.IndexByte(f.v, 0) >= 0 {
+			return &DecodeError{Field: f.name, Reason: "contains a NUL byte"}
+		}
+	}
+	return nil
+}
+
+// MarshalJSON encodes m in the wire format, with published_at in RFC 3339
+// when set.
+func (m Message) MarshalJSON() ([]byte, error) {
+	w := wireMessage{ID: m.ID, Source: m.Source, Title: m.Title, Body: m.Body, URL: m.URL, Lang: m.Lang}
+	if !m.PublishedAt.IsZero() {
+		w.PublishedAt = m.PublishedAt.UTC().Format(time.RFC3339)
+	}
+	return json.Marshal(w)
+}
+
+// UnmarshalJSON decodes the wire format without validating; use Decode to
+// validate too.
+func (m *Message) UnmarshalJSON(b []byte) error {
+	var w wireMessage
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*m = Message{ID: w.ID, Source: w.Source, Title: w.Title, Body: w.Body, URL: w.URL, Lang: w.Lang}
+	if w.PublishedAt != "" {
+		t, err := time.Parse(time.RFC3339, w.PublishedAt)
+		if err != nil {
+			return &DecodeError{Field: "published_at", Reason: "not an RFC 3339 time"}
+		}
+		m.PublishedAt = t.UTC()
+	}
+	return nil
+}
