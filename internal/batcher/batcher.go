@@ -1,0 +1,225 @@
+// Package batcher groups a stream of items into batches bounded by count,
+// bytes and age, and hands each batch to a flush function.
+//
+// It knows nothing about NATS or SQL: the worker feeds it deliveries and its
+// flush function enriches, commits and acks. A batch is flushed when it holds
+// MaxMessages items (reason "size"), when the next item would take it past
+// MaxBytes ("bytes"), MaxWait after its first item arrived ("time"), or when
+// the input channel is closed ("shutdown").
+//
+// Concurrency: Run is called once and owns the batch; the flush function is
+// called from Run's goroutine, one batch at a time, and receives ownership of
+// the slice. A flush function that hands batches to other goroutines gets
+// concurrency and backpressure for free: while it blocks, Run stops reading.
+package batcher
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+)
+
+// FlushReason says why a batch was flushed; it is a metric label.
+type FlushReason string
+
+// The four flush reasons.
+const (
+	FlushSize     FlushReason = "size"
+	FlushBytes    FlushReason = "bytes"
+	FlushTime     FlushReason = "time"
+	FlushShutdown FlushReason = "shutdown"
+)
+
+// FlushFunc receives each batch. An error stops the batcher: the flush
+// function is expected to handle retryable failures itself.
+type FlushFunc[T any] func(ctx context.Context, batch []T, reason FlushReason) error
+
+// Config bounds a batch. Zero fields take the defaults in New.
+type Config struct {
+	// MaxMessages flushes at this many items. Default 100.
+	MaxMessages int
+	// MaxBytes flushes before the batch's payloads would exceed this size.
+	// Default 1 MiB. An item larger than MaxBytes is flushed on its own.
+	MaxBytes int
+	// MaxWait flushes this long after the batch's first item. Default 5s.
+	MaxWait time.Duration
+	// DrainTimeout bounds the final "shutdown" flush, which runs on a context
+	// detached from Run's (already cancelled) one. Default 30s.
+	DrainTimeout time.Duration
+	// Clock supplies timers; nil means the real clock. Tests inject a fake.
+	Clock Clock
+}
+
+// Validate reports a Config that cannot work, naming the field and value.
+func (c Config) Validate() error {
+	switch {
+	case c.MaxMessages < 1:
+		return fmt.Errorf("batcher: MaxMessages must be ≥ 1, got %d", c.MaxMessages)
+	case c.MaxBytes < 1:
+		return fmt.Errorf("batcher: MaxBytes must be ≥ 1, got %d", c.MaxBytes)
+	case c.MaxWait <= 0:
+		return fmt.Errorf("batcher: MaxWait must be > 0, got %s", c.MaxWait)
+	}
+	return nil
+}
+
+// Clock makes timers. It exists so tests can drive time by hand.
+type Clock interface {
+	NewTimer(d time.Duration) Timer
+}
+
+// Timer is the part of *time.Timer the batcher uses.
+type Timer interface {
+	C() <-chan time.Time
+	Stop() bool
+}
+
+type realClock struct{}
+
+type realTimer struct{ t *time.Timer }
+
+func (realClock) NewTimer(d time.Duration) Timer { return realTimer{time.NewTimer(d)} }
+func (r realTimer) C() <-chan time.Time          { return r.t.C }
+func (r realTimer) Stop() bool                   { return r.t.Stop() }
+
+// Batcher groups items of type T into batches. Create it with New.
+type Batcher[T any] struct {
+	cfg     Config
+	flush   FlushFunc[T]
+	sizeOf  func(T) int
+	log     *zap.Logger
+	metrics *metrics
+}
+
+type metrics struct {
+	size    prometheus.Histogram
+	bytes   prometheus.Histogram
+	flushes *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		size: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "newsflow_batch_size",
+			Help:    "Messages per flushed batch.",
+			Buckets: []float64{1, 5, 10, 25, 50, 100, 250, 500, 1000},
+		}),
+		bytes: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "newsflow_batch_bytes",
+			Help:    "Payload bytes per flushed batch.",
+			Buckets: prometheus.ExponentialBuckets(1024, 4, 8),
+		}),
+		flushes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "newsflow_batch_flushes_total",
+			Help: "Batches flushed, by reason: size, bytes, time or shutdown.",
+		}, []string{"reason"}),
+	}
+	for _, r := range []FlushReason{FlushSize, FlushBytes, FlushTime, FlushShutdown} {
+		m.flushes.WithLabelValues(string(r))
+	}
+	if reg != nil {
+		reg.MustRegister(m.size, m.bytes, m.flushes)
+	}
+	return m
+}
+
+// New returns a Batcher that calls flush with each batch; sizeOf gives an
+// item's payload size in bytes. reg may be nil.
+func New[T any](cfg Config, flush FlushFunc[T], sizeOf func(T) int, log *zap.Logger, reg prometheus.Registerer) (*Batcher[T], error) {
+	cfg.MaxMessages = cmp.Or(cfg.MaxMessages, 100)
+	cfg.MaxBytes = cmp.Or(cfg.MaxBytes, 1<<20)
+	cfg.MaxWait = cmp.Or(cfg.MaxWait, 5*time.Second)
+	cfg.DrainTimeout = cmp.Or(cfg.DrainTimeout, 30*time.Second)
+	if cfg.Clock == nil {
+		cfg.Clock = realClock{}
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if flush == nil || sizeOf == nil {
+		return nil, fmt.Errorf("batcher: flush and sizeOf are required")
+	}
+	return &Batcher[T]{cfg: cfg, flush: flush, sizeOf: sizeOf, log: log.Named("batcher"), metrics: newMetrics(reg)}, nil
+}
+
+// Config returns the effective configuration, defaults applied.
+func (b *Batcher[T]) Config() Config { return b.cfg }
+
+// Run reads items from in until it is closed, flushing batches as they fill
+// or age, then flushes what remains with reason "shutdown" and returns. It
+// does not stop when ctx is cancelled — the writer of in decides when input
+// ends, so nothing already fetched is dropped — but ctx is passed to flushes.
+func (b *Batcher[T]) Run(ctx context.Context, in <-chan T) error {
+	var (
+		batch   []T
+		bytes   int
+		timer   Timer
+		timeout <-chan time.Time
+	)
+	stopTimer := func() {
+		if timer != nil {
+			timer.Stop()
+			timer, timeout = nil, nil
+		}
+	}
+	defer stopTimer()
+	flush := func(ctx context.Context, reason FlushReason) error {
+		stopTimer()
+		if len(batch) == 0 {
+			return nil
+		}
+		out, n := batch, bytes
+		batch, bytes = make([]T, 0, b.cfg.MaxMessages), 0
+		b.metrics.size.Observe(float64(len(out)))
+		b.metrics.bytes.Observe(float64(n))
+		b.metrics.flushes.WithLabelValues(string(reason)).Inc()
+		if err := b.flush(ctx, out, reason); err != nil {
+			return fmt.Errorf("batcher: flush %d messages (%s): %w", len(out), reason, err)
+		}
+		return nil
+	}
+	batch = make([]T, 0, b.cfg.MaxMessages)
+	for {
+		select {
+		case item, ok := <-in:
+			if !ok {
+				// Upstream drained; ctx may be cancelled already, so the last
+				// flush gets its own deadline.
+				dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.cfg.DrainTimeout)
+				defer cancel()
+				return flush(dctx, FlushShutdown)
+			}
+			size := b.sizeOf(item)
+			if len(batch) > 0 && bytes+size > b.cfg.MaxBytes {
+				if err := flush(ctx, FlushBytes); err != nil {
+					return err
+				}
+			}
+			batch = append(batch, item)
+			bytes += size
+			if len(batch) == 1 {
+				timer = b.cfg.Clock.NewTimer(b.cfg.MaxWait)
+				timeout = timer.C()
+			}
+			switch {
+			case len(batch) >= b.cfg.MaxMessages:
+				if err := flush(ctx, FlushSize); err != nil {
+					return err
+				}
+			case bytes >= b.cfg.MaxBytes:
+				if err := flush(ctx, FlushBytes); err != nil {
+					return err
+				}
+			}
+		case <-timeout:
+			timer, timeout = nil, nil
+			if err := flush(ctx, FlushTime); err != nil {
+				return err
+			}
+		}
+	}
+}
