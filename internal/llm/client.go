@@ -1,0 +1,356 @@
+package llm
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"golang.org/x/time/rate"
+
+	"newsflow/internal/news"
+)
+
+// maxRetryAfter caps how long a server's Retry-After is honoured.
+const maxRetryAfter = 5 * time.Minute
+
+// ClientConfig bounds and protects the calls a Client makes. Zero fields
+// take the defaults in NewClient.
+type ClientConfig struct {
+	// RequestsPerMinute limits calls started per minute, bursting up to one
+	// second's worth. Default 0: unlimited.
+	RequestsPerMinute int
+	// TokensPerMinute limits tokens per minute, estimated before each call as
+	// about a quarter of the prompt's bytes plus a typical answer, and
+	// corrected by the reported usage afterwards. Bursts up to ten seconds'
+	// worth. Default 0: unlimited.
+	TokensPerMinute int
+	// Concurrency is the most calls in flight at once. Default 8.
+	Concurrency int
+	// Timeout bounds one attempt (one HTTP request, or two on a parse
+	// retry). Default 30s.
+	Timeout time.Duration
+	// MaxRetries is how often a call is retried after a 429, a 5xx, a
+	// network error or a timeout. Default 3; negative: never.
+	MaxRetries int
+	// RetryBaseDelay is the first retry's backoff, doubled per retry and
+	// jittered to between half and all of it. Default 500ms.
+	RetryBaseDelay time.Duration
+	// RetryMaxDelay caps the backoff (a server's Retry-After may ask for
+	// more, up to 5m). Default 30s.
+	RetryMaxDelay time.Duration
+	// BreakerFailures is how many calls in a row must fail (after their
+	// retries) for the circuit breaker to open. Default 5; negative: never.
+	BreakerFailures int
+	// BreakerCooldown is how long the open breaker refuses calls before it
+	// lets one probe through. Default 30s.
+	BreakerCooldown time.Duration
+	// PricePer1KInput is the price of 1000 input tokens, in any currency,
+	// for newsflow_llm_cost_total. Default 0: cost not counted.
+	PricePer1KInput float64
+	// PricePer1KOutput is the price of 1000 output tokens. Default 0.
+	PricePer1KOutput float64
+}
+
+// Validate reports the first field out of range.
+func (c ClientConfig) Validate() error {
+	switch {
+	case c.RequestsPerMinute < 0:
+		return fmt.Errorf("llm: RequestsPerMinute must be ≥ 0, got %d", c.RequestsPerMinute)
+	case c.TokensPerMinute < 0:
+		return fmt.Errorf("llm: TokensPerMinute must be ≥ 0, got %d", c.TokensPerMinute)
+	case c.Concurrency < 1:
+		return fmt.Errorf("llm: Concurrency must be ≥ 1, got %d", c.Concurrency)
+	case c.Timeout <= 0:
+		return fmt.Errorf("llm: Timeout must be > 0, got %s", c.Timeout)
+	case c.RetryBaseDelay <= 0 || c.RetryMaxDelay < c.RetryBaseDelay:
+		return fmt.Errorf("llm: need 0 < RetryBaseDelay ≤ RetryMaxDelay, got %s and %s", c.RetryBaseDelay, c.RetryMaxDelay)
+	case c.BreakerCooldown <= 0:
+		return fmt.Errorf("llm: BreakerCooldown must be > 0, got %s", c.BreakerCooldown)
+	case c.PricePer1KInput < 0 || c.PricePer1KOutput < 0:
+		return fmt.Errorf("llm: prices must be ≥ 0, got %g and %g", c.PricePer1KInput, c.PricePer1KOutput)
+	}
+	return nil
+}
+
+// Client wraps a Provider with rate limits, bounded concurrency, a per-call
+// timeout, retries and a circuit breaker, and counts calls, latency, tokens
+// and cost. It is itself a Provider, safe for concurrent use, and starts no
+// goroutines.
+type Client struct {
+	p       Provider
+	cfg     ClientConfig
+	log     *zap.Logger
+	sem     chan struct{}
+	reqLim  *rate.Limiter // nil: unlimited
+	tokLim  *rate.Limiter // nil: unlimited
+	breaker *breaker
+	m       *metrics
+
+	pauseUntil atomic.Int64 // unix nanos: a server's Retry-After, shared by all calls
+	authLogged atomic.Bool  // the API-key line was logged since the last success
+}
+
+// NewClient wraps p. reg may be nil (metrics are then not exported).
+func NewClient(p Provider, cfg ClientConfig, log *zap.Logger, reg prometheus.Registerer) (*Client, error) {
+	if p == nil {
+		return nil, errors.New("llm: NewClient needs a provider")
+	}
+	cfg.Concurrency = cmp.Or(cfg.Concurrency, 8)
+	cfg.Timeout = cmp.Or(cfg.Timeout, 30*time.Second)
+	cfg.MaxRetries = cmp.Or(cfg.MaxRetries, 3)
+	cfg.RetryBaseDelay = cmp.Or(cfg.RetryBaseDelay, 500*time.Millisecond)
+	cfg.RetryMaxDelay = cmp.Or(cfg.RetryMaxDelay, max(30*time.Second, cfg.RetryBaseDelay))
+	cfg.BreakerFailures = cmp.Or(cfg.BreakerFailures, 5)
+	cfg.BreakerCooldown = cmp.Or(cfg.BreakerCooldown, 30*time.Second)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{p: p, cfg: cfg, log: log.Named("llm").With(zap.String("llm_model", p.Model())),
+		sem: make(chan struct{}, cfg.Concurrency), m: m}
+	if cfg.RequestsPerMinute > 0 {
+		c.reqLim = rate.NewLimiter(rate.Limit(float64(cfg.RequestsPerMinute)/60), max(1, cfg.RequestsPerMinute/60))
+	}
+	if cfg.TokensPerMinute > 0 {
+		c.tokLim = rate.NewLimiter(rate.Limit(float64(cfg.TokensPerMinute)/60), max(1, cfg.TokensPerMinute/6))
+	}
+	c.breaker = newBreaker(cfg.BreakerFailures, cfg.BreakerCooldown, func(open bool) {
+		if open {
+			m.breakerOpen.Set(1)
+			c.log.Warn("llm circuit breaker open", zap.Duration("cooldown", cfg.BreakerCooldown))
+		} else {
+			m.breakerOpen.Set(0)
+			c.log.Info("llm circuit breaker closed")
+		}
+	})
+	return c, nil
+}
+
+// Model returns the wrapped provider's Model.
+func (c *Client) Model() string { return c.p.Model() }
+
+// BreakerOpen reports whether the circuit breaker is open (or half-open,
+// awaiting a probe's outcome): calls fail fast with ErrBreakerOpen, except
+// the one probe after each cooldown.
+func (c *Client) BreakerOpen() bool { return c.breaker.isOpen() }
+
+// WaitReady blocks while the breaker refuses calls; it returns nil when the
+// breaker is closed or a probe may go, or ctx's error.
+func (c *Client) WaitReady(ctx context.Context) error { return c.breaker.waitReady(ctx) }
+
+// Close releases the provider's idle connections. The Client stays usable.
+func (c *Client) Close() {
+	if ic, ok := c.p.(interface{ CloseIdleConnections() }); ok {
+		ic.CloseIdleConnections()
+	}
+}
+
+// Enrich calls the provider for m within the configured limits. It retries
+// 429s, 5xx answers, network errors and timeouts with jittered exponential
+// backoff (honouring Retry-After), and fails fast with ErrBreakerOpen while
+// the breaker is open. Errors that retrying cannot fix (other 4xx answers,
+// answers that do not match the schema) have Permanent() true; the others,
+// including ErrBreakerOpen and exhausted retries, are worth retrying later.
+// When ctx ends, Enrich returns its error promptly.
+func (c *Client) Enrich(ctx context.Context, m news.Message) (Result, error) {
+	if err := ctx.Err(); err != nil {
+		return Result{}, err
+	}
+	probe, err := c.breaker.allow()
+	if err != nil {
+		c.m.rejected.Inc()
+		return Result{}, err
+	}
+	select {
+	case c.sem <- struct{}{}:
+	case <-ctx.Done():
+		c.breaker.record(probe, verdictNeutral)
+		return Result{}, ctx.Err()
+	}
+	defer func() { <-c.sem }()
+	res, err := c.enrich(ctx, m)
+	c.breaker.record(probe, c.verdict(ctx, err))
+	return res, err
+}
+
+// enrich runs the attempts of one call.
+func (c *Client) enrich(ctx context.Context, m news.Message) (Result, error) {
+	est := estimateTokens(m)
+	var total Usage
+	for attempt := 0; ; attempt++ {
+		if err := c.wait(ctx, est); err != nil {
+			return Result{Usage: total}, err
+		}
+		actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+		start := time.Now()
+		res, err := c.p.Enrich(actx, m)
+		cancel()
+		c.m.seconds.Observe(time.Since(start).Seconds())
+		total = total.Add(res.Usage)
+		c.account(res.Usage, est)
+		if err == nil {
+			c.m.calls.WithLabelValues("ok").Inc()
+			c.authLogged.Store(false)
+			res.Usage = total
+			return res, nil
+		}
+		if ctx.Err() != nil {
+			c.m.calls.WithLabelValues("error").Inc()
+			return Result{Usage: total}, ctx.Err()
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("llm: %s: call timed out after %s: %w", c.p.Model(), c.cfg.Timeout, err)
+		}
+		if isPermanent(err) {
+			c.m.calls.WithLabelValues("error").Inc()
+			c.logPermanent(err)
+			return Result{Usage: total}, err
+		}
+		if attempt >= c.cfg.MaxRetries {
+			c.m.calls.WithLabelValues("error").Inc()
+			return Result{Usage: total}, fmt.Errorf("llm: %s: giving up after %d attempts: %w", c.p.Model(), attempt+1, err)
+		}
+		c.m.calls.WithLabelValues("retry").Inc()
+		delay := c.backoff(attempt)
+		var se *StatusError
+		if errors.As(err, &se) && se.RetryAfter > 0 {
+			ra := min(se.RetryAfter, maxRetryAfter)
+			delay = max(delay, ra)
+			c.pause(ra) // the server is saturated: hold back every call, not just this one
+		}
+		c.log.Warn("llm call failed, retrying", zap.Int("attempt", attempt+1), zap.Duration("retry_in", delay), zap.Error(err))
+		if err := sleep(ctx, delay); err != nil {
+			return Result{Usage: total}, err
+		}
+	}
+}
+
+// wait honours a shared Retry-After pause and the rate limits.
+func (c *Client) wait(ctx context.Context, est int) error {
+	if until := c.pauseUntil.Load(); until != 0 {
+		if err := sleep(ctx, time.Until(time.Unix(0, until))); err != nil {
+			return err
+		}
+	}
+	if c.reqLim != nil {
+		if err := c.reqLim.Wait(ctx); err != nil {
+			return limitErr(ctx, err)
+		}
+	}
+	if c.tokLim != nil {
+		if err := c.tokLim.WaitN(ctx, min(est, c.tokLim.Burst())); err != nil {
+			return limitErr(ctx, err)
+		}
+	}
+	return nil
+}
+
+// limitErr turns a rate.Limiter error into ctx's error: either ctx ended,
+// or waiting would outlast its deadline.
+func limitErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return fmt.Errorf("llm: rate limit wait would pass the deadline (%v): %w", err, context.DeadlineExceeded)
+}
+
+// account counts tokens and cost, and charges the token limiter for what
+// the estimate missed.
+func (c *Client) account(u Usage, est int) {
+	if u.InputTokens > 0 {
+		c.m.tokens.WithLabelValues("input").Add(float64(u.InputTokens))
+	}
+	if u.OutputTokens > 0 {
+		c.m.tokens.WithLabelValues("output").Add(float64(u.OutputTokens))
+	}
+	if cost := (float64(u.InputTokens)*c.cfg.PricePer1KInput + float64(u.OutputTokens)*c.cfg.PricePer1KOutput) / 1000; cost > 0 {
+		c.m.cost.Add(cost)
+	}
+	if extra := u.InputTokens + u.OutputTokens - est; c.tokLim != nil && extra > 0 {
+		c.tokLim.ReserveN(time.Now(), min(extra, c.tokLim.Burst())) // delays later calls
+	}
+}
+
+// pause holds back every call for d (a server's Retry-After).
+func (c *Client) pause(d time.Duration) {
+	until := time.Now().Add(d).UnixNano()
+	for {
+		cur := c.pauseUntil.Load()
+		if cur >= until || c.pauseUntil.CompareAndSwap(cur, until) {
+			return
+		}
+	}
+}
+
+// backoff returns the jittered delay before retry attempt+1: base·2^attempt,
+// capped, then a uniform pick from its upper half.
+func (c *Client) backoff(attempt int) time.Duration {
+	d := c.cfg.RetryMaxDelay
+	if attempt < 30 {
+		d = min(c.cfg.RetryBaseDelay<<attempt, c.cfg.RetryMaxDelay)
+	}
+	half := d / 2
+	return half + rand.N(half+1)
+}
+
+// verdict tells the breaker what err says about the service.
+func (c *Client) verdict(ctx context.Context, err error) verdict {
+	var se *StatusError
+	var pe *ParseError
+	switch {
+	case err == nil:
+		return verdictSuccess
+	case ctx.Err() != nil:
+		return verdictNeutral
+	case errors.As(err, &se):
+		if se.serviceFault() {
+			return verdictFailure
+		}
+		return verdictSuccess // it answered; the request was at fault
+	case errors.As(err, &pe):
+		return verdictSuccess
+	case isPermanent(err):
+		return verdictNeutral
+	}
+	return verdictFailure
+}
+
+// logPermanent logs one clear line when the API key is rejected; other
+// permanent errors are the caller's to report.
+func (c *Client) logPermanent(err error) {
+	var se *StatusError
+	if !errors.As(err, &se) || (se.StatusCode != http.StatusUnauthorized && se.StatusCode != http.StatusForbidden) {
+		return
+	}
+	if c.authLogged.CompareAndSwap(false, true) {
+		c.log.Error("llm API key rejected: check "+keyEnv(se.Provider), zap.Int("status", se.StatusCode), zap.Error(err))
+	}
+}
+
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,36 @@
+// Package llm owns the enrichment stage's one external dependency: a large
+// language model that summarises, categorises, scores and language-tags one
+// news story per request.
+//
+// A Provider turns one news.Message into a news.Enrichment. There are four:
+//
+//   - Gemini speaks the Google Generative Language API (generateContent with a
+//     JSON response schema);
+//   - OpenAI speaks the OpenAI-compatible chat completions API with a strict
+//     json_schema response format, so it also works with Ollama, vLLM,
+//     llama.cpp's server and LiteLLM via OPENAI_BASE_URL;
+//   - Offline is deterministic, needs no network and costs nothing: an
+//     extractive summary, keyword categories, heuristic importance and a
+//     stop-word language guess;
+//   - None returns an empty enrichment (enrichment disabled).
+//
+// NewProvider builds one by name (LLM_PROVIDER). Providers make exactly one
+// HTTP request per call, except that an answer that does not match the schema
+// is asked for once more before the call fails with a permanent *ParseError.
+// They do not retry transport or HTTP errors, rate limit, or bound
+// concurrency: wrap a Provider in a Client for that. The Client adds
+// requests- and tokens-per-minute limits, bounded concurrency, a per-call
+// timeout, retries with jittered exponential backoff that honour Retry-After,
+// a circuit breaker, and metrics.
+//
+// Every prompt is versioned (PromptVersion); the cache key of an enrichment
+// includes the provider, the model and the prompt version, so changing the
+// prompt invalidates cached answers.
+//
+// This package does not cache and does not deduplicate: that is the job of
+// the enrichment stage that consumes it.
+//
+// Concurrency: Providers and Clients are safe for concurrent use. Providers
+// built with the same concurrency share one keep-alive http.Transport sized
+// for it (see NewTransport). The package starts no goroutines of its own.
+package llm

@@ -1,0 +1,151 @@
+package llm
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Why net/http and not the vendors' SDKs: each call is one JSON POST with a
+// small, stable request and response shape; the official SDKs pull in large
+// dependency trees (gRPC, auth libraries, telemetry) and hide the transport,
+// while we need control over keep-alive pooling, timeouts and retries (the
+// Client does those, once, for every provider).
+
+// defaultConcurrency sizes the transport when no concurrency is given.
+const defaultConcurrency = 8
+
+// maxAnswerBytes bounds how much of a response body is read.
+const maxAnswerBytes = 4 << 20
+
+// NewTransport returns an HTTP transport for concurrency parallel calls to
+// one host: it keeps at least that many idle keep-alive connections per host
+// (MaxIdleConnsPerHost ≥ concurrency), so steady traffic reuses connections
+// instead of paying a TCP and TLS handshake per call. Timeouts per call are
+// the Client's job (context deadlines), so the transport only bounds dialing
+// and handshakes.
+func NewTransport(concurrency int) *http.Transport {
+	if concurrency < 1 {
+		concurrency = defaultConcurrency
+	}
+	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           d.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          max(100, 2*concurrency),
+		MaxIdleConnsPerHost:   concurrency + concurrency/4 + 1,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+func defaultHTTPClient(hc *http.Client, concurrency int) *http.Client {
+	if hc != nil {
+		return hc
+	}
+	return &http.Client{Transport: NewTransport(concurrency)}
+}
+
+// postJSON sends body as JSON to url and returns the response body of a 2xx
+// answer. Any other status becomes a *StatusError, with errMsg extracting the
+// provider's message from the error body. The response body is always read
+// to the end and closed, so the connection goes back to the pool.
+func postJSON(ctx context.Context, hc *http.Client, provider, url string, hdr http.Header, body any,
+	errInfo func([]byte) (string, time.Duration)) ([]byte, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, &permanentError{fmt.Errorf("llm: %s: encode request: %w", provider, err)}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
+	if err != nil {
+		return nil, &permanentError{fmt.Errorf("llm: %s: build request: %w", provider, err)}
+	}
+	req.Header = hdr.Clone()
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("llm: %s: %w", provider, scrubURLError(err))
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // let a slightly oversized body still free the connection
+	if err != nil {
+		return nil, fmt.Errorf("llm: %s: read answer: %w", provider, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		se := &StatusError{Provider: provider, StatusCode: resp.StatusCode}
+		var hint time.Duration
+		se.Message, hint = errInfo(data)
+		se.Message = shorten(strings.TrimSpace(se.Message), 200)
+		se.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		if se.RetryAfter == 0 {
+			se.RetryAfter = hint
+		}
+		return nil, se
+	}
+	return data, nil
+}
+
+// scrubURLError drops the *url.Error wrapper and with it the URL, which for
+// some APIs carries a key in its query; the cause stays inspectable.
+func scrubURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date.
+// It returns 0 for an absent, malformed or past value.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseFloat(v, 64); err == nil {
+		if secs <= 0 || secs > 24*3600 {
+			return 0
+		}
+		return time.Duration(secs * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// enrichTwice runs call and parses its answer; an answer that does not match
+// the schema is asked for once more, then the call fails with a permanent
+// *ParseError. Usage adds up over both attempts.
+func enrichTwice(ctx context.Context, call func(context.Context) (string, Usage, error)) (Result, error) {
+	var total Usage
+	var reason string
+	for attempt := 1; attempt <= 2; attempt++ {
+		text, u, err := call(ctx)
+		total = total.Add(u)
+		if err != nil {
+			return Result{Usage: total}, err
+		}
+		e, why := parseAnswer(text)
+		if why == "" {
+			return Result{Enrichment: e, Usage: total}, nil
+		}
+		reason = why
+	}
+	return Result{Usage: total}, &ParseError{Reason: reason, Attempts: 2}
+}
