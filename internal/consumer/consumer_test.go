@@ -1,0 +1,627 @@
+package consumer_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/goleak"
+	"go.uber.org/zap/zaptest"
+	"newsflow/internal/consumer"
+	"newsflow/internal/natstest"
+	"newsflow/internal/news"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// bundle is one test's isolated consumer setup.
+type bundle struct {
+	js     jetstream.JetStream
+	nc     *nats.Conn
+	cfg    consumer.Config
+	prefix string // subject prefix; messages go to prefix + ".ingest.<source>"
+}
+
+func setup(t *testing.T, modify func(*consumer.Config)) *bundle {
+	t.Helper()
+	js, nc := natstest.JetStream(t)
+	n := natstest.Name(t)
+	cfg := consumer.Config{
+		Stream:           consumer.StreamConfig{Name: "S_" + n, Subjects: []string{n + ".>"}, Storage: jetstream.MemoryStorage},
+		Durable:          "D_" + n,
+		DLQStream:        "DLQ_" + n,
+		DLQSubjectPrefix: n + "-dlq",
+		BackOff:          []time.Duration{50 * time.Millisecond},
+		FetchBatch:       100,
+	}
+	if modify != nil {
+		modify(&cfg)
+	}
+	natstest.DeleteStreamOnCleanup(t, js, cfg.Stream.Name)
+	natstest.DeleteStreamOnCleanup(t, js, cfg.DLQStream)
+	return &bundle{js: js, nc: nc, cfg: cfg, prefix: n}
+}
+
+func (b *bundle) newConsumer(t *testing.T) *consumer.Consumer {
+	t.Helper()
+	c, err := consumer.New(t.Context(), b.js, b.cfg, zaptest.NewLogger(t), nil)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func (b *bundle) subject() string { return b.prefix + ".ingest.test" }
+
+func validJSON(i int) []byte {
+	return fmt.Appendf(nil, `{"id":"m-%d","source":"test","title":"story %d"}`, i, i)
+}
+
+func (b *bundle) publish(t testing.TB, payloads ...[]byte) {
+	t.Helper()
+	for _, p := range payloads {
+		if _, err := b.js.Publish(context.Background(), b.subject(), p); err != nil {
+			t.Fatalf("publish: %v", err)
+		}
+	}
+}
+
+func (b *bundle) publishValid(t testing.TB, from, n int) {
+	t.Helper()
+	futures := make([]jetstream.PubAckFuture, 0, n)
+	for i := from; i < from+n; i++ {
+		f, err := b.js.PublishAsync(b.subject(), validJSON(i))
+		if err != nil {
+			t.Fatalf("publish: %v", err)
+		}
+		futures = append(futures, f)
+	}
+	for _, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			t.Fatalf("publish: %v", err)
+		case <-time.After(30 * time.Second):
+			t.Fatal("publish: no PubAck")
+		}
+	}
+}
+
+// run starts c.Run and returns its output and a stop function that cancels
+// it and waits for its result.
+func run(t *testing.T, c *consumer.Consumer, buf int) (<-chan *consumer.Delivery, func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan *consumer.Delivery, buf)
+	errc := make(chan error, 1)
+	go func() { errc <- c.Run(ctx, out) }()
+	var once sync.Once
+	var err error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			// The reader role: drain out until the writer closes it.
+			go func() {
+				for d := range out {
+					c.NakAll([]*consumer.Delivery{d})
+				}
+			}()
+			select {
+			case err = <-errc:
+			case <-time.After(30 * time.Second):
+				err = errors.New("Run did not return")
+			}
+		})
+		return err
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return out, stop
+}
+
+func receive(t *testing.T, out <-chan *consumer.Delivery, n int) []*consumer.Delivery {
+	t.Helper()
+	var ds []*consumer.Delivery
+	timeout := time.After(20 * time.Second)
+	for len(ds) < n {
+		select {
+		case d, ok := <-out:
+			if !ok {
+				t.Fatalf("out closed after %d of %d deliveries", len(ds), n)
+			}
+			ds = append(ds, d)
+		case <-timeout:
+			t.Fatalf("got %d of %d deliveries", len(ds), n)
+		}
+	}
+	return ds
+}
+
+// eventually polls cond every 20ms until it is true or 10s passed.
+func eventually(t *testing.T, what string, cond func() (bool, string)) {
+	t.Helper()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(10 * time.Second)
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s; last state: %s", what, state)
+		}
+	}
+}
+
+func waitSettled(t *testing.T, c *consumer.Consumer) {
+	t.Helper()
+	eventually(t, "no pending or ack-pending messages", func() (bool, string) {
+		info, err := c.Info(context.Background())
+		if err != nil {
+			return false, err.Error()
+		}
+		return info.NumPending == 0 && info.NumAckPending == 0,
+			fmt.Sprintf("pending %d, ack pending %d", info.NumPending, info.NumAckPending)
+	})
+}
+
+func dlqMessages(t *testing.T, b *bundle, want int) []*jetstream.RawStreamMsg {
+	t.Helper()
+	s, err := b.js.Stream(context.Background(), b.cfg.DLQStream)
+	if err != nil {
+		t.Fatalf("DLQ stream: %v", err)
+	}
+	eventually(t, fmt.Sprintf("%d dead letters", want), func() (bool, string) {
+		info, err := s.Info(context.Background())
+		if err != nil {
+			return false, err.Error()
+		}
+		return info.State.Msgs >= uint64(want), fmt.Sprintf("%d dead letters", info.State.Msgs)
+	})
+	var msgs []*jetstream.RawStreamMsg
+	for seq := uint64(1); seq <= uint64(want); seq++ {
+		m, err := s.GetMsg(context.Background(), seq)
+		if err != nil {
+			t.Fatalf("get dead letter %d: %v", seq, err)
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs
+}
+
+func TestConsumer_InvalidToDLQ(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *consumer.Config) { c.MaxMessageBytes = 300 })
+	c := b.newConsumer(t)
+	invalid := map[string]string{ // payload → part of the expected error
+		`{"id":`:                     "malformed JSON",
+		`{"source":"s","title":"t"}`: "id: required",
+		`{"id":"x","source":"s"}`:    "title or body",
+		`{"id":"big","source":"s","body":"` + strings.Repeat("x", 400) + `"}`: "exceeds limit 300",
+	}
+	var payloads [][]byte
+	i := 0
+	for p := range invalid {
+		payloads = append(payloads, validJSON(i), []byte(p))
+		i++
+	}
+	payloads = append(payloads, []byte(`{"id":"pub","source":"test","title":"t","published_at":"2024-05-01T10:00:00Z"}`))
+	b.publish(t, payloads...)
+
+	out, _ := run(t, c, 0)
+	ds := receive(t, out, i+1)
+	c.Ack(ds)
+	for _, d := range ds {
+		if d.NumDelivered != 1 || d.StreamSeq == 0 || d.Subject != b.subject() || d.Size == 0 || d.Timestamp.IsZero() {
+			t.Errorf("delivery metadata: %+v", d)
+		}
+		want := d.Timestamp.UTC()
+		if d.Message.ID == "pub" {
+			want = time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+		}
+		if !d.Message.PublishedAt.Equal(want) {
+			t.Errorf("%s: PublishedAt = %s, want %s", d.Message.ID, d.Message.PublishedAt, want)
+		}
+	}
+	waitSettled(t, c) // the invalid ones were terminated
+	for _, m := range dlqMessages(t, b, len(invalid)) {
+		want, ok := invalid[string(m.Data)]
+		if !ok {
+			t.Errorf("unexpected dead letter %q", m.Data)
+			continue
+		}
+		if got := m.Header.Get(consumer.HeaderError); !strings.Contains(got, want) {
+			t.Errorf("%s = %q, want it to contain %q", consumer.HeaderError, got, want)
+		}
+		if m.Subject != b.cfg.DLQSubjectPrefix+"."+b.subject() {
+			t.Errorf("dead letter subject %q", m.Subject)
+		}
+		if got := m.Header.Get(consumer.HeaderOriginalSubject); got != b.subject() {
+			t.Errorf("%s = %q, want %q", consumer.HeaderOriginalSubject, got, b.subject())
+		}
+		if got := m.Header.Get(consumer.HeaderDeliveries); got != "1" {
+			t.Errorf("%s = %q, want 1", consumer.HeaderDeliveries, got)
+		}
+		seq, err := strconv.ParseUint(m.Header.Get(consumer.HeaderStreamSeq), 10, 64)
+		if err != nil || seq == 0 {
+			t.Errorf("%s = %q", consumer.HeaderStreamSeq, m.Header.Get(consumer.HeaderStreamSeq))
+		}
+		if got := m.Header.Get(jetstream.MsgIDHeader); got != "dlq-"+strconv.FormatUint(seq, 10) {
+			t.Errorf("%s = %q", jetstream.MsgIDHeader, got)
+		}
+	}
+}
+
+// permErr is an error a later stage reports as permanent.
+type permErr struct{}
+
+func (permErr) Error() string   { return "constraint violated" }
+func (permErr) Permanent() bool { return true }
+
+func TestConsumer_Settle(t *testing.T) {
+	t.Parallel()
+	retryable := errors.New("database down")
+
+	t.Run("Ack", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		c := b.newConsumer(t)
+		b.publishValid(t, 0, 1)
+		out, _ := run(t, c, 0)
+		d := receive(t, out, 1)[0]
+		c.Settle(t.Context(), d, nil)
+		waitSettled(t, c)
+	})
+	t.Run("Retryable", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		c := b.newConsumer(t)
+		b.publishValid(t, 0, 1)
+		out, _ := run(t, c, 0)
+		d := receive(t, out, 1)[0]
+		c.Settle(t.Context(), d, retryable)
+		d2 := receive(t, out, 1)[0]
+		if d2.StreamSeq != d.StreamSeq || d2.NumDelivered != 2 {
+			t.Errorf("redelivery: seq %d delivered %d, want seq %d delivered 2", d2.StreamSeq, d2.NumDelivered, d.StreamSeq)
+		}
+		c.Settle(t.Context(), d2, nil)
+		waitSettled(t, c)
+	})
+	t.Run("Permanent", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		c := b.newConsumer(t)
+		b.publishValid(t, 0, 1)
+		out, _ := run(t, c, 0)
+		d := receive(t, out, 1)[0]
+		c.Settle(t.Context(), d, fmt.Errorf("store: commit: %w", permErr{}))
+		waitSettled(t, c)
+		m := dlqMessages(t, b, 1)[0]
+		if got := m.Header.Get(consumer.HeaderError); got != "store: commit: constraint violated" {
+			t.Errorf("%s = %q", consumer.HeaderError, got)
+		}
+		if string(m.Data) != string(validJSON(0)) {
+			t.Errorf("dead letter payload %q", m.Data)
+		}
+	})
+	t.Run("LastDelivery", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, func(c *consumer.Config) { c.MaxDeliver = 2 })
+		c := b.newConsumer(t)
+		b.publishValid(t, 0, 1)
+		out, _ := run(t, c, 0)
+		c.Settle(t.Context(), receive(t, out, 1)[0], retryable)
+		d2 := receive(t, out, 1)[0]
+		c.Settle(t.Context(), d2, retryable)
+		waitSettled(t, c)
+		m := dlqMessages(t, b, 1)[0]
+		if got := m.Header.Get(consumer.HeaderDeliveries); got != "2" {
+			t.Errorf("%s = %q, want 2", consumer.HeaderDeliveries, got)
+		}
+		if got := m.Header.Get(consumer.HeaderError); !strings.Contains(got, "database down") {
+			t.Errorf("%s = %q", consumer.HeaderError, got)
+		}
+	})
+}
+
+// TestConsumer_ShutdownNaksPrefetched stops a consumer whose reader took only
+// a few messages: everything else it prefetched must be redeliverable at once,
+// long before AckWait.
+func TestConsumer_ShutdownNaksPrefetched(t *testing.T) {
+	t.Parallel()
+	const total = 300
+	b := setup(t, func(c *consumer.Config) { c.AckWait = time.Minute })
+	c := b.newConsumer(t)
+	b.publishValid(t, 0, total)
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan *consumer.Delivery)
+	errc := make(chan error, 1)
+	go func() { errc <- c.Run(ctx, out) }()
+	got := receive(t, out, 3)
+	eventually(t, "a full prefetch", func() (bool, string) {
+		info, err := c.Info(context.Background())
+		if err != nil {
+			return false, err.Error()
+		}
+		return info.NumAckPending >= 100, fmt.Sprintf("ack pending %d", info.NumAckPending)
+	})
+	cancel()
+	for d := range out { // in-flight sends complete
+		got = append(got, d)
+	}
+	if err := <-errc; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	c.NakAll(got) // the pipeline hands back what it could not commit
+
+	c2 := b.newConsumer(t)
+	out2, _ := run(t, c2, 64)
+	seen := map[string]bool{}
+	for _, d := range receive(t, out2, total) {
+		if seen[d.Message.ID] {
+			t.Errorf("duplicate %s", d.Message.ID)
+		}
+		seen[d.Message.ID] = true
+		c2.Ack([]*consumer.Delivery{d})
+	}
+	waitSettled(t, c2)
+}
+
+// TestConsumer_KeepAlive holds a delivery for 3×AckWait: in-progress acks
+// must keep the server from redelivering it.
+func TestConsumer_KeepAlive(t *testing.T) {
+	t.Parallel()
+	const ackWait = time.Second
+	b := setup(t, func(c *consumer.Config) { c.AckWait = ackWait })
+	c := b.newConsumer(t)
+	b.publishValid(t, 0, 1)
+	out, _ := run(t, c, 0)
+	d := receive(t, out, 1)[0]
+	select {
+	case d2 := <-out:
+		t.Fatalf("redelivered while held: seq %d delivered %d", d2.StreamSeq, d2.NumDelivered)
+	case <-time.After(3 * ackWait):
+	}
+	c.Ack([]*consumer.Delivery{d})
+	waitSettled(t, c)
+	info, err := c.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.NumDelivered != 1 || info.NumRedelivered != 0 {
+		t.Errorf("NumDelivered %d, NumRedelivered %d; want 1 and 0", d.NumDelivered, info.NumRedelivered)
+	}
+}
+
+// TestConsumer_Backpressure leaves the output unread for 3×AckWait: the
+// prefetched messages must be kept alive too, and arrive once each.
+func TestConsumer_Backpressure(t *testing.T) {
+	t.Parallel()
+	const ackWait = time.Second
+	const total = 250
+	b := setup(t, func(c *consumer.Config) { c.AckWait = ackWait })
+	c := b.newConsumer(t)
+	b.publishValid(t, 0, total)
+	out, _ := run(t, c, 10)
+	<-time.After(3 * ackWait) // nobody reads: the pipeline is stuck
+	seen := map[string]bool{}
+	for _, d := range receive(t, out, total) {
+		if seen[d.Message.ID] || d.NumDelivered != 1 {
+			t.Errorf("%s: duplicate %t, NumDelivered %d", d.Message.ID, seen[d.Message.ID], d.NumDelivered)
+		}
+		seen[d.Message.ID] = true
+		c.Ack([]*consumer.Delivery{d})
+	}
+	waitSettled(t, c)
+	if info, err := c.Info(t.Context()); err != nil || info.NumRedelivered != 0 {
+		t.Errorf("Info: redelivered %v, %v", info.NumRedelivered, err)
+	}
+}
+
+func TestConsumer_TwoWorkersShareTheDurable(t *testing.T) {
+	t.Parallel()
+	const total = 2000
+	b := setup(t, nil)
+	c1, c2 := b.newConsumer(t), b.newConsumer(t)
+	out1, _ := run(t, c1, 16)
+	out2, _ := run(t, c2, 16)
+	eventually(t, "both workers waiting", func() (bool, string) {
+		info, err := c1.Info(context.Background())
+		if err != nil {
+			return false, err.Error()
+		}
+		return info.NumWaiting >= 2, fmt.Sprintf("waiting %d", info.NumWaiting)
+	})
+	b.publishValid(t, 0, total)
+
+	var mu sync.Mutex
+	seen := map[string]int{}
+	perWorker := [2]int{}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for w, pair := range []struct {
+		c   *consumer.Consumer
+		out <-chan *consumer.Delivery
+	}{{c1, out1}, {c2, out2}} {
+		wg.Go(func() {
+			for {
+				select {
+				case d := <-pair.out:
+					pair.c.Ack([]*consumer.Delivery{d})
+					mu.Lock()
+					seen[d.Message.ID]++
+					perWorker[w]++
+					if len(seen) == total {
+						close(done)
+					}
+					mu.Unlock()
+				case <-done:
+					return
+				}
+			}
+		})
+	}
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		close(done)
+	}
+	wg.Wait()
+	waitSettled(t, c1)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != total {
+		t.Fatalf("got %d of %d messages", len(seen), total)
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("%s delivered %d times", id, n)
+		}
+	}
+	if perWorker[0] == 0 || perWorker[1] == 0 {
+		t.Errorf("work not split: %v", perWorker)
+	}
+}
+
+// TestConsumer_ServerRestart restarts a private server under a running
+// consumer: it must reconnect and fetch what is published afterwards.
+func TestConsumer_ServerRestart(t *testing.T) {
+	t.Parallel()
+	srv := natstest.StartServer(t)
+	nc := natstest.Connect(t, srv.URL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bundle{js: js, nc: nc, prefix: "restart", cfg: consumer.Config{
+		Stream: consumer.StreamConfig{Name: "NEWS", Subjects: []string{"restart.>"}}, FetchBatch: 50,
+	}}
+	c := b.newConsumer(t)
+	out, _ := run(t, c, 0)
+	b.publishValid(t, 0, 10)
+	c.Ack(receive(t, out, 10))
+
+	srv.Stop()
+	srv.Start()
+	eventually(t, "reconnect", func() (bool, string) { return nc.IsConnected(), nc.Status().String() })
+	eventually(t, "JetStream back", func() (bool, string) {
+		_, err := c.Info(context.Background())
+		return err == nil, fmt.Sprint(err)
+	})
+	b.publishValid(t, 10, 10)
+	ds := receive(t, out, 10)
+	c.Ack(ds)
+	for i, d := range ds {
+		if want := "m-" + strconv.Itoa(10+i); d.Message.ID != want {
+			t.Errorf("after restart got %s, want %s", d.Message.ID, want)
+		}
+	}
+}
+
+func TestConfig_Validate(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		modify func(*consumer.Config)
+		want   string // part of the error; "" for none
+	}{
+		{"Defaults", func(*consumer.Config) {}, ""},
+		{"StreamName", func(c *consumer.Config) { c.Stream.Name = "a.b" }, `Stream.Name must be non-empty without spaces, '.', '*', '>', '/' or '\', got "a.b"`},
+		{"Subject", func(c *consumer.Config) { c.Stream.Subjects = []string{"news.>.x"} }, `Stream.Subjects may use '>' only as the last token, got "news.>.x"`},
+		{"Replicas", func(c *consumer.Config) { c.Stream.Replicas = 7 }, "Stream.Replicas must be 1 to 5, got 7"},
+		{"AckWait", func(c *consumer.Config) { c.AckWait = time.Millisecond }, "AckWait must be ≥ 100ms, got 1ms"},
+		{"MaxDeliver", func(c *consumer.Config) { c.MaxDeliver = -1 }, "MaxDeliver must be ≥ 1, got -1"},
+		{"FetchBatch", func(c *consumer.Config) { c.MaxAckPending = 10; c.FetchBatch = 20 }, "FetchBatch must be 1 to MaxAckPending (10), got 20"},
+		{"BackOff", func(c *consumer.Config) { c.BackOff = []time.Duration{time.Second, 0} }, "BackOff[1] must be > 0, got 0s"},
+		{"DLQPrefix", func(c *consumer.Config) { c.DLQSubjectPrefix = "news.dlq" }, `DLQSubjectPrefix "news.dlq" overlaps Stream.Subjects "news.>"`},
+		{"DLQPrefixWildcard", func(c *consumer.Config) { c.DLQSubjectPrefix = "dlq.*" }, `DLQSubjectPrefix must not contain wildcards, got "dlq.*"`},
+		{"DupWindow", func(c *consumer.Config) { c.Stream.MaxAge = time.Minute; c.Stream.DuplicateWindow = time.Hour }, "Stream.DuplicateWindow 1h0m0s must not exceed Stream.MaxAge 1m0s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := consumer.Config{
+				Durable: "d", AckWait: time.Second, MaxDeliver: 3, MaxAckPending: 100, FetchBatch: 10,
+				MaxMessageBytes: 1000, BackOff: []time.Duration{time.Second}, DLQStream: "NEWS_DLQ", DLQSubjectPrefix: "news-dlq",
+				Stream: consumer.StreamConfig{Name: "NEWS", Subjects: []string{"news.>"}, Replicas: 1},
+			}
+			tc.modify(&cfg)
+			err := cfg.Validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("Validate: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("Validate = %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// BenchmarkConsumer measures the end-to-end rate of one consumer: Run →
+// output channel → Ack in batches of 100, over b.N prefilled messages.
+// Run it with a fixed count: go test -run '^$' -bench Consumer -benchtime 50000x ./internal/consumer/
+func BenchmarkConsumer(b *testing.B) {
+	js, _ := natstest.JetStream(b)
+	n := natstest.Name(b)
+	cfg := consumer.Config{
+		Stream:           consumer.StreamConfig{Name: "S_" + n, Subjects: []string{n + ".>"}},
+		Durable:          "D_" + n,
+		DLQStream:        "DLQ_" + n,
+		DLQSubjectPrefix: n + "-dlq",
+	}
+	natstest.DeleteStreamOnCleanup(b, js, cfg.Stream.Name)
+	natstest.DeleteStreamOnCleanup(b, js, cfg.DLQStream)
+	c, err := consumer.New(context.Background(), js, cfg, zaptest.NewLogger(b), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	msg, _ := json.Marshal(news.Message{ID: "x", Source: "bench", Title: "A typical headline of some length",
+		Body: strings.Repeat("A typical news body sentence. ", 20), URL: "https://example.com/story", Lang: "en"})
+	for i := range b.N {
+		if _, err := js.PublishAsync(n+".ingest.bench", msg); err != nil {
+			b.Fatal(err)
+		}
+		if i%10000 == 9999 {
+			<-js.PublishAsyncComplete()
+		}
+	}
+	<-js.PublishAsyncComplete()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan *consumer.Delivery, 256)
+	errc := make(chan error, 1)
+	b.ResetTimer()
+	go func() { errc <- c.Run(ctx, out) }()
+	batch := make([]*consumer.Delivery, 0, 100)
+	for range b.N {
+		batch = append(batch, <-out)
+		if len(batch) == cap(batch) {
+			c.Ack(batch)
+			batch = batch[:0]
+		}
+	}
+	c.Ack(batch)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	cancel()
+	for range out {
+	}
+	if err := <-errc; err != nil {
+		b.Fatal(err)
+	}
+}

@@ -1,0 +1,96 @@
+package consumer
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Dead-letter reasons, the values of the reason label of
+// newsflow_messages_dead_lettered_total.
+const (
+	reasonInvalid = "invalid" // failed decoding or validation
+	reasonPoison  = "poison"  // a later stage failed it permanently
+	reasonRetries = "retries" // failed on its last allowed delivery
+)
+
+type metrics struct {
+	fetched      prometheus.Counter
+	processed    prometheus.Counter
+	failed       prometheus.Counter
+	deadLettered *prometheus.CounterVec
+	inProgress   prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer, held func() float64) (*metrics, error) {
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	m := &metrics{
+		fetched: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "newsflow_messages_fetched_total",
+			Help: "Messages received from JetStream, valid or not.",
+		}),
+		processed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "newsflow_messages_processed_total",
+			Help: "Messages acked after their batch committed.",
+		}),
+		failed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "newsflow_messages_failed_total",
+			Help: "Messages naked for a retry after a retryable failure.",
+		}),
+		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "newsflow_messages_dead_lettered_total",
+			Help: "Messages published to the dead-letter stream and terminated, by reason.",
+		}, []string{"reason"}),
+		inProgress: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "newsflow_messages_in_progress_total",
+			Help: "In-progress acks sent to keep held messages from being redelivered.",
+		}),
+	}
+	var err error
+	if m.fetched, err = register(reg, m.fetched); err != nil {
+		return nil, err
+	}
+	if m.processed, err = register(reg, m.processed); err != nil {
+		return nil, err
+	}
+	if m.failed, err = register(reg, m.failed); err != nil {
+		return nil, err
+	}
+	if m.deadLettered, err = register(reg, m.deadLettered); err != nil {
+		return nil, err
+	}
+	if m.inProgress, err = register(reg, m.inProgress); err != nil {
+		return nil, err
+	}
+	heldGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "newsflow_messages_held",
+		Help: "Messages handed to the pipeline and not yet acked, naked or terminated.",
+	}, held)
+	if err := reg.Register(heldGauge); err != nil {
+		// A second Consumer on one registry: the first one's gauge stays.
+		if !errors.As(err, new(prometheus.AlreadyRegisteredError)) {
+			return nil, err
+		}
+	}
+	for _, r := range []string{reasonInvalid, reasonPoison, reasonRetries} {
+		m.deadLettered.WithLabelValues(r)
+	}
+	return m, nil
+}
+
+// register registers c, or returns the collector already registered under
+// its name, so that several Consumers in one process share their counters.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing, nil
+			}
+		}
+		return c, err
+	}
+	return c, nil
+}
