@@ -1,0 +1,294 @@
+package cache
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/expirable"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+	"golang.org/x/sync/singleflight"
+)
+
+// Config tunes a Tiered cache. Zero fields take the defaults in New.
+type Config struct {
+	MemoryEntries int           // in-process LRU capacity, in entries. Default 100,000.
+	MemoryTTL     time.Duration // lifetime of an in-process entry. Default RedisTTL.
+	RedisTTL      time.Duration // lifetime of a value in Redis. Default 24h.
+	KeyPrefix     string        // prefix of every Redis key and channel. Default "newsflow:".
+	LeaseTTL      time.Duration // lifetime of a compute lease; the owner extends it every LeaseTTL/3. Default 30s.
+	LeaseWait     time.Duration // longest Do waits on another process's lease before ErrLeaseWait. Default 2m.
+}
+
+// Validate reports a Config that New cannot use.
+func (c Config) Validate() error {
+	switch {
+	case c.MemoryEntries < 1:
+		return fmt.Errorf("cache: MemoryEntries must be ≥ 1, got %d", c.MemoryEntries)
+	case c.MemoryTTL <= 0:
+		return fmt.Errorf("cache: MemoryTTL must be > 0, got %s", c.MemoryTTL)
+	case c.RedisTTL < time.Millisecond:
+		return fmt.Errorf("cache: RedisTTL must be ≥ 1ms, got %s", c.RedisTTL)
+	case c.LeaseTTL < 3*time.Millisecond:
+		return fmt.Errorf("cache: LeaseTTL must be ≥ 3ms, got %s", c.LeaseTTL)
+	case c.LeaseWait <= 0:
+		return fmt.Errorf("cache: LeaseWait must be > 0, got %s", c.LeaseWait)
+	case c.KeyPrefix == "":
+		return errors.New("cache: KeyPrefix must not be empty")
+	}
+	return nil
+}
+
+// Source tells where Do found its value, so the caller can count the
+// computations it saved.
+type Source uint8
+
+const (
+	// SourceComputed: this call ran fn.
+	SourceComputed Source = iota + 1
+	// SourceMemory: the value was in the in-process tier.
+	SourceMemory
+	// SourceRedis: the value was in Redis.
+	SourceRedis
+	// SourceWaited: another goroutine or process computed the value while this call waited for it.
+	SourceWaited
+)
+
+// String returns "computed", "memory", "redis" or "waited".
+func (s Source) String() string {
+	switch s {
+	case SourceComputed:
+		return "computed"
+	case SourceMemory:
+		return "memory"
+	case SourceRedis:
+		return "redis"
+	case SourceWaited:
+		return "waited"
+	}
+	return fmt.Sprintf("Source(%d)", uint8(s))
+}
+
+// ErrLeaseWait is returned by Do when another process held the key's lease
+// for longer than Config.LeaseWait. Do does not compute then, so as not to
+// pay twice; retrying later finds the value. It is retryable.
+var ErrLeaseWait = errors.New("cache: gave up waiting for another worker's computation")
+
+// ErrClosed is returned by Do after Close.
+var ErrClosed = errors.New("cache: closed")
+
+const probeInterval = time.Second // PING a degraded Redis at most this often
+
+// Tiered is the two-tier cache with in-process and cluster-wide single-flight.
+type Tiered struct {
+	cfg     Config
+	rdb     redis.UniversalClient // nil: memory only
+	log     *zap.Logger
+	mem     *expirable.LRU[string, []byte]
+	sf      singleflight.Group
+	met     *metrics
+	channel string // "<prefix>done": key published when a computation ends
+
+	ctx    context.Context // cancelled by Close; parent of computations and probes
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // computations, probes, the subscription dispatcher
+	mu     sync.RWMutex   // guards closed against wg.Add
+	closed bool
+
+	degraded  atomic.Bool
+	lastProbe atomic.Int64 // unix nanoseconds of the last PING (or of degrading)
+
+	ps      *redis.PubSub
+	waitMu  sync.Mutex
+	waiters map[string]map[chan struct{}]struct{}
+}
+
+// New returns a Tiered cache. rdb may be nil: the cache is then in-process
+// only. Metrics are registered on reg (nil: a private registry). Close it
+// when done; New does not take ownership of rdb.
+func New(cfg Config, rdb redis.UniversalClient, log *zap.Logger, reg prometheus.Registerer) (*Tiered, error) {
+	cfg.MemoryEntries = cmp.Or(cfg.MemoryEntries, 100_000)
+	cfg.RedisTTL = cmp.Or(cfg.RedisTTL, 24*time.Hour)
+	cfg.MemoryTTL = cmp.Or(cfg.MemoryTTL, cfg.RedisTTL)
+	cfg.KeyPrefix = cmp.Or(cfg.KeyPrefix, "newsflow:")
+	cfg.LeaseTTL = cmp.Or(cfg.LeaseTTL, 30*time.Second)
+	cfg.LeaseWait = cmp.Or(cfg.LeaseWait, 2*time.Minute)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	met, err := newMetrics(reg, rdb)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t := &Tiered{
+		cfg:     cfg,
+		rdb:     rdb,
+		log:     log.Named("cache"),
+		mem:     expirable.NewLRU[string, []byte](cfg.MemoryEntries, nil, cfg.MemoryTTL),
+		met:     met,
+		channel: cfg.KeyPrefix + "done",
+		ctx:     ctx,
+		cancel:  cancel,
+		waiters: make(map[string]map[chan struct{}]struct{}),
+	}
+	if rdb != nil {
+		t.subscribe()
+	}
+	return t, nil
+}
+
+// Degraded reports whether Redis is currently considered unreachable. The
+// cache recovers by itself when Redis answers again.
+func (t *Tiered) Degraded() bool { return t.degraded.Load() }
+
+// Close stops the subscription and background probes, cancels running
+// computations and waits for them. It does not close the Redis client.
+func (t *Tiered) Close() error {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return nil
+	}
+	t.closed = true
+	t.mu.Unlock()
+	t.cancel()
+	var err error
+	if t.ps != nil {
+		err = t.ps.Close()
+	}
+	t.wg.Wait()
+	if err != nil {
+		return fmt.Errorf("cache: close subscription: %w", err)
+	}
+	return nil
+}
+
+// goTracked runs f in a goroutine that Close waits for; false after Close.
+func (t *Tiered) goTracked(f func()) bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.closed {
+		return false
+	}
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		f()
+	}()
+	return true
+}
+
+func (t *Tiered) valueKey(key string) string { return t.cfg.KeyPrefix + "llm:" + key }
+func (t *Tiered) leaseKey(key string) string { return t.cfg.KeyPrefix + "lease:" + key }
+
+// GetMany returns the values found for keys: memory first, then one MGET for
+// all the rest. Redis hits are promoted to memory. Keys without a value are
+// absent from the map. A Redis error does not fail the call: the cache is
+// marked degraded and the memory hits are returned. The error is non-nil only
+// when ctx ended during the MGET (with the memory hits).
+func (t *Tiered) GetMany(ctx context.Context, keys []string) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(keys))
+	var rest []string
+	seen := make(map[string]struct{}, len(keys))
+	for _, k := range keys {
+		if _, dup := seen[k]; dup {
+			continue
+		}
+		seen[k] = struct{}{}
+		if v, ok := t.mem.Get(k); ok {
+			out[k] = v
+			t.met.memoryHits.Inc()
+			continue
+		}
+		rest = append(rest, k)
+	}
+	if len(rest) == 0 {
+		return out, nil
+	}
+	if !t.redisUp() {
+		t.met.misses.Add(float64(len(rest)))
+		return out, nil
+	}
+	rkeys := make([]string, len(rest))
+	for i, k := range rest {
+		rkeys[i] = t.valueKey(k)
+	}
+	vals, err := t.rdb.MGet(ctx, rkeys...).Result()
+	if err != nil {
+		t.met.misses.Add(float64(len(rest)))
+		if ctx.Err() != nil {
+			return out, fmt.Errorf("cache: mget %d keys: %w", len(rest), ctx.Err())
+		}
+		t.markDegraded(err)
+		return out, nil
+	}
+	for i, v := range vals {
+		s, ok := v.(string)
+		if !ok {
+			t.met.misses.Inc()
+			continue
+		}
+		b := []byte(s)
+		t.mem.Add(rest[i], b)
+		out[rest[i]] = b
+		t.met.redisHits.Inc()
+	}
+	return out, nil
+}
+
+// redisUp reports whether to use Redis now. While degraded it starts a
+// background PING at most once per probeInterval and answers false, so no
+// caller waits on a dead Redis.
+func (t *Tiered) redisUp() bool {
+	if t.rdb == nil {
+		return false
+	}
+	if !t.degraded.Load() {
+		return true
+	}
+	now := time.Now().UnixNano()
+	last := t.lastProbe.Load()
+	if now-last < int64(probeInterval) || !t.lastProbe.CompareAndSwap(last, now) {
+		return false
+	}
+	t.goTracked(func() {
+		ctx, cancel := context.WithTimeout(t.ctx, 2*time.Second)
+		defer cancel()
+		if err := t.rdb.Ping(ctx).Err(); err == nil {
+			t.markRecovered()
+		}
+	})
+	return false
+}
+
+// markDegraded switches to in-process only; it logs once per outage.
+func (t *Tiered) markDegraded(err error) {
+	if t.ctx.Err() != nil { // closing: the error is ours, not Redis's
+		return
+	}
+	t.lastProbe.Store(time.Now().UnixNano())
+	if t.degraded.CompareAndSwap(false, true) {
+		t.met.degraded.Set(1)
+		t.log.Warn("redis unreachable, continuing on the in-process cache", zap.Error(err))
+	}
+}
+
+func (t *Tiered) markRecovered() {
+	if t.degraded.CompareAndSwap(true, false) {
+		t.met.degraded.Set(0)
+		t.log.Warn("redis reachable again, using the shared cache")
+	}
+}

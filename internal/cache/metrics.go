@@ -1,0 +1,111 @@
+package cache
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+)
+
+type metrics struct {
+	memoryHits, redisHits      prometheus.Counter
+	misses                     prometheus.Counter
+	processWaits, clusterWaits prometheus.Counter
+	takeovers                  prometheus.Counter
+	computes                   prometheus.Counter
+	degraded                   prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer, rdb redis.UniversalClient) (*metrics, error) {
+	hits := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "newsflow_cache_hits_total",
+		Help: "Cache lookups answered, by tier (memory, redis).",
+	}, []string{"tier"})
+	waits := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "newsflow_cache_singleflight_waits_total",
+		Help: "Do calls that waited for a computation run by another goroutine (process) or worker (cluster).",
+	}, []string{"scope"})
+	m := &metrics{
+		memoryHits:   hits.WithLabelValues("memory"),
+		redisHits:    hits.WithLabelValues("redis"),
+		processWaits: waits.WithLabelValues("process"),
+		clusterWaits: waits.WithLabelValues("cluster"),
+		misses: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "newsflow_cache_misses_total",
+			Help: "Cache lookups (per key in GetMany, per computation in Do) that found no value in any tier.",
+		}),
+		takeovers: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "newsflow_cache_lease_takeovers_total",
+			Help: "Compute leases taken over after their owner died or failed.",
+		}),
+		computes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "newsflow_cache_computes_total",
+			Help: "Values computed by this process (calls of the Do function).",
+		}),
+		degraded: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "newsflow_cache_redis_degraded",
+			Help: "1 while Redis is unreachable and the cache runs in-process only.",
+		}),
+	}
+	cs := []prometheus.Collector{hits, waits, m.misses, m.takeovers, m.computes, m.degraded}
+	if rdb != nil {
+		cs = append(cs, NewPoolCollector(rdb))
+	}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if errors.As(err, &are) {
+				return nil, fmt.Errorf("cache: register metrics (one Tiered per registry): %w", err)
+			}
+			return nil, fmt.Errorf("cache: register metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// PoolCollector exports a go-redis client's connection-pool statistics as
+// newsflow_redis_pool_{hits,misses,timeouts,stale_conns}_total (counters) and
+// newsflow_redis_pool_{total,idle}_conns (gauges).
+type PoolCollector struct {
+	rdb                                       redis.UniversalClient
+	hits, misses, timeouts, total, idle, stale *prometheus.Desc
+}
+
+// NewPoolCollector returns a collector for rdb's pool. New registers one for
+// the client it is given; use this only for other clients.
+func NewPoolCollector(rdb redis.UniversalClient) *PoolCollector {
+	d := func(name, help string) *prometheus.Desc {
+		return prometheus.NewDesc("newsflow_redis_pool_"+name, help, nil, nil)
+	}
+	return &PoolCollector{
+		rdb:      rdb,
+		hits:     d("hits_total", "Times a free connection was found in the pool."),
+		misses:   d("misses_total", "Times no free connection was found in the pool."),
+		timeouts: d("timeouts_total", "Times waiting for a pool connection timed out."),
+		total:    d("total_conns", "Connections in the pool."),
+		idle:     d("idle_conns", "Idle connections in the pool."),
+		stale:    d("stale_conns_total", "Stale connections removed from the pool."),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *PoolCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.hits, c.misses, c.timeouts, c.total, c.idle, c.stale} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *PoolCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.rdb.PoolStats()
+	if s == nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.hits, prometheus.CounterValue, float64(s.Hits))
+	ch <- prometheus.MustNewConstMetric(c.misses, prometheus.CounterValue, float64(s.Misses))
+	ch <- prometheus.MustNewConstMetric(c.timeouts, prometheus.CounterValue, float64(s.Timeouts))
+	ch <- prometheus.MustNewConstMetric(c.total, prometheus.GaugeValue, float64(s.TotalConns))
+	ch <- prometheus.MustNewConstMetric(c.idle, prometheus.GaugeValue, float64(s.IdleConns))
+	ch <- prometheus.MustNewConstMetric(c.stale, prometheus.CounterValue, float64(s.StaleConns))
+}
