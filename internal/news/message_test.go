@@ -1,0 +1,153 @@
+package news
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestDecode(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", MaxIDBytes+1)
+	tests := []struct {
+		name      string
+		in        string
+		want      Message
+		wantField string // "" with wantErr means a message-level error
+		wantErr   bool
+	}{
+		{name: "minimal", in: `{"id":"tg:c:1","source":"tg","title":"t"}`, want: Message{ID: "tg:c:1", Source: "tg", Title: "t"}},
+		{name: "full", in: `{"id":"a","source":"s","title":"T","body":"B","url":"https://x","lang":"EN","published_at":"2026-01-02T03:04:05+01:00","extra":1}`,
+			want: Message{ID: "a", Source: "s", Title: "T", Body: "B", URL: "https://x", Lang: "en", PublishedAt: time.Date(2026, 1, 2, 2, 4, 5, 0, time.UTC)}},
+		{name: "trimmed", in: `{"id":"  a ","source":" s ","body":"  b  "}`, want: Message{ID: "a", Source: "s", Body: "b"}},
+		{name: "missing id", in: `{"source":"s","title":"t"}`, wantErr: true, wantField: "id"},
+		{name: "blank id", in: `{"id":"   ","source":"s","title":"t"}`, wantErr: true, wantField: "id"},
+		{name: "long id", in: `{"id":"` + long + `","source":"s","title":"t"}`, wantErr: true, wantField: "id"},
+		{name: "missing source", in: `{"id":"a","title":"t"}`, wantErr: true, wantField: "source"},
+		{name: "no title or body", in: `{"id":"a","source":"s"}`, wantErr: true, wantField: "title"},
+		{name: "bad time", in: `{"id":"a","source":"s","title":"t","published_at":"yesterday"}`, wantErr: true, wantField: "published_at"},
+		{name: "wrong type", in: `{"id":5,"source":"s","title":"t"}`, wantErr: true},
+		{name: "not json", in: `hello`, wantErr: true},
+		{name: "array", in: `[1]`, wantErr: true},
+		{name: "trailing", in: `{"id":"a","source":"s","title":"t"} {}`, wantErr: true},
+		{name: "invalid utf8", in: "{\"id\":\"a\",\"source\":\"s\",\"title\":\"\xff\"}", wantErr: true},
+		{name: "nul byte", in: `{"id":"a","source":"s","title":"a\u0000b"}`, wantErr: true, wantField: "title"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := Decode([]byte(tt.in))
+			if tt.wantErr {
+				var de *DecodeError
+				if !errors.As(err, &de) {
+					t.Fatalf("got %v, want a *DecodeError", err)
+				}
+				if de.Field != tt.wantField {
+					t.Fatalf("error field %q, want %q (%v)", de.Field, tt.wantField, err)
+				}
+				if !de.Permanent() {
+					t.Fatal("a decode error must be permanent")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(tt.want, got); d != "" {
+				t.Fatalf("(-want +got)\n%s", d)
+			}
+		})
+	}
+}
+
+func TestDecodeLimit(t *testing.T) {
+	t.Parallel()
+	msg := `{"id":"a","source":"s","body":"` + strings.Repeat("b", 100) + `"}`
+	if _, err := DecodeLimit([]byte(msg), 50); err == nil || !strings.Contains(err.Error(), "exceeds limit 50") {
+		t.Fatalf("got %v, want a size error", err)
+	}
+	if _, err := DecodeLimit([]byte(msg), 0); err != nil {
+		t.Fatalf("limit 0 means unlimited: %v", err)
+	}
+}
+
+func TestMessage_JSONRoundTrip(t *testing.T) {
+	t.Parallel()
+	m := Message{ID: "a", Source: "s", Title: "T", PublishedAt: time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)}
+	b, err := m.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(m, got); d != "" {
+		t.Fatalf("(-want +got)\n%s", d)
+	}
+}
+
+func TestContentHash(t *testing.T) {
+	t.Parallel()
+	a := Message{ID: "1", Source: "x", Title: "Quake  hits City", Body: "Details\n follow."}
+	b := Message{ID: "2", Source: "y", URL: "u", Title: "quake hits city", Body: " details follow. "}
+	c := Message{ID: "3", Source: "x", Title: "Quake hits city", Body: "Other details."}
+	d := Message{ID: "4", Source: "x", Title: "quake hits", Body: "city details follow."}
+	if a.ContentHash() != b.ContentHash() {
+		t.Error("case and white space must not change the content hash")
+	}
+	if a.ContentHash() == c.ContentHash() {
+		t.Error("different bodies must hash differently")
+	}
+	if a.ContentHash() == d.ContentHash() {
+		t.Error("moving words between title and body must change the hash")
+	}
+	if got := b.NormalizedText(); got != "quake hits city\ndetails follow." {
+		t.Errorf("NormalizedText = %q", got)
+	}
+	if u := (&Message{Title: "ÄRGER"}).NormalizedText(); u != "ärger\n" {
+		t.Errorf("unicode case folding: %q", u)
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(`{"id":"tg:c:1","source":"tg","title":"t"}`))
+	f.Add([]byte(`{"id":"a","source":"s","body":"b","published_at":"2026-01-02T03:04:05Z"}`))
+	f.Add([]byte(`{"id":"","source":"s"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := Decode(b)
+		if err != nil {
+			return // rejecting is fine; panicking is not
+		}
+		if m.Validate() != nil {
+			t.Fatalf("Decode accepted an invalid message: %q", b)
+		}
+		out, err := m.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := Decode(out)
+		if err != nil {
+			t.Fatalf("re-decoding an accepted message failed: %v", err)
+		}
+		if again.ContentHash() != m.ContentHash() {
+			t.Fatal("content hash changed across a JSON round trip")
+		}
+	})
+}
+
+func BenchmarkDecode(b *testing.B) {
+	msg := []byte(`{"id":"tg:channel:123456","source":"tg:channel","title":"Central bank raises rates","body":"` + strings.Repeat("The decision was widely expected by analysts. ", 22) + `","url":"https://example.org/a","lang":"en","published_at":"2026-11-21T10:00:00Z"}`)
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		m, err := Decode(msg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = m.ContentHash()
+	}
+}
