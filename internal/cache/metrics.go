@@ -68,7 +68,7 @@ func newMetrics(reg prometheus.Registerer, rdb redis.UniversalClient) (*metrics,
 // newsflow_redis_pool_{hits,misses,timeouts,stale_conns}_total (counters) and
 // newsflow_redis_pool_{total,idle}_conns (gauges).
 type PoolCollector struct {
-	rdb                                       redis.UniversalClient
+	rdb                                        redis.UniversalClient
 	hits, misses, timeouts, total, idle, stale *prometheus.Desc
 }
 
