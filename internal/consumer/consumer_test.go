@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/goleak"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 	"newsflow/internal/consumer"
 	"newsflow/internal/natstest"
@@ -585,22 +586,12 @@ func BenchmarkConsumer(b *testing.B) {
 	}
 	natstest.DeleteStreamOnCleanup(b, js, cfg.Stream.Name)
 	natstest.DeleteStreamOnCleanup(b, js, cfg.DLQStream)
-	c, err := consumer.New(context.Background(), js, cfg, zaptest.NewLogger(b), nil)
+	c, err := consumer.New(context.Background(), js, cfg, zaptest.NewLogger(b, zaptest.Level(zap.InfoLevel)), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer c.Close()
-	msg, _ := json.Marshal(news.Message{ID: "x", Source: "bench", Title: "A typical headline of some length",
-		Body: strings.Repeat("A typical news body sentence. ", 20), URL: "https://example.com/story", Lang: "en"})
-	for i := range b.N {
-		if _, err := js.PublishAsync(n+".ingest.bench", msg); err != nil {
-			b.Fatal(err)
-		}
-		if i%10000 == 9999 {
-			<-js.PublishAsyncComplete()
-		}
-	}
-	<-js.PublishAsyncComplete()
+	prefill(b, js, n+".ingest.bench", b.N)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	out := make(chan *consumer.Delivery, 256)
@@ -624,4 +615,59 @@ func BenchmarkConsumer(b *testing.B) {
 	if err := <-errc; err != nil {
 		b.Fatal(err)
 	}
+}
+
+// BenchmarkRawMessages is BenchmarkConsumer's baseline: the same prefill
+// read with a bare Messages iterator and fire-and-forget acks, without
+// decoding, tracking or a channel hop.
+func BenchmarkRawMessages(b *testing.B) {
+	js, _ := natstest.JetStream(b)
+	n := natstest.Name(b)
+	s, err := consumer.EnsureStream(context.Background(), js, consumer.StreamConfig{Name: "S_" + n, Subjects: []string{n + ".>"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	natstest.DeleteStreamOnCleanup(b, js, "S_"+n)
+	cons, err := s.CreateOrUpdateConsumer(context.Background(), jetstream.ConsumerConfig{
+		Durable: "D_" + n, AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 20000,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	prefill(b, js, n+".ingest.bench", b.N)
+	b.ResetTimer()
+	iter, err := cons.Messages(jetstream.PullMaxMessages(500))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer iter.Stop()
+	for range b.N {
+		m, err := iter.Next()
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = m.Ack()
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+func benchPayload() []byte {
+	msg, _ := json.Marshal(news.Message{ID: "x", Source: "bench", Title: "A typical headline of some length",
+		Body: strings.Repeat("A typical news body sentence. ", 20), URL: "https://example.com/story", Lang: "en"})
+	return msg
+}
+
+func prefill(b *testing.B, js jetstream.JetStream, subject string, n int) {
+	b.Helper()
+	msg := benchPayload()
+	for i := range n {
+		if _, err := js.PublishAsync(subject, msg); err != nil {
+			b.Fatal(err)
+		}
+		if i%1000 == 999 {
+			<-js.PublishAsyncComplete()
+		}
+	}
+	<-js.PublishAsyncComplete()
 }
