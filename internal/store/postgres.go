@@ -1,0 +1,380 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"newsflow/internal/news"
+)
+
+// PoolConfig sizes the Postgres connection pool. Zero fields take the defaults.
+type PoolConfig struct {
+	// MaxConns caps open connections. Default 8.
+	MaxConns int32
+	// MinIdleConns is how many idle connections the pool keeps ready.
+	// Default 2; negative means none.
+	MinIdleConns int32
+	// HealthCheckPeriod is how often idle connections are checked. Default 30s.
+	HealthCheckPeriod time.Duration
+	// MaxConnLifetime is when a connection is closed and replaced. Default 30m.
+	MaxConnLifetime time.Duration
+}
+
+// withDefaults fills zero fields.
+func (c PoolConfig) withDefaults() PoolConfig {
+	c.MaxConns = cmp.Or(c.MaxConns, 8)
+	c.MinIdleConns = cmp.Or(c.MinIdleConns, 2)
+	c.HealthCheckPeriod = cmp.Or(c.HealthCheckPeriod, 30*time.Second)
+	c.MaxConnLifetime = cmp.Or(c.MaxConnLifetime, 30*time.Minute)
+	return c
+}
+
+// Validate checks the pool bounds.
+func (c PoolConfig) Validate() error {
+	switch {
+	case c.MaxConns < 1:
+		return fmt.Errorf("store: PoolConfig.MaxConns must be ≥ 1, got %d", c.MaxConns)
+	case c.MinIdleConns > c.MaxConns:
+		return fmt.Errorf("store: PoolConfig.MinIdleConns must be ≤ MaxConns (%d), got %d", c.MaxConns, c.MinIdleConns)
+	case c.HealthCheckPeriod < 0:
+		return fmt.Errorf("store: PoolConfig.HealthCheckPeriod must be ≥ 0, got %s", c.HealthCheckPeriod)
+	case c.MaxConnLifetime < 0:
+		return fmt.Errorf("store: PoolConfig.MaxConnLifetime must be ≥ 0, got %s", c.MaxConnLifetime)
+	}
+	return nil
+}
+
+// Postgres is the production store: a pgx connection pool on one schema
+// (the DSN's search_path, else the server's default).
+type Postgres struct {
+	pool    *pgxpool.Pool
+	log     *zap.Logger
+	metrics *rowMetrics
+	pc      prometheus.Collector
+	reg     prometheus.Registerer
+}
+
+// OpenPostgres parses dsn (URL or key=value form; unknown parameters such as
+// search_path become session parameters), opens a pool sized by cfg and pings
+// the server. It does not migrate; call Migrate. reg, when non-nil, receives
+// the pool and row metrics.
+func OpenPostgres(ctx context.Context, dsn string, cfg PoolConfig, log *zap.Logger, reg prometheus.Registerer) (*Postgres, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	pcfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgx errors may quote the DSN; never log or return it.
+		return nil, errors.New("store: parse database URL: invalid DSN")
+	}
+	pcfg.MaxConns = cfg.MaxConns
+	pcfg.MinIdleConns = max(cfg.MinIdleConns, 0)
+	pcfg.HealthCheckPeriod = cfg.HealthCheckPeriod
+	pcfg.MaxConnLifetime = cfg.MaxConnLifetime
+	pcfg.MaxConnLifetimeJitter = cfg.MaxConnLifetime / 10
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("store: open postgres pool: %w", err)
+	}
+	p := &Postgres{pool: pool, log: log.Named("store"), metrics: newRowMetrics()}
+	if err := p.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if reg != nil {
+		p.pc = newPoolCollector(pool)
+		for _, c := range []prometheus.Collector{p.pc, p.metrics.inserted, p.metrics.duplicate} {
+			if err := reg.Register(c); err != nil {
+				p.unregister(reg)
+				pool.Close()
+				return nil, fmt.Errorf("store: register metrics: %w", err)
+			}
+		}
+		p.reg = reg
+	}
+	p.log.Info("postgres store open",
+		zap.String("host", pcfg.ConnConfig.Host), zap.String("database", pcfg.ConnConfig.Database),
+		zap.Int32("max_conns", cfg.MaxConns), zap.Int32("min_idle_conns", cfg.MinIdleConns))
+	return p, nil
+}
+
+func (p *Postgres) unregister(reg prometheus.Registerer) {
+	for _, c := range []prometheus.Collector{p.pc, p.metrics.inserted, p.metrics.duplicate} {
+		if c != nil {
+			reg.Unregister(c)
+		}
+	}
+}
+
+// Pool returns the underlying pool, for health checks and tests.
+func (p *Postgres) Pool() *pgxpool.Pool { return p.pool }
+
+// Ping checks that the server answers.
+func (p *Postgres) Ping(ctx context.Context) error {
+	if err := p.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("store: ping postgres: %w", classifyPG(err))
+	}
+	return nil
+}
+
+// Close closes the pool, waiting for acquired connections to be released,
+// and unregisters the metrics.
+func (p *Postgres) Close() {
+	if p.reg != nil {
+		p.unregister(p.reg)
+	}
+	p.pool.Close()
+}
+
+// migrateLockKey is the advisory lock key for migrating schema: one fixed key
+// per schema, so stores on different schemas never wait for each other.
+func migrateLockKey(schema string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("newsflow/store/migrate/"))
+	h.Write([]byte(schema))
+	return int64(h.Sum64())
+}
+
+// Migrate applies the embedded migrations not yet recorded in
+// schema_migrations, all in one transaction that holds a transaction-level
+// advisory lock keyed by the current schema. Concurrent callers wait for the
+// first and then find nothing to do. The lock is released by commit or
+// rollback, so a cancelled Migrate cannot leave it held on a pooled
+// connection.
+func (p *Postgres) Migrate(ctx context.Context) error {
+	ms, err := loadMigrations("postgres")
+	if err != nil {
+		return err
+	}
+	tx, err := p.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("store: migrate: begin: %w", classifyPG(err))
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
+	var schema *string
+	if err := tx.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		return fmt.Errorf("store: migrate: current schema: %w", classifyPG(err))
+	}
+	if schema == nil {
+		return errors.New("store: migrate: no current schema: the search_path names no existing schema")
+	}
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrateLockKey(*schema)); err != nil {
+		return fmt.Errorf("store: migrate: lock: %w", classifyPG(err))
+	}
+	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    integer PRIMARY KEY,
+		name       text NOT NULL,
+		applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return fmt.Errorf("store: migrate: create schema_migrations: %w", classifyPG(err))
+	}
+	rows, _ := tx.Query(ctx, "SELECT version FROM schema_migrations")
+	applied, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return fmt.Errorf("store: migrate: read versions: %w", classifyPG(err))
+	}
+	var done []string
+	for _, m := range ms {
+		if slices.Contains(applied, int32(m.version)) {
+			continue
+		}
+		if _, err := tx.Exec(ctx, m.sql, pgx.QueryExecModeSimpleProtocol); err != nil {
+			return fmt.Errorf("store: migrate: apply %s: %w", m.name, classifyPG(err))
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name); err != nil {
+			return fmt.Errorf("store: migrate: record %s: %w", m.name, classifyPG(err))
+		}
+		done = append(done, m.name)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("store: migrate: commit: %w", classifyPG(err))
+	}
+	if len(done) > 0 {
+		p.log.Info("schema migrated", zap.String("schema", *schema), zap.Strings("migrations", done))
+	}
+	return nil
+}
+
+// insertSQL inserts one batch passed as one array per column. One statement
+// is one transaction: the batch commits or fails whole, in one round trip.
+const insertSQL = `INSERT INTO articles (id, source, url, title, body, lang, published_at, ingested_at,
+	content_hash, summary, category, importance, llm_model, stream_seq)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+	$7::timestamptz[], $8::timestamptz[], $9::bytea[], $10::text[], $11::text[], $12::int4[],
+	$13::text[], $14::int8[])
+ON CONFLICT (id) DO NOTHING`
+
+// pgColumns holds one batch as column arrays for insertSQL.
+type pgColumns struct {
+	id, source, url, title, body, lang []string
+	published, ingested                []*time.Time
+	hash                               [][]byte
+	summary, category                  []string
+	importance                         []int32
+	model                              []string
+	seq                                []int64
+	times                              []time.Time // backing store for published/ingested
+	hashes                             []news.Hash // backing store for hash
+}
+
+func newPGColumns(rows []news.Article, now time.Time) *pgColumns {
+	n := len(rows)
+	c := &pgColumns{
+		id: make([]string, n), source: make([]string, n), url: make([]string, n),
+		title: make([]string, n), body: make([]string, n), lang: make([]string, n),
+		published: make([]*time.Time, n), ingested: make([]*time.Time, n),
+		hash: make([][]byte, n), summary: make([]string, n), category: make([]string, n),
+		importance: make([]int32, n), model: make([]string, n), seq: make([]int64, n),
+		times: make([]time.Time, 2*n), hashes: make([]news.Hash, n),
+	}
+	for i := range rows {
+		a := &rows[i]
+		c.id[i], c.source[i], c.url[i] = a.ID, a.Source, a.URL
+		c.title[i], c.body[i], c.lang[i] = a.Title, a.Body, a.Lang
+		if !a.PublishedAt.IsZero() {
+			c.times[2*i] = a.PublishedAt
+			c.published[i] = &c.times[2*i]
+		}
+		c.times[2*i+1] = cmp.Or(a.IngestedAt, now)
+		c.ingested[i] = &c.times[2*i+1]
+		c.hashes[i] = contentHash(a)
+		c.hash[i] = c.hashes[i][:]
+		c.summary[i], c.category[i], c.model[i] = a.Summary, a.Category, a.Model
+		c.importance[i] = clampInt32(a.Importance)
+		c.seq[i] = int64(a.StreamSeq)
+	}
+	return c
+}
+
+func (c *pgColumns) args() []any {
+	return []any{c.id, c.source, c.url, c.title, c.body, c.lang, c.published, c.ingested,
+		c.hash, c.summary, c.category, c.importance, c.model, c.seq}
+}
+
+// clampInt32 saturates v, so an absurd importance still reaches the server
+// and fails its range check as data, not as a client encoding error.
+func clampInt32(v int) int32 {
+	return int32(min(max(v, -1<<31), 1<<31-1))
+}
+
+// Commit inserts rows in one transaction, skipping ids already stored
+// (ON CONFLICT (id) DO NOTHING, also for a repeated id within rows), and
+// returns how many rows it inserted. A zero IngestedAt becomes the commit
+// time; a zero ContentHash is computed from the message. On error nothing is
+// inserted: a *DataError if the data was rejected, else a retryable error.
+func (p *Postgres) Commit(ctx context.Context, rows []news.Article) (int, error) {
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	cols := newPGColumns(rows, time.Now().UTC())
+	tag, err := p.pool.Exec(ctx, insertSQL, cols.args()...)
+	if err != nil {
+		return 0, fmt.Errorf("store: commit %d rows: %w", len(rows), classifyPG(err))
+	}
+	n := int(tag.RowsAffected())
+	p.metrics.observe(n, len(rows)-n)
+	return n, nil
+}
+
+// topSQLPostgres: $1 window start (NULL = unbounded), $2 limit, $3 category (” = all).
+const topSQLPostgres = `
+WITH w AS (
+	SELECT content_hash, title, summary, category, url, importance, source,
+		coalesce(published_at, ingested_at) AS ts, id
+	FROM articles
+	WHERE ($1::timestamptz IS NULL OR coalesce(published_at, ingested_at) >= $1)
+	  AND ($3::text = '' OR category = $3::text)
+), g AS (
+	SELECT content_hash, max(importance) AS importance, max(ts) AS latest, count(*) AS reposts,
+		array_agg(DISTINCT source) AS sources
+	FROM w GROUP BY content_hash
+	ORDER BY importance DESC, latest DESC, content_hash
+	LIMIT $2
+)
+SELECT g.content_hash, f.title, f.summary, f.category, f.url, g.importance, f.ts, g.sources, g.reposts
+FROM g CROSS JOIN LATERAL (
+	SELECT title, summary, category, url, ts FROM w
+	WHERE w.content_hash = g.content_hash ORDER BY ts, id LIMIT 1
+) f
+ORDER BY g.importance DESC, g.latest DESC, g.content_hash`
+
+// Top returns the most important stories of the window, reposts collapsed
+// by content hash: by highest importance, then most recent row, then hash.
+func (p *Postgres) Top(ctx context.Context, q TopQuery) ([]TopStory, error) {
+	since, limit := q.bounds(time.Now())
+	rows, err := p.pool.Query(ctx, topSQLPostgres, since, limit, q.Category)
+	if err != nil {
+		return nil, fmt.Errorf("store: top: %w", classifyPG(err))
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (TopStory, error) {
+		var s TopStory
+		var hash []byte
+		var reposts int64
+		var imp int16
+		err := r.Scan(&hash, &s.Title, &s.Summary, &s.Category, &s.URL, &imp, &s.PublishedAt, &s.Sources, &reposts)
+		copy(s.ContentHash[:], hash)
+		s.Importance, s.Reposts = int(imp), int(reposts)
+		s.PublishedAt = s.PublishedAt.UTC()
+		slices.Sort(s.Sources)
+		return s, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: top: %w", classifyPG(err))
+	}
+	if len(out) == 0 {
+		return nil, nil // as SQLite does
+	}
+	return out, nil
+}
+
+// bounds returns the window start (nil when unbounded) and the limit.
+func (q TopQuery) bounds(now time.Time) (*time.Time, int) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = DefaultTopLimit
+	}
+	if q.Since <= 0 {
+		return nil, limit
+	}
+	t := now.Add(-q.Since).UTC()
+	return &t, limit
+}
+
+// Count returns the number of rows in articles.
+func (p *Postgres) Count(ctx context.Context) (int64, error) {
+	var n int64
+	if err := p.pool.QueryRow(ctx, "SELECT count(*) FROM articles").Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count: %w", classifyPG(err))
+	}
+	return n, nil
+}
+
+// Stats counts rows and unique stories.
+func (p *Postgres) Stats(ctx context.Context) (Stats, error) {
+	var s Stats
+	if err := p.pool.QueryRow(ctx, "SELECT count(*), count(DISTINCT content_hash) FROM articles").Scan(&s.Rows, &s.Stories); err != nil {
+		return Stats{}, fmt.Errorf("store: stats: %w", classifyPG(err))
+	}
+	return s, nil
+}
+
+// classifyPG turns a Postgres data error (SQLSTATE class 22 or 23) into a
+// *DataError and returns every other error as is (retryable).
+func classifyPG(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && len(pe.Code) == 5 && (pe.Code[:2] == "22" || pe.Code[:2] == "23") {
+		return &DataError{SQLState: pe.Code, Err: err}
+	}
+	return err
+}

@@ -1,0 +1,345 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"newsflow/internal/news"
+)
+
+// SQLite is the embedded store: one database file in WAL mode, for running
+// newsflow without Postgres. Times are stored as Unix nanoseconds (UTC).
+//
+// Durability: synchronous=NORMAL, so a committed batch survives a crash of
+// the process but the last transactions may be lost on power failure.
+type SQLite struct {
+	db      *sql.DB
+	log     *zap.Logger
+	metrics *rowMetrics
+	reg     prometheus.Registerer
+}
+
+// OpenSQLite opens (creating it and its directory if needed) the database
+// file at path in WAL mode. It does not migrate; call Migrate. reg, when
+// non-nil, receives the row metrics.
+func OpenSQLite(ctx context.Context, path string, log *zap.Logger, reg prometheus.Registerer) (*SQLite, error) {
+	if path == "" || strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("store: sqlite path %q must be non-empty and contain no '?' or '#'", path)
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("store: create sqlite directory: %w", err)
+		}
+	}
+	// busy_timeout first, so opening next to a busy writer waits instead of
+	// failing; _txlock=immediate makes every transaction BEGIN IMMEDIATE, so
+	// writers queue on the lock up front instead of failing to upgrade.
+	dsn := path + "?_busy_timeout=10000&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open sqlite: %w", err)
+	}
+	db.SetMaxOpenConns(4)
+	db.SetMaxIdleConns(4)
+	s := &SQLite{db: db, log: log.Named("store"), metrics: newRowMetrics()}
+	if err := s.Ping(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{s.metrics.inserted, s.metrics.duplicate} {
+			if err := reg.Register(c); err != nil {
+				s.unregister(reg)
+				db.Close()
+				return nil, fmt.Errorf("store: register metrics: %w", err)
+			}
+		}
+		s.reg = reg
+	}
+	s.log.Info("sqlite store open", zap.String("path", path))
+	return s, nil
+}
+
+func (s *SQLite) unregister(reg prometheus.Registerer) {
+	reg.Unregister(s.metrics.inserted)
+	reg.Unregister(s.metrics.duplicate)
+}
+
+// DB returns the underlying database handle, for tests.
+func (s *SQLite) DB() *sql.DB { return s.db }
+
+// Ping checks that the database file can be read.
+func (s *SQLite) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: ping sqlite: %w", classifySQLite(err))
+	}
+	return nil
+}
+
+// Close closes the database and unregisters the metrics.
+func (s *SQLite) Close() {
+	if s.reg != nil {
+		s.unregister(s.reg)
+	}
+	if err := s.db.Close(); err != nil {
+		s.log.Warn("close sqlite", zap.Error(err))
+	}
+}
+
+// Migrate applies the embedded migrations not yet recorded in
+// schema_migrations in one BEGIN IMMEDIATE transaction, so concurrent
+// callers (goroutines or processes) queue on the write lock and the later
+// ones find nothing to do.
+func (s *SQLite) Migrate(ctx context.Context) error {
+	ms, err := loadMigrations("sqlite")
+	if err != nil {
+		return err
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: migrate: begin: %w", classifySQLite(err))
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after commit
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    integer PRIMARY KEY,
+		name       text NOT NULL,
+		applied_at integer NOT NULL)`); err != nil {
+		return fmt.Errorf("store: migrate: create schema_migrations: %w", classifySQLite(err))
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT version FROM schema_migrations")
+	if err != nil {
+		return fmt.Errorf("store: migrate: read versions: %w", classifySQLite(err))
+	}
+	var applied []int
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return fmt.Errorf("store: migrate: read versions: %w", err)
+		}
+		applied = append(applied, v)
+	}
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("store: migrate: read versions: %w", err)
+	}
+	var done []string
+	for _, m := range ms {
+		if slices.Contains(applied, m.version) {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			return fmt.Errorf("store: migrate: apply %s: %w", m.name, classifySQLite(err))
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+			m.version, m.name, time.Now().UnixNano()); err != nil {
+			return fmt.Errorf("store: migrate: record %s: %w", m.name, classifySQLite(err))
+		}
+		done = append(done, m.name)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: migrate: commit: %w", classifySQLite(err))
+	}
+	if len(done) > 0 {
+		s.log.Info("schema migrated", zap.Strings("migrations", done))
+	}
+	return nil
+}
+
+const insertSQLite = `INSERT INTO articles (id, source, url, title, body, lang, published_at, ingested_at,
+	content_hash, summary, category, importance, llm_model, stream_seq)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO NOTHING`
+
+// Commit inserts rows in one transaction, skipping ids already stored
+// (ON CONFLICT (id) DO NOTHING, also for a repeated id within rows), and
+// returns how many rows it inserted. It rejects text Postgres would reject
+// (invalid UTF-8, NUL bytes) the same way, as a *DataError, so both stores
+// agree on what is poison. On error nothing is inserted.
+func (s *SQLite) Commit(ctx context.Context, rows []news.Article) (int, error) {
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	for i := range rows {
+		if err := checkText(&rows[i]); err != nil {
+			return 0, fmt.Errorf("store: commit %d rows: %w", len(rows), err)
+		}
+	}
+	n, err := s.commit(ctx, rows)
+	if err != nil {
+		return 0, fmt.Errorf("store: commit %d rows: %w", len(rows), classifySQLite(err))
+	}
+	s.metrics.observe(n, len(rows)-n)
+	return n, nil
+}
+
+func (s *SQLite) commit(ctx context.Context, rows []news.Article) (int, error) {
+	now := time.Now().UnixNano()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after commit
+	stmt, err := tx.PrepareContext(ctx, insertSQLite)
+	if err != nil {
+		return 0, err
+	}
+	defer stmt.Close()
+	n := 0
+	for i := range rows {
+		a := &rows[i]
+		var published any
+		if !a.PublishedAt.IsZero() {
+			published = a.PublishedAt.UnixNano()
+		}
+		ingested := now
+		if !a.IngestedAt.IsZero() {
+			ingested = a.IngestedAt.UnixNano()
+		}
+		h := contentHash(a)
+		res, err := stmt.ExecContext(ctx, a.ID, a.Source, a.URL, a.Title, a.Body, a.Lang, published, ingested,
+			h[:], a.Summary, a.Category, a.Importance, a.Model, int64(a.StreamSeq))
+		if err != nil {
+			return 0, err
+		}
+		k, err := res.RowsAffected()
+		if err != nil {
+			return 0, err
+		}
+		n += int(k)
+	}
+	return n, tx.Commit()
+}
+
+// checkText rejects what Postgres rejects in text columns.
+func checkText(a *news.Article) error {
+	for _, v := range [...]string{a.ID, a.Source, a.URL, a.Title, a.Body, a.Lang, a.Summary, a.Category, a.Model} {
+		if !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
+			return &DataError{SQLState: "22021", Err: fmt.Errorf("article %q: text is not valid UTF-8 or contains NUL", a.ID)}
+		}
+	}
+	return nil
+}
+
+// topSQLite: same shape and order as topSQLPostgres. ?1 window start in Unix
+// nanoseconds (NULL = unbounded), ?2 limit, ?3 category (” = all).
+const topSQLite = `
+WITH w AS (
+	SELECT content_hash, title, summary, category, url, importance, source,
+		coalesce(published_at, ingested_at) AS ts, id,
+		row_number() OVER (PARTITION BY content_hash ORDER BY coalesce(published_at, ingested_at), id) AS rn
+	FROM articles
+	WHERE (?1 IS NULL OR coalesce(published_at, ingested_at) >= ?1)
+	  AND (?3 = '' OR category = ?3)
+), g AS (
+	SELECT content_hash, max(importance) AS importance, max(ts) AS latest, count(*) AS reposts,
+		json_group_array(DISTINCT source) AS sources
+	FROM w GROUP BY content_hash
+	ORDER BY importance DESC, latest DESC, content_hash
+	LIMIT ?2
+)
+SELECT g.content_hash, w.title, w.summary, w.category, w.url, g.importance, w.ts, g.sources, g.reposts
+FROM g JOIN w ON w.content_hash = g.content_hash AND w.rn = 1
+ORDER BY g.importance DESC, g.latest DESC, g.content_hash`
+
+// Top returns the most important stories of the window, reposts collapsed
+// by content hash: by highest importance, then most recent row, then hash.
+func (s *SQLite) Top(ctx context.Context, q TopQuery) ([]TopStory, error) {
+	since, limit := q.bounds(time.Now())
+	var sinceArg any
+	if since != nil {
+		sinceArg = since.UnixNano()
+	}
+	rows, err := s.db.QueryContext(ctx, topSQLite, sinceArg, limit, q.Category)
+	if err != nil {
+		return nil, fmt.Errorf("store: top: %w", classifySQLite(err))
+	}
+	defer rows.Close()
+	var out []TopStory
+	for rows.Next() {
+		var st TopStory
+		var hash []byte
+		var ts int64
+		var sources string
+		if err := rows.Scan(&hash, &st.Title, &st.Summary, &st.Category, &st.URL, &st.Importance, &ts, &sources, &st.Reposts); err != nil {
+			return nil, fmt.Errorf("store: top: %w", err)
+		}
+		copy(st.ContentHash[:], hash)
+		st.PublishedAt = time.Unix(0, ts).UTC()
+		if err := json.Unmarshal([]byte(sources), &st.Sources); err != nil {
+			return nil, fmt.Errorf("store: top: decode sources: %w", err)
+		}
+		slices.Sort(st.Sources)
+		out = append(out, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: top: %w", classifySQLite(err))
+	}
+	return out, nil
+}
+
+// Count returns the number of rows in articles.
+func (s *SQLite) Count(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM articles").Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count: %w", classifySQLite(err))
+	}
+	return n, nil
+}
+
+// Stats counts rows and unique stories.
+func (s *SQLite) Stats(ctx context.Context) (Stats, error) {
+	var st Stats
+	if err := s.db.QueryRowContext(ctx, "SELECT count(*), count(DISTINCT content_hash) FROM articles").Scan(&st.Rows, &st.Stories); err != nil {
+		return Stats{}, fmt.Errorf("store: stats: %w", classifySQLite(err))
+	}
+	return st, nil
+}
+
+// classifySQLite turns an SQLite error caused by the data (a constraint,
+// a value too big, a type mismatch) into a *DataError with the nearest
+// SQLSTATE, and returns every other error (busy, locked, I/O) as is.
+func classifySQLite(err error) error {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	code := se.Code()
+	state := ""
+	switch code & 0xff {
+	case sqlite3.SQLITE_CONSTRAINT:
+		switch code {
+		case sqlite3.SQLITE_CONSTRAINT_CHECK:
+			state = "23514"
+		case sqlite3.SQLITE_CONSTRAINT_NOTNULL:
+			state = "23502"
+		case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
+			state = "23505"
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			state = "23503"
+		default:
+			state = "23000"
+		}
+	case sqlite3.SQLITE_TOOBIG:
+		state = "22001"
+	case sqlite3.SQLITE_MISMATCH:
+		state = "22000"
+	}
+	if state == "" {
+		return err
+	}
+	return &DataError{SQLState: state, Err: err}
+}

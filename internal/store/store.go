@@ -1,0 +1,95 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"newsflow/internal/news"
+)
+
+// Defaults of TopQuery.
+const (
+	// DefaultTopLimit is the number of stories Top returns when Limit is 0.
+	DefaultTopLimit = 10
+)
+
+// TopQuery selects the stories Top returns.
+type TopQuery struct {
+	// Since bounds the window: stories whose rows have a story time
+	// (published_at, else ingested_at) within Since before now. Zero or
+	// negative means no bound.
+	Since time.Duration
+	// Limit caps the number of stories. Zero means DefaultTopLimit.
+	Limit int
+	// Category keeps only rows of this category. Empty means all.
+	Category string
+}
+
+// TopStory is one story: every row in the window sharing one content hash.
+type TopStory struct {
+	// ContentHash identifies the story.
+	ContentHash news.Hash
+	// Title, Summary, Category and URL come from the story's earliest row
+	// (by story time, then id).
+	Title, Summary, Category, URL string
+	// Importance is the highest importance of the story's rows.
+	Importance int
+	// PublishedAt is the story time of the earliest row, in UTC.
+	PublishedAt time.Time
+	// Sources are the distinct sources that carried the story, sorted bytewise.
+	Sources []string
+	// Reposts is the number of rows (message ids) of the story in the window.
+	Reposts int
+}
+
+// Stats summarises the articles table.
+type Stats struct {
+	// Rows is the number of rows (message ids).
+	Rows int64
+	// Stories is the number of unique stories (distinct content hashes).
+	Stories int64
+}
+
+// DataError reports that the database rejected a batch because of its data:
+// a value that is invalid (SQLSTATE class 22, e.g. an invalid byte sequence or
+// a number out of range) or breaks a constraint (class 23, e.g. a check
+// violation). Retrying the same batch cannot succeed, so it is permanent; the
+// caller splits the batch to find the poison row.
+type DataError struct {
+	// SQLState is the Postgres SQLSTATE, or for SQLite its nearest
+	// equivalent (23514 check, 23502 not null, 22021 invalid text, ...).
+	SQLState string
+	// Err is the driver's error.
+	Err error
+}
+
+// Error implements error.
+func (e *DataError) Error() string {
+	return fmt.Sprintf("store: data rejected (SQLSTATE %s): %v", e.SQLState, e.Err)
+}
+
+// Unwrap returns the driver's error.
+func (e *DataError) Unwrap() error { return e.Err }
+
+// Permanent reports that retrying the same data cannot succeed.
+func (e *DataError) Permanent() bool { return true }
+
+// IsRetryable reports whether err is worth retrying: any non-nil error that
+// is not a *DataError (connection loss, serialization failure 40001, deadlock
+// 40P01, a context deadline, a database that is not migrated yet).
+func IsRetryable(err error) bool {
+	var de *DataError
+	return err != nil && !errors.As(err, &de)
+}
+
+// zeroHash is the unset content hash; Commit computes the hash then.
+var zeroHash news.Hash
+
+// contentHash returns a's content hash, computing it when unset.
+func contentHash(a *news.Article) news.Hash {
+	if a.ContentHash == zeroHash {
+		return a.Message.ContentHash()
+	}
+	return a.ContentHash
+}
