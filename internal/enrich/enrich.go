@@ -1,0 +1,281 @@
+// Package enrich is the worker's enrichment stage: it gives every article of
+// a batch its summary, category, importance and language while paying for
+// each unique story at most once.
+//
+// Per batch it dedupes articles by content hash, looks every unique story up
+// in the cache (one round trip for the whole batch), and calls the LLM for the
+// remaining stories with bounded concurrency, through the cache's cluster-wide
+// single-flight so that two workers seeing the same story at the same instant
+// make one call between them.
+//
+// It declares what it needs of the cache and of the LLM and imports neither.
+// Enrich is safe for concurrent use by several batches.
+package enrich
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"newsflow/internal/news"
+)
+
+// Cache is what the stage needs of the two-tier cache.
+type Cache interface {
+	// GetMany returns the values found for keys, in one round trip per tier.
+	GetMany(ctx context.Context, keys []string) (map[string][]byte, error)
+	// Do returns the value for key, computing it with fn at most once across
+	// the cluster; computed reports whether this call ran fn.
+	Do(ctx context.Context, key string, fn func(context.Context) ([]byte, error)) (val []byte, computed bool, err error)
+}
+
+// Usage is the token count of one LLM call.
+type Usage struct {
+	InputTokens, OutputTokens int
+}
+
+// CallFunc enriches one story through the LLM.
+type CallFunc func(ctx context.Context, m news.Message) (news.Enrichment, Usage, error)
+
+// Config configures the stage.
+type Config struct {
+	// Provider and Model name the LLM; with PromptVersion they are part of the
+	// cache key, so changing any of them never serves stale answers.
+	Provider, Model, PromptVersion string
+	// Concurrency bounds the LLM calls one batch makes at once. Default 16.
+	Concurrency int
+}
+
+// Enricher runs the stage. Create it with New.
+type Enricher struct {
+	cfg     Config
+	cache   Cache
+	call    CallFunc
+	log     *zap.Logger
+	metrics *metrics
+	totals  Totals
+}
+
+// Totals are the stage's running counts since start.
+type Totals struct {
+	// Stories counts unique stories looked up (per batch).
+	Stories atomic.Int64
+	// Calls counts the LLM calls this process made.
+	Calls atomic.Int64
+	// CallsSaved counts the calls avoided by batch dedupe, the cache and
+	// single-flight.
+	CallsSaved atomic.Int64
+	// TokensUsed and TokensSaved count LLM tokens spent and avoided.
+	TokensUsed, TokensSaved atomic.Int64
+}
+
+type metrics struct {
+	stories     *prometheus.CounterVec
+	callsSaved  *prometheus.CounterVec
+	tokensSaved prometheus.Counter
+}
+
+// cachedValue is what the cache stores per story: the enrichment and the
+// tokens it cost, so a hit knows how many tokens it saved.
+type cachedValue struct {
+	news.Enrichment
+	InputTokens  int `json:"tokens_in"`
+	OutputTokens int `json:"tokens_out"`
+}
+
+// New returns an Enricher. reg may be nil.
+func New(cfg Config, cache Cache, call CallFunc, log *zap.Logger, reg prometheus.Registerer) (*Enricher, error) {
+	cfg.Concurrency = cmp.Or(cfg.Concurrency, 16)
+	if cfg.Concurrency < 1 {
+		return nil, fmt.Errorf("enrich: Concurrency must be ≥ 1, got %d", cfg.Concurrency)
+	}
+	if cache == nil || call == nil {
+		return nil, fmt.Errorf("enrich: a cache and a call function are required")
+	}
+	m := &metrics{
+		stories: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "newsflow_enrich_stories_total",
+			Help: "Unique stories per batch by how their enrichment was obtained: cache, computed (LLM call here), shared (another worker's call), failed.",
+		}, []string{"result"}),
+		callsSaved: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "newsflow_llm_calls_saved_total",
+			Help: "LLM calls avoided, by what avoided them: batch (duplicate in the batch), cache, singleflight.",
+		}, []string{"by"}),
+		tokensSaved: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "newsflow_llm_tokens_saved_total",
+			Help: "LLM tokens avoided by batch dedupe, the cache and single-flight.",
+		}),
+	}
+	for _, r := range []string{"cache", "computed", "shared", "failed"} {
+		m.stories.WithLabelValues(r)
+	}
+	for _, b := range []string{"batch", "cache", "singleflight"} {
+		m.callsSaved.WithLabelValues(b)
+	}
+	if reg != nil {
+		reg.MustRegister(m.stories, m.callsSaved, m.tokensSaved)
+	}
+	return &Enricher{cfg: cfg, cache: cache, call: call, log: log.Named("enrich"), metrics: m}, nil
+}
+
+// Totals returns the running counts.
+func (e *Enricher) Totals() *Totals { return &e.totals }
+
+// Key returns the cache key of a story: SHA-256 over provider, model, prompt
+// version and the story's content hash (itself a hash of the normalised title
+// and body), hex encoded.
+func (e *Enricher) Key(h news.Hash) string {
+	s := sha256.New()
+	for _, part := range []string{e.cfg.Provider, e.cfg.Model, e.cfg.PromptVersion} {
+		s.Write([]byte(part))
+		s.Write([]byte{0})
+	}
+	s.Write(h[:])
+	var k news.Hash
+	s.Sum(k[:0])
+	return k.String()
+}
+
+// story is one unique story of a batch and the rows that carry it.
+type story struct {
+	key  string
+	rows []int
+}
+
+// Enrich sets the Enrichment of every row, which must have ContentHash set.
+// It returns nil when all succeeded, else one error per row (nil for rows that
+// were enriched). The errors keep the LLM client's Permanent() behaviour, so
+// the caller can tell an outage (retry later) from a story that cannot be
+// enriched.
+func (e *Enricher) Enrich(ctx context.Context, rows []news.Article) []error {
+	byHash := make(map[news.Hash]*story, len(rows))
+	stories := make([]*story, 0, len(rows))
+	for i := range rows {
+		h := rows[i].ContentHash
+		if s, ok := byHash[h]; ok {
+			s.rows = append(s.rows, i)
+			continue
+		}
+		s := &story{key: e.Key(h), rows: []int{i}}
+		byHash[h] = s
+		stories = append(stories, s)
+	}
+	e.totals.Stories.Add(int64(len(stories)))
+
+	keys := make([]string, len(stories))
+	for i, s := range stories {
+		keys[i] = s.key
+	}
+	found, err := e.cache.GetMany(ctx, keys)
+	if err != nil {
+		// The cache degrades to its memory tier by itself; a failed lookup only
+		// means more of the stories go to single-flight below.
+		e.log.Debug("cache lookup failed", zap.Int("keys", len(keys)), zap.Error(err))
+	}
+
+	var (
+		errs    []error
+		errsMu  sync.Mutex
+		wg      sync.WaitGroup
+		sem     = make(chan struct{}, e.cfg.Concurrency)
+		setErrs = func(s *story, err error) {
+			errsMu.Lock()
+			defer errsMu.Unlock()
+			if errs == nil {
+				errs = make([]error, len(rows))
+			}
+			for _, i := range s.rows {
+				errs[i] = err
+			}
+		}
+	)
+	for _, s := range stories {
+		if raw, ok := found[s.key]; ok {
+			if v, err := decodeValue(raw); err == nil {
+				e.apply(rows, s, v, "cache")
+				continue
+			}
+			e.log.Warn("dropping undecodable cache entry", zap.String("key", s.key))
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			v, computed, err := e.fetch(ctx, rows[s.rows[0]].Message, s.key)
+			if err != nil {
+				e.metrics.stories.WithLabelValues("failed").Inc()
+				setErrs(s, fmt.Errorf("enrich story %s: %w", rows[s.rows[0]].ContentHash.String()[:12], err))
+				return
+			}
+			by := "singleflight"
+			if computed {
+				by = ""
+			}
+			e.apply(rows, s, v, by)
+		}()
+	}
+	wg.Wait()
+	return errs
+}
+
+// fetch gets one story's enrichment through the cache's single-flight,
+// calling the LLM when this process is the one to compute it.
+func (e *Enricher) fetch(ctx context.Context, m news.Message, key string) (cachedValue, bool, error) {
+	raw, computed, err := e.cache.Do(ctx, key, func(ctx context.Context) ([]byte, error) {
+		enr, usage, err := e.call(ctx, m)
+		if err != nil {
+			return nil, err
+		}
+		e.totals.Calls.Add(1)
+		e.totals.TokensUsed.Add(int64(usage.InputTokens + usage.OutputTokens))
+		return json.Marshal(cachedValue{Enrichment: enr, InputTokens: usage.InputTokens, OutputTokens: usage.OutputTokens})
+	})
+	if err != nil {
+		return cachedValue{}, false, err
+	}
+	v, err := decodeValue(raw)
+	return v, computed, err
+}
+
+// apply copies v into every row of s and counts what it saved. by is how the
+// value was obtained without a call of our own ("" when we made the call).
+func (e *Enricher) apply(rows []news.Article, s *story, v cachedValue, by string) {
+	for _, i := range s.rows {
+		rows[i].Enrichment = v.Enrichment
+	}
+	tokens := int64(v.InputTokens + v.OutputTokens)
+	saved := int64(len(s.rows) - 1) // duplicates inside the batch
+	if saved > 0 {
+		e.metrics.callsSaved.WithLabelValues("batch").Add(float64(saved))
+	}
+	switch by {
+	case "":
+		e.metrics.stories.WithLabelValues("computed").Inc()
+	case "cache":
+		e.metrics.stories.WithLabelValues("cache").Inc()
+		e.metrics.callsSaved.WithLabelValues("cache").Inc()
+		saved++
+	default:
+		e.metrics.stories.WithLabelValues("shared").Inc()
+		e.metrics.callsSaved.WithLabelValues("singleflight").Inc()
+		saved++
+	}
+	e.totals.CallsSaved.Add(saved)
+	e.totals.TokensSaved.Add(saved * tokens)
+	e.metrics.tokensSaved.Add(float64(saved * tokens))
+}
+
+func decodeValue(raw []byte) (cachedValue, error) {
+	var v cachedValue
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return v, fmt.Errorf("enrich: decode cached value: %w", err)
+	}
+	return v, nil
+}

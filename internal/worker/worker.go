@@ -1,0 +1,397 @@
+// Package worker is the worker's pipeline: it wires the stages together —
+// consumer → batcher → enrich → store → ack — and owns what happens between
+// them: several batches in flight, commit retries while the database is down,
+// splitting a batch to find the message that makes it fail, waiting out an LLM
+// outage, and the shutdown drain.
+//
+// It is the composition root's logic, kept out of cmd/worker so it can be
+// tested; the stages themselves do not know about each other.
+//
+// Concurrency: Run is called once. It runs the consumer's fetch loop and the
+// batcher in their own goroutines and Config.Committers goroutines that each
+// take one batch at a time through enrichment, commit and ack. While every
+// committer is busy (for instance retrying a commit against a dead database)
+// the batcher blocks, the consumer's output fills and fetching stops; the
+// consumer keeps every held message alive with in-progress acks meanwhile.
+package worker
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"newsflow/internal/batcher"
+	"newsflow/internal/consumer"
+	"newsflow/internal/news"
+)
+
+// Consumer is what the pipeline needs of the JetStream stage.
+type Consumer interface {
+	Run(ctx context.Context, out chan<- *consumer.Delivery) error
+	Ack(ds []*consumer.Delivery)
+	NakAll(ds []*consumer.Delivery)
+	Settle(ctx context.Context, d *consumer.Delivery, err error)
+}
+
+// Store commits one batch of articles in one transaction, idempotently.
+type Store interface {
+	Commit(ctx context.Context, rows []news.Article) (inserted int, err error)
+}
+
+// Enricher fills in the Enrichment of each row; see enrich.Enricher.
+type Enricher interface {
+	Enrich(ctx context.Context, rows []news.Article) []error
+}
+
+// Gate blocks while a dependency is known to be down (the LLM's circuit
+// breaker), so the pipeline waits instead of failing messages.
+type Gate interface {
+	WaitReady(ctx context.Context) error
+}
+
+// Config configures the pipeline. Zero fields take the defaults noted.
+type Config struct {
+	// Batch bounds each batch (see batcher.Config for defaults).
+	Batch batcher.Config
+	// Committers is how many batches are enriched and committed at once.
+	// Default 4.
+	Committers int
+	// CommitTimeout bounds one commit attempt. Default 10s.
+	CommitTimeout time.Duration
+	// RetryMin and RetryMax bound the capped exponential backoff between
+	// commit (or enrichment) attempts while a dependency is down.
+	// Defaults 100ms and 30s.
+	RetryMin, RetryMax time.Duration
+	// DrainTimeout bounds the shutdown: after the context is cancelled, work
+	// still unfinished this much later is handed back to JetStream (nak).
+	// Default 25s.
+	DrainTimeout time.Duration
+	// Buffer is the capacity of the channel between consumer and batcher.
+	// Default Batch.MaxMessages.
+	Buffer int
+}
+
+// Validate reports the first invalid field, naming it and its value.
+func (c Config) Validate() error {
+	switch {
+	case c.Committers < 1:
+		return fmt.Errorf("worker: Committers must be ≥ 1, got %d", c.Committers)
+	case c.CommitTimeout <= 0:
+		return fmt.Errorf("worker: CommitTimeout must be > 0, got %s", c.CommitTimeout)
+	case c.RetryMin <= 0 || c.RetryMax < c.RetryMin:
+		return fmt.Errorf("worker: need 0 < RetryMin ≤ RetryMax, got %s and %s", c.RetryMin, c.RetryMax)
+	case c.DrainTimeout <= 0:
+		return fmt.Errorf("worker: DrainTimeout must be > 0, got %s", c.DrainTimeout)
+	}
+	return c.Batch.Validate()
+}
+
+func (c Config) withDefaults() Config {
+	c.Batch.MaxMessages = cmp.Or(c.Batch.MaxMessages, 100)
+	c.Batch.MaxBytes = cmp.Or(c.Batch.MaxBytes, 1<<20)
+	c.Batch.MaxWait = cmp.Or(c.Batch.MaxWait, 5*time.Second)
+	c.Committers = cmp.Or(c.Committers, 4)
+	c.CommitTimeout = cmp.Or(c.CommitTimeout, 10*time.Second)
+	c.RetryMin = cmp.Or(c.RetryMin, 100*time.Millisecond)
+	c.RetryMax = cmp.Or(c.RetryMax, 30*time.Second)
+	c.DrainTimeout = cmp.Or(c.DrainTimeout, 25*time.Second)
+	c.Batch.DrainTimeout = cmp.Or(c.Batch.DrainTimeout, c.DrainTimeout)
+	c.Buffer = cmp.Or(c.Buffer, c.Batch.MaxMessages)
+	return c
+}
+
+// Totals are the pipeline's running counts since start.
+type Totals struct {
+	// Batches counts committed transactions.
+	Batches atomic.Int64
+	// Messages counts messages committed and acked.
+	Messages atomic.Int64
+	// Inserted counts rows the database did not have yet.
+	Inserted atomic.Int64
+	// Retried counts failed commit attempts that were retried.
+	Retried atomic.Int64
+	// DeadLettered counts messages the pipeline dead-lettered (poison rows).
+	DeadLettered atomic.Int64
+	// FirstFetch and LastCommit are unix nanos, 0 until they happen.
+	FirstFetch, LastCommit atomic.Int64
+}
+
+// Worker runs the pipeline. Create it with New.
+type Worker struct {
+	cfg      Config
+	cons     Consumer
+	store    Store
+	enricher Enricher // nil: no enrichment
+	gate     Gate     // nil: never wait
+	log      *zap.Logger
+	reg      prometheus.Registerer
+	m        *metrics
+	totals   Totals
+	warnMu   sync.Mutex
+	lastWarn time.Time
+}
+
+// New returns a Worker. enricher and gate may be nil; reg may be nil.
+func New(cfg Config, cons Consumer, store Store, enricher Enricher, gate Gate, log *zap.Logger, reg prometheus.Registerer) (*Worker, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cons == nil || store == nil {
+		return nil, errors.New("worker: a consumer and a store are required")
+	}
+	return &Worker{
+		cfg: cfg, cons: cons, store: store, enricher: enricher, gate: gate,
+		log: log.Named("worker"), reg: reg, m: newMetrics(reg),
+	}, nil
+}
+
+// Config returns the effective configuration, defaults applied.
+func (w *Worker) Config() Config { return w.cfg }
+
+// Totals returns the running counts.
+func (w *Worker) Totals() *Totals { return &w.totals }
+
+type batch struct {
+	ds     []*consumer.Delivery
+	reason batcher.FlushReason
+}
+
+// Run consumes until ctx is cancelled, then drains: the consumer stops
+// fetching and hands back what it prefetched, the open batch is flushed,
+// committed and acked, and Run returns once every batch in flight is settled
+// or DrainTimeout has passed (unfinished work is then naked). It returns the
+// consumer's error if the NATS connection closed for good.
+func (w *Worker) Run(ctx context.Context) error {
+	// Work runs on a context of its own so that a SIGTERM does not abort
+	// commits in flight; it ends DrainTimeout after ctx does.
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	stopDeadline := context.AfterFunc(ctx, func() {
+		w.log.Info("drain begin", zap.Duration("grace", w.cfg.DrainTimeout))
+		time.AfterFunc(w.cfg.DrainTimeout, cancelWork)
+	})
+	defer stopDeadline()
+
+	deliveries := make(chan *consumer.Delivery, w.cfg.Buffer)
+	batches := make(chan batch)
+	consErr := make(chan error, 1)
+	go func() { consErr <- w.cons.Run(ctx, deliveries) }()
+
+	var committers sync.WaitGroup
+	for range w.cfg.Committers {
+		committers.Go(func() {
+			for b := range batches {
+				w.process(work, b)
+			}
+		})
+	}
+
+	bt, err := batcher.New(w.cfg.Batch, func(ctx context.Context, ds []*consumer.Delivery, reason batcher.FlushReason) error {
+		if w.totals.FirstFetch.Load() == 0 {
+			w.totals.FirstFetch.CompareAndSwap(0, ds[0].Timestamp.UnixNano())
+		}
+		select {
+		case batches <- batch{ds, reason}:
+		case <-work.Done():
+			w.cons.NakAll(ds)
+		}
+		return nil
+	}, func(d *consumer.Delivery) int { return d.Size }, w.log, w.reg)
+	if err != nil {
+		close(batches)
+		return err
+	}
+	batchErr := bt.Run(work, deliveries)
+	close(batches)
+	committers.Wait()
+	err = errors.Join(<-consErr, batchErr)
+	w.log.Info("drain end", zap.Int64("messages", w.totals.Messages.Load()), zap.Int64("batches", w.totals.Batches.Load()))
+	return err
+}
+
+// process takes one batch through enrichment, commit and ack. It settles
+// every delivery of the batch exactly once.
+func (w *Worker) process(ctx context.Context, b batch) {
+	w.m.inFlight.Inc()
+	defer w.m.inFlight.Dec()
+	ds := b.ds
+	rows := make([]news.Article, len(ds))
+	for i, d := range ds {
+		rows[i] = news.Article{Message: d.Message, StreamSeq: d.StreamSeq, ContentHash: d.Message.ContentHash()}
+	}
+	if w.enricher != nil {
+		if ds, rows = w.enrich(ctx, ds, rows); len(ds) == 0 {
+			return
+		}
+	}
+	w.commit(ctx, ds, rows)
+}
+
+// storyFailed marks a story the LLM could not enrich. It is not permanent
+// for the message: the consumer naks it with backoff and dead-letters it only
+// on its last delivery, as the design asks.
+type storyFailed struct{ err error }
+
+func (e storyFailed) Error() string   { return e.err.Error() }
+func (e storyFailed) Unwrap() error   { return e.err }
+func (e storyFailed) Permanent() bool { return false }
+
+func isPermanent(err error) bool {
+	var p interface{ Permanent() bool }
+	return errors.As(err, &p) && p.Permanent()
+}
+
+// enrich enriches rows, waiting out outages (breaker open, retryable
+// errors), and returns the deliveries and rows that are ready to commit.
+// Stories that fail permanently are settled here (nak with backoff).
+func (w *Worker) enrich(ctx context.Context, ds []*consumer.Delivery, rows []news.Article) ([]*consumer.Delivery, []news.Article) {
+	var (
+		doneDs   = make([]*consumer.Delivery, 0, len(ds))
+		doneRows = make([]news.Article, 0, len(rows))
+		backoff  = w.cfg.RetryMin
+	)
+	for {
+		if w.gate != nil {
+			if err := w.gate.WaitReady(ctx); err != nil {
+				w.cons.NakAll(ds)
+				return doneDs, doneRows
+			}
+		}
+		errs := w.enricher.Enrich(ctx, rows)
+		var retryDs []*consumer.Delivery
+		var retryRows []news.Article
+		var lastErr error
+		for i := range rows {
+			switch err := errAt(errs, i); {
+			case err == nil:
+				doneDs, doneRows = append(doneDs, ds[i]), append(doneRows, rows[i])
+			case isPermanent(err):
+				w.m.enrichFailed.Inc()
+				w.cons.Settle(settleCtx(ctx), ds[i], storyFailed{err})
+			default:
+				retryDs, retryRows, lastErr = append(retryDs, ds[i]), append(retryRows, rows[i]), err
+			}
+		}
+		if len(retryDs) == 0 {
+			return doneDs, doneRows
+		}
+		if ctx.Err() != nil {
+			w.cons.NakAll(retryDs)
+			return doneDs, doneRows
+		}
+		w.warn("enrichment failed, retrying", zap.Int("batch_size", len(retryDs)), zap.Duration("retry_in", backoff), zap.Error(lastErr))
+		if !sleep(ctx, backoff) {
+			w.cons.NakAll(retryDs)
+			return doneDs, doneRows
+		}
+		backoff = min(2*backoff, w.cfg.RetryMax)
+		ds, rows = retryDs, retryRows
+	}
+}
+
+func errAt(errs []error, i int) error {
+	if errs == nil {
+		return nil
+	}
+	return errs[i]
+}
+
+// commit commits rows in one transaction and acks their deliveries. While
+// the database is unreachable it retries with capped exponential backoff
+// (the consumer keeps the messages alive meanwhile); when the data makes the
+// transaction fail it splits the batch in halves until it finds the poison
+// rows, dead-letters them and commits the rest.
+func (w *Worker) commit(ctx context.Context, ds []*consumer.Delivery, rows []news.Article) {
+	backoff := w.cfg.RetryMin
+	for {
+		now := time.Now()
+		for i := range rows {
+			rows[i].IngestedAt = now
+		}
+		cctx, cancel := context.WithTimeout(ctx, w.cfg.CommitTimeout)
+		n, err := w.store.Commit(cctx, rows)
+		cancel()
+		if err == nil {
+			done := time.Now()
+			w.m.commitSeconds.Observe(done.Sub(now).Seconds())
+			for _, d := range ds {
+				w.m.endToEnd.Observe(done.Sub(d.Timestamp).Seconds())
+			}
+			w.cons.Ack(ds)
+			w.totals.Batches.Add(1)
+			w.totals.Messages.Add(int64(len(ds)))
+			w.totals.Inserted.Add(int64(n))
+			w.totals.LastCommit.Store(done.UnixNano())
+			return
+		}
+		if isPermanent(err) {
+			if len(rows) == 1 {
+				w.log.Error("dead-lettering poison message", zap.String("msg_id", ds[0].Message.ID),
+					zap.Uint64("stream_seq", ds[0].StreamSeq), zap.Error(err))
+				w.totals.DeadLettered.Add(1)
+				w.cons.Settle(settleCtx(ctx), ds[0], err)
+				return
+			}
+			w.m.splits.Inc()
+			half := len(rows) / 2
+			w.commit(ctx, ds[:half], rows[:half])
+			w.commit(ctx, ds[half:], rows[half:])
+			return
+		}
+		if ctx.Err() != nil {
+			w.cons.NakAll(ds)
+			return
+		}
+		w.totals.Retried.Add(1)
+		w.m.retries.Inc()
+		w.warn("commit failed, retrying", zap.Int("batch_size", len(rows)), zap.Duration("retry_in", backoff), zap.Error(err))
+		if !sleep(ctx, backoff) {
+			w.cons.NakAll(ds)
+			return
+		}
+		backoff = min(2*backoff, w.cfg.RetryMax)
+	}
+}
+
+// settleCtx gives a dead-letter publish a few seconds even when ctx has
+// ended, so that a message is dead-lettered rather than left to time out.
+func settleCtx(ctx context.Context) context.Context {
+	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	context.AfterFunc(c, cancel)
+	return c
+}
+
+// sleep waits d or until ctx ends; it reports whether the wait completed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// warn logs at most one warning per second: a dependency outage makes every
+// committer fail in a loop.
+func (w *Worker) warn(msg string, fields ...zap.Field) {
+	w.warnMu.Lock()
+	now := time.Now()
+	ok := now.Sub(w.lastWarn) >= time.Second
+	if ok {
+		w.lastWarn = now
+	}
+	w.warnMu.Unlock()
+	if ok {
+		w.log.Warn(msg, fields...)
+	}
+}
