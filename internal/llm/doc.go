@@ -30,7 +30,9 @@
 // This package does not cache and does not deduplicate: that is the job of
 // the enrichment stage that consumes it.
 //
-// Concurrency: Providers and Clients are safe for concurrent use. Providers
-// built with the same concurrency share one keep-alive http.Transport sized
-// for it (see NewTransport). The package starts no goroutines of its own.
+// Concurrency: Providers and Clients are safe for concurrent use. Each HTTP
+// provider owns one keep-alive http.Transport, shared by all its calls and
+// sized for the concurrency it is given (NewTransport): give the provider the
+// Client's Concurrency so that connections are reused, not re-dialled. The
+// package starts no goroutines of its own.
 package llm

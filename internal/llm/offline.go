@@ -58,7 +58,7 @@ func (*Offline) Enrich(ctx context.Context, m news.Message) (Result, error) {
 func OfflineEnrichment(m news.Message) news.Enrichment {
 	title, body := tokenize(m.Title), tokenize(m.Body)
 	if len(body) > maxOfflineWords {
-		body = body[:maxOfflineWords] // the lead decides; bounds the work per story
+		body = body[:maxOfflineWords] // bounds the work per story
 	}
 	cat := offlineCategory(title, body)
 	return news.Enrichment{
