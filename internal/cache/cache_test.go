@@ -207,6 +207,13 @@ func TestTiered_DoCluster(t *testing.T) {
 	if sources[SourceComputed] != len(ks) {
 		t.Errorf("sources %v: want %d computed", sources, len(ks))
 	}
+	var takeovers float64
+	for _, b := range workers {
+		takeovers += b.metric(t, "newsflow_cache_lease_takeovers_total")
+	}
+	if takeovers != 0 {
+		t.Errorf("%v lease take-overs, want 0 (every owner was alive)", takeovers)
+	}
 	t.Logf("sources: %v", sources)
 }
 

@@ -175,10 +175,6 @@ func (t *Tiered) clusterFlight(ctx context.Context, key string, fn func(context.
 			return nil, 0, fmt.Errorf("cache: take lease %s: %w", key, ctx.Err())
 		}
 		if ok {
-			if waited {
-				t.met.takeovers.Inc()
-				t.log.Debug("took over compute lease", zap.String("cache_key", key))
-			}
 			return t.own(ctx, key, token, waited, fn)
 		}
 
@@ -233,6 +229,10 @@ func (t *Tiered) own(ctx context.Context, key, token string, waited bool, fn fun
 		// Redis went away while we hold the lease: compute anyway; the lease expires.
 	}
 
+	if waited { // the lease we waited on went away without a value
+		t.met.takeovers.Inc()
+		t.log.Debug("took over compute lease", zap.String("cache_key", key))
+	}
 	t.met.computes.Inc()
 	stopExtend := t.extendWhile(lk, token, key)
 	v, err = fn(ctx)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
 	"newsflow/internal/redistest"
@@ -37,6 +38,11 @@ func setup(tb testing.TB, cfg Config) *bundle {
 
 func newBundle(tb testing.TB, cfg Config, rdb *redis.Client) *bundle {
 	tb.Helper()
+	return newBundleLog(tb, cfg, rdb, zaptest.NewLogger(tb))
+}
+
+func newBundleLog(tb testing.TB, cfg Config, rdb *redis.Client, log *zap.Logger) *bundle {
+	tb.Helper()
 	b := &bundle{rdb: rdb, reg: prometheus.NewRegistry(), cmds: &countHook{n: map[string]int{}}}
 	if rdb != nil {
 		rdb.AddHook(b.cmds)
@@ -46,7 +52,7 @@ func newBundle(tb testing.TB, cfg Config, rdb *redis.Client) *bundle {
 	if rdb != nil {
 		uc = rdb
 	}
-	b.t, err = New(cfg, uc, zaptest.NewLogger(tb), b.reg)
+	b.t, err = New(cfg, uc, log, b.reg)
 	if err != nil {
 		tb.Fatalf("New: %v", err)
 	}

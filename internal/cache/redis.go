@@ -11,10 +11,11 @@ import (
 // NewRedisClient returns a client for a redis:// or rediss:// URL with
 // timeouts short enough that a dead Redis degrades the cache within about a
 // second instead of stalling the worker: dial, read and write 1s, pool wait
-// 2s, no command retries (the cache falls back to in-process instead). The
-// pool holds max(32, 10×GOMAXPROCS) connections unless the URL sets
-// pool_size; query parameters in the URL override the other defaults too.
-// The error never contains the URL (it may hold a password).
+// 2s, one dial attempt, no command retries (the cache falls back to
+// in-process instead). The pool holds max(32, 10×GOMAXPROCS) connections
+// unless the URL sets pool_size; query parameters in the URL override the
+// other defaults too. The error never contains the URL (it may hold a
+// password).
 func NewRedisClient(url string) (*redis.Client, error) {
 	opt, err := redis.ParseURL(url)
 	if err != nil {
@@ -35,8 +36,8 @@ func NewRedisClient(url string) (*redis.Client, error) {
 	if opt.PoolSize == 0 {
 		opt.PoolSize = max(32, 10*runtime.GOMAXPROCS(0))
 	}
-	if opt.MinIdleConns == 0 {
-		opt.MinIdleConns = 2
+	if opt.DialerRetries == 0 {
+		opt.DialerRetries = 1 // go-redis default 5 would multiply DialTimeout
 	}
 	if opt.MaxRetries == 0 {
 		opt.MaxRetries = -1
