@@ -1,0 +1,174 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"newsflow/internal/envflag"
+	"newsflow/internal/telemetry"
+)
+
+func init() {
+	register("lag", "consumer lag in messages and seconds, drain ETA and a replica hint (--watch, --json)", runLag)
+}
+
+// runLag is `worker lag`: it samples the stream's consumers twice, one
+// interval apart (a rate needs two samples), and prints the second sample;
+// with --watch it keeps sampling and redraws in place until interrupted.
+func runLag(ctx context.Context, args []string, e env) error {
+	var (
+		nf       natsFlags
+		watch    bool
+		asJSON   bool
+		consumer string
+		interval time.Duration
+		target   time.Duration
+		maxRepl  int
+		workers  int
+	)
+	fs := flag.NewFlagSet("lag", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	nf.register(fs)
+	fs.BoolVar(&watch, "watch", false, "redraw every --interval until interrupted, like top")
+	fs.BoolVar(&asJSON, "json", false, "print one JSON object per consumer and line")
+	fs.StringVar(&consumer, "consumer", "", "only this consumer (default: every consumer of the stream)")
+	fs.DurationVar(&interval, "interval", time.Second, "time between samples")
+	fs.DurationVar(&target, "target", telemetry.DefaultLagTarget, "drain the backlog within this time: the replica hint's goal")
+	fs.IntVar(&maxRepl, "max-replicas", 0, "cap of the replica hint, e.g. what the LLM rate limit allows; 0 means none")
+	fs.IntVar(&workers, "workers", 0, "running workers, when known; 0 means estimate from waiting pull requests")
+	fs.Usage = envflag.Usage(fs, "worker lag [--watch] [--json] [--target 5m] [--consumer NAME] [--interval 1s]")
+	if err := envflag.Parse(fs, args, e.getenv); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("lag: unexpected arguments %q", fs.Args())
+	}
+	if interval <= 0 {
+		return fmt.Errorf("lag: --interval must be positive, got %s", interval)
+	}
+
+	nc, js, err := nf.connect(ctx, e.log, "newsflow-lag")
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	meter, err := telemetry.NewLagMeter(js, telemetry.LagConfig{
+		Stream: nf.stream, Consumer: consumer, Target: target, MaxReplicas: maxRepl, Workers: workers,
+		// Smooth over a few samples when watching; a one-shot run has two.
+		RateWindow: 5 * interval,
+	})
+	if err != nil {
+		return err
+	}
+	sample := func() ([]telemetry.Lag, error) {
+		sctx, cancel := context.WithTimeout(ctx, max(interval, 5*time.Second))
+		defer cancel()
+		return meter.Sample(sctx)
+	}
+	wait := func() bool {
+		t := time.NewTimer(interval)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			return true
+		}
+	}
+
+	if _, err := sample(); err != nil {
+		return err
+	}
+	if !wait() {
+		return nil
+	}
+	for {
+		lags, err := sample()
+		if err != nil {
+			if !watch || ctx.Err() != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "\x1b[H\x1b[2Jlag: %v\n", err)
+		} else {
+			var buf bytes.Buffer
+			if watch && !asJSON {
+				buf.WriteString("\x1b[H\x1b[2J")
+				fmt.Fprintf(&buf, "%s  stream %s  every %s  (Ctrl-C to quit)\n\n", time.Now().Format(time.TimeOnly), nf.stream, interval)
+			}
+			if asJSON {
+				if err := writeLagJSON(&buf, lags); err != nil {
+					return err
+				}
+			} else {
+				writeLagTable(&buf, lags)
+			}
+			if _, err := e.stdout.Write(buf.Bytes()); err != nil {
+				return err
+			}
+		}
+		if !watch || !wait() {
+			return nil
+		}
+	}
+}
+
+func writeLagJSON(w io.Writer, lags []telemetry.Lag) error {
+	enc := json.NewEncoder(w)
+	for _, l := range lags {
+		if err := enc.Encode(l); err != nil {
+			return fmt.Errorf("lag: encode: %w", err)
+		}
+	}
+	return nil
+}
+
+func writeLagTable(w io.Writer, lags []telemetry.Lag) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "STREAM\tCONSUMER\tPENDING\tACK PENDING\tREDELIVERED\tWAITING\tOLDEST UNACKED\tRATE\tETA\tREPLICAS\t")
+	for _, l := range lags {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%d\t\n",
+			l.Stream, l.Consumer, l.NumPending, l.NumAckPending, l.NumRedelivered, l.NumWaiting,
+			fmtSeconds(l.OldestUnackedAgeSeconds), fmtRate(l.RatePerSecond), fmtETA(l.DrainETASeconds), l.ReplicasHint)
+	}
+	if len(lags) == 0 {
+		fmt.Fprintln(tw, "(no consumers)\t\t\t\t\t\t\t\t\t\t")
+	}
+	_ = tw.Flush()
+}
+
+// fmtSeconds prints a duration in seconds the way time.Duration does, to
+// the second once it exceeds a minute.
+func fmtSeconds(s float64) string {
+	d := time.Duration(s * float64(time.Second))
+	switch {
+	case s <= 0:
+		return "0s"
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return d.Round(100 * time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
+}
+
+func fmtRate(r float64) string {
+	if r >= 100 {
+		return strconv.FormatFloat(math.Round(r), 'f', 0, 64) + "/s"
+	}
+	return strconv.FormatFloat(r, 'f', 1, 64) + "/s"
+}
+
+func fmtETA(s float64) string {
+	if s < 0 {
+		return "∞"
+	}
+	return fmtSeconds(s)
+}
