@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -598,6 +599,7 @@ func BenchmarkConsumer(b *testing.B) {
 	errc := make(chan error, 1)
 	b.ResetTimer()
 	go func() { errc <- c.Run(ctx, out) }()
+	cpu0 := cpuTime()
 	batch := make([]*consumer.Delivery, 0, 100)
 	for range b.N {
 		batch = append(batch, <-out)
@@ -608,7 +610,7 @@ func BenchmarkConsumer(b *testing.B) {
 	}
 	c.Ack(batch)
 	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	reportRates(b, cpu0)
 	cancel()
 	for range out {
 	}
@@ -641,6 +643,7 @@ func BenchmarkRawMessages(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer iter.Stop()
+	cpu0 := cpuTime()
 	for range b.N {
 		m, err := iter.Next()
 		if err != nil {
@@ -649,7 +652,7 @@ func BenchmarkRawMessages(b *testing.B) {
 		_ = m.Ack()
 	}
 	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	reportRates(b, cpu0)
 }
 
 func benchPayload() []byte {
@@ -670,4 +673,20 @@ func prefill(b *testing.B, js jetstream.JetStream, subject string, n int) {
 		}
 	}
 	<-js.PublishAsyncComplete()
+}
+
+// reportRates reports messages per second of wall time, and this process's
+// CPU time per message (user + system, all goroutines): on a shared machine
+// the second varies less than the first.
+func reportRates(b *testing.B, cpu0 time.Duration) {
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/msg")
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
