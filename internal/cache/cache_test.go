@@ -92,6 +92,10 @@ func TestTiered_GetMany(t *testing.T) {
 		}
 	}
 
+	if n := b.metric(t, "newsflow_redis_pool_total_conns"); n < 1 {
+		t.Errorf("newsflow_redis_pool_total_conns = %v, want ≥ 1", n)
+	}
+
 	// The Redis hit was promoted: a second lookup sends nothing.
 	b.cmds.reset()
 	got, err = b.t.GetMany(ctx, []string{"red", "mem"})
@@ -407,5 +411,16 @@ func TestNewRedisClient(t *testing.T) {
 	}
 	if _, err := NewRedisClient("http://user:secret@host"); err == nil || strings.Contains(err.Error(), "secret") {
 		t.Fatalf("bad URL error = %v", err)
+	}
+}
+
+func TestTiered_Closed(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{})
+	if err := b.t.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.t.Do(t.Context(), "k", newCounter().fn("k", 0)); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Do after Close = %v, want ErrClosed", err)
 	}
 }
