@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/time/rate"
+
+	"newsflow/internal/envflag"
+	"newsflow/internal/gen"
+)
+
+// runGen is "publisher gen": synthetic news to JetStream.
+func runGen(ctx context.Context, args []string, e env) error {
+	fs := flag.NewFlagSet("publisher gen", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	var cf commonFlags
+	cf.register(fs)
+	count := fs.Int("count", 0, "messages to publish, re-sent ids included (required)")
+	dupContent := fs.Float64("dup-content", 0.2, "share (0-1) of messages that repost an earlier story under a new id and source (same content hash)")
+	seed := fs.Int64("seed", 1, "generator seed; the same seed and --id-prefix give the same messages and ids")
+	var rt rateFlag
+	fs.Var(&rt, "rate", "messages per second, e.g. 500 or 500/s; 0 publishes as fast as possible")
+	dupIDs := fs.Float64("dup-ids", 0, "share (0-1) of messages that re-send an already sent message with the same id, for JetStream to drop")
+	bodyBytes := fs.Int("body-bytes", 1024, "approximate body size of a generated story in bytes")
+	idPrefix := fs.String("id-prefix", "gen", "first part of every id (<prefix>:<source>:<n>); change it to publish new ids with the same seed")
+	var sources listFlag
+	fs.Var(&sources, "sources", "comma-separated sources to generate for (default: a built-in mix of Telegram channels, RSS feeds and wire agencies)")
+	fs.Usage = envflag.Usage(fs, "publisher gen --count N [flags]\n\nPublishes N synthetic news messages.")
+	if err := parseFlags(fs, args, e.getenv); err != nil {
+		return err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return usagef("publisher gen: unexpected argument %q", fs.Arg(0))
+	case *count < 1:
+		return usagef("invalid value %d for --count: set --count to the number of messages, at least 1", *count)
+	case *dupContent < 0 || *dupContent > 1:
+		return usagef("invalid value %g for --dup-content: must be within 0 and 1", *dupContent)
+	case *dupIDs < 0 || *dupIDs >= 1:
+		return usagef("invalid value %g for --dup-ids: must be within 0 and 1 (exclusive)", *dupIDs)
+	case *bodyBytes < 1 || *bodyBytes > 60<<10:
+		return usagef("invalid value %d for --body-bytes: must be within 1 and 61440", *bodyBytes)
+	case *idPrefix == "":
+		return usagef("invalid value \"\" for --id-prefix: must not be empty")
+	}
+	if err := cf.validate(); err != nil {
+		return err
+	}
+	g, err := gen.New(gen.Config{Seed: *seed, DupContent: *dupContent, BodyBytes: *bodyBytes, Sources: sources, IDPrefix: *idPrefix})
+	if err != nil {
+		return usagef("%v", err)
+	}
+	log, err := newLogger(e.getenv, e.stderr)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	nc, js, err := cf.connect(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+
+	var limiter *rate.Limiter
+	if rt > 0 {
+		// A tenth of a second's worth of burst keeps high rates smooth
+		// without a sleep per message.
+		limiter = rate.NewLimiter(rate.Limit(rt), max(1, int(float64(rt)/10)))
+	}
+
+	c := &counts{}
+	start := time.Now()
+	p := newPublisher(ctx, js, cf.maxInflight, cf.maxRetries, c, log)
+	prog := startProgress(e.stderr, c, start)
+
+	// Generating and encoding run beside publishing: both cost CPU.
+	genCtx, stopGen := context.WithCancel(ctx)
+	items := make(chan genItem, 1024)
+	var wg sync.WaitGroup
+	var resent int
+	wg.Go(func() { resent = produce(genCtx, g, *count, *dupIDs, *seed, cf.subject, items) })
+	for it := range items {
+		if limiter != nil {
+			if err := limiter.Wait(ctx); err != nil {
+				break
+			}
+		}
+		if err := p.publish(ctx, it.subject, it.data, it.id, it.id); err != nil {
+			break
+		}
+	}
+	stopGen()
+	for range items { // unblock the producer if we stopped early
+	}
+	wg.Wait()
+	p.close()
+	prog.end()
+	elapsed := time.Since(start)
+	fmt.Fprintln(e.stdout, summary(c, elapsed))
+	st := g.Stats()
+	log.Info("gen done", zap.Int("unique_stories", st.Unique), zap.Int("reposts", st.Reposts), zap.Int("resent_ids", resent),
+		zap.Int64("published", c.published.Load()), zap.Int64("duplicates", c.duplicates.Load()),
+		zap.Int64("failed", c.failed.Load()), zap.Duration("duration", elapsed))
+	return outcome(ctx, nil, c)
+}
+
+// genItem is one encoded message ready to publish.
+type genItem struct {
+	subject string
+	id      string
+	data    []byte
+}
+
+// resendWindow is how many recent messages --dup-ids draws re-sends from,
+// so that they fall inside the stream's duplicate window.
+const resendWindow = 4096
+
+// produce sends count items on out, a share dupIDs of them re-sends of
+// recent items, and closes out. It returns the number of re-sends.
+func produce(ctx context.Context, g *gen.Generator, count int, dupIDs float64, seed int64, subject string, out chan<- genItem) (resent int) {
+	defer close(out)
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x647570)) // "dup"
+	recent := make([]genItem, 0, min(count, resendWindow))
+	subjects := map[string]string{}
+	for i := range count {
+		var it genItem
+		if len(recent) > 0 && dupIDs > 0 && rng.Float64() < dupIDs {
+			it = recent[rng.IntN(len(recent))]
+			resent++
+		} else {
+			m := g.Next()
+			data, err := m.MarshalJSON()
+			if err != nil {
+				panic("gen: encode generated message: " + err.Error()) // a generated message always encodes
+			}
+			subj, ok := subjects[m.Source]
+			if !ok {
+				subj = subjectFor(m.Source, subject)
+				subjects[m.Source] = subj
+			}
+			it = genItem{subject: subj, id: m.ID, data: data}
+			if len(recent) < resendWindow {
+				recent = append(recent, it)
+			} else {
+				recent[i%resendWindow] = it
+			}
+		}
+		select {
+		case out <- it:
+		case <-ctx.Done():
+			return resent
+		}
+	}
+	return resent
+}
+

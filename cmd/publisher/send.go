@@ -1,0 +1,246 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"newsflow/internal/envflag"
+	"newsflow/internal/news"
+)
+
+// runSend is "publisher send": JSONL files (or stdin) to JetStream.
+func runSend(ctx context.Context, args []string, e env) error {
+	fs := flag.NewFlagSet("publisher send", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	var cf commonFlags
+	cf.register(fs)
+	noValidate := fs.Bool("no-validate", false, "publish lines verbatim, without decoding or validating them")
+	fs.Usage = envflag.Usage(fs, "publisher send [flags] [FILE...]\n\nPublishes JSONL, one message per line, from each FILE (- or none: stdin).")
+	if err := parseFlags(fs, args, e.getenv); err != nil {
+		return err
+	}
+	if err := cf.validate(); err != nil {
+		return err
+	}
+	names := fs.Args()
+	if len(names) == 0 {
+		names = []string{"-"}
+	}
+	// Open everything first: a typo should fail before anything is published.
+	inputs := make([]input, 0, len(names))
+	defer func() {
+		for _, in := range inputs {
+			_ = in.close()
+		}
+	}()
+	for _, name := range names {
+		in, err := openInput(name, e.stdin)
+		if err != nil {
+			return err
+		}
+		inputs = append(inputs, in)
+	}
+	log, err := newLogger(e.getenv, e.stderr)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	nc, js, err := cf.connect(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+
+	c := &counts{}
+	start := time.Now()
+	p := newPublisher(ctx, js, cf.maxInflight, cf.maxRetries, c, log)
+	prog := startProgress(e.stderr, c, start)
+	s := sender{p: p, counts: c, subject: cf.subject, validate: !*noValidate, stderr: e.stderr}
+	var readErr error
+	for _, in := range inputs {
+		if readErr = s.sendAll(ctx, in); readErr != nil {
+			break
+		}
+	}
+	p.close()
+	prog.end()
+	elapsed := time.Since(start)
+	fmt.Fprintln(e.stdout, summary(c, elapsed))
+	log.Info("send done", zap.Int64("published", c.published.Load()), zap.Int64("duplicates", c.duplicates.Load()),
+		zap.Int64("invalid", c.invalid.Load()), zap.Int64("failed", c.failed.Load()), zap.Duration("duration", elapsed))
+	return outcome(ctx, readErr, c)
+}
+
+// parseFlags parses args with environment fallbacks; a bad value is a
+// usage error (exit status 2), --help is envflag.ErrHelp.
+func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	err := envflag.Parse(fs, args, getenv)
+	if err != nil && !errors.Is(err, envflag.ErrHelp) {
+		return &usageError{err}
+	}
+	return err
+}
+
+// outcome is the command's error: a read error, an interruption, or the
+// messages that did not make it.
+func outcome(ctx context.Context, readErr error, c *counts) error {
+	var errs []error
+	if readErr != nil {
+		errs = append(errs, readErr)
+	}
+	if err := ctx.Err(); err != nil {
+		errs = append(errs, fmt.Errorf("interrupted: %w", err))
+	}
+	if n := c.invalid.Load(); n > 0 {
+		errs = append(errs, fmt.Errorf("%d invalid lines skipped", n))
+	}
+	if n := c.failed.Load(); n > 0 {
+		errs = append(errs, fmt.Errorf("%d messages failed to publish", n))
+	}
+	return errors.Join(errs...)
+}
+
+// input is one named source of lines.
+type input struct {
+	name  string // as shown in errors: the file name or "stdin"
+	r     io.Reader
+	close func() error
+}
+
+func openInput(name string, stdin io.Reader) (input, error) {
+	if name == "-" {
+		return input{name: "stdin", r: stdin, close: func() error { return nil }}, nil
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return input{}, err
+	}
+	return input{name: name, r: f, close: f.Close}, nil
+}
+
+// sender turns lines into publishes.
+type sender struct {
+	p        *publisher
+	counts   *counts
+	subject  string // override, or "" for news.ingest.<source>
+	validate bool
+	stderr   io.Writer
+	subjects map[string]string // source → subject cache
+}
+
+// maxLine bounds one line; longer lines are reported invalid and skipped.
+const maxLine = 16 << 20
+
+// sendAll publishes every non-blank line of in. Invalid lines are reported
+// on stderr as "<file>:<line>: <reason>" and counted; it returns an error
+// only when reading fails or ctx ends.
+func (s *sender) sendAll(ctx context.Context, in input) error {
+	br := bufio.NewReaderSize(in.r, 1<<20)
+	for lineNo := 1; ; lineNo++ {
+		line, tooLong, err := readLine(br)
+		if len(line) > 0 || tooLong {
+			where := in.name + ":" + strconv.Itoa(lineNo)
+			if tooLong {
+				s.invalid(where, fmt.Errorf("line longer than %d bytes", maxLine))
+			} else if perr := s.sendLine(ctx, line, where); perr != nil {
+				return perr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", in.name, err)
+		}
+	}
+}
+
+// readLine returns the next line without its line ending and surrounding
+// blanks, in a fresh slice (it is published asynchronously). A line over
+// maxLine is consumed and reported with tooLong.
+func readLine(br *bufio.Reader) (line []byte, tooLong bool, err error) {
+	var buf []byte
+	for {
+		frag, e := br.ReadSlice('\n')
+		if len(buf)+len(frag) > maxLine {
+			tooLong = true
+		} else {
+			buf = append(buf, frag...)
+		}
+		if e == bufio.ErrBufferFull {
+			continue
+		}
+		if tooLong {
+			buf = nil
+		}
+		return bytes.TrimSpace(buf), tooLong, e
+	}
+}
+
+func (s *sender) sendLine(ctx context.Context, line []byte, where string) error {
+	var source, id string
+	if s.validate {
+		m, err := news.Decode(line)
+		if err != nil {
+			s.invalid(where, err)
+			return nil
+		}
+		source, id = m.Source, m.ID
+	} else {
+		source, id = lenientIDs(line)
+	}
+	return s.p.publish(ctx, s.subjectOf(source), line, id, where)
+}
+
+func (s *sender) invalid(where string, err error) {
+	s.counts.invalid.Add(1)
+	fmt.Fprintf(s.stderr, "%s: %v\n", where, err)
+}
+
+func (s *sender) subjectOf(source string) string {
+	if s.subject != "" {
+		return s.subject
+	}
+	if s.subjects == nil {
+		s.subjects = map[string]string{}
+	}
+	subj, ok := s.subjects[source]
+	if !ok {
+		subj = subjectFor(source, "")
+		if len(s.subjects) < 10000 {
+			s.subjects[source] = subj
+		}
+	}
+	return subj
+}
+
+// lenientIDs extracts source and id from an unvalidated line when it is a
+// JSON object with string fields of those names; "" otherwise.
+func lenientIDs(line []byte) (source, id string) {
+	var v struct {
+		ID     any `json:"id"`
+		Source any `json:"source"`
+	}
+	if json.Unmarshal(line, &v) != nil {
+		return "", ""
+	}
+	id, _ = v.ID.(string)
+	source, _ = v.Source.(string)
+	id, source = strings.TrimSpace(id), strings.TrimSpace(source)
+	if len(id) > news.MaxIDBytes {
+		id = ""
+	}
+	return source, id
+}
