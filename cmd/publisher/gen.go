@@ -159,4 +159,3 @@ func produce(ctx context.Context, g *gen.Generator, count int, dupIDs float64, s
 	}
 	return resent
 }
-

@@ -118,7 +118,7 @@ func TestSend_ValidDuplicateAndInvalidLines(t *testing.T) {
 		line("t:1", "tg:chan", "one"),
 		line("t:2", "rss:feed", "two"),
 		"",
-		`{"id":"t:3","source":`, // 4: malformed
+		`{"id":"t:3","source":`,             // 4: malformed
 		line("t:1", "tg:chan", "one again"), // 5: same id → JetStream drops it
 		`{"source":"x","title":"no id"}`,    // 6: invalid
 		"  " + line("t:3", "wire", "three") + "\r",
