@@ -77,8 +77,9 @@ type ProviderConfig struct {
 	// HTTPClient overrides the HTTP client. Default: one built on
 	// NewTransport(Concurrency).
 	HTTPClient *http.Client
-	// Concurrency sizes the default transport's idle pool; set it to the
-	// Client's concurrency. Default 8.
+	// Concurrency sizes the default transport: it keeps and opens at most
+	// this many connections per host. Set it to the Client's Concurrency.
+	// Default 8.
 	Concurrency int
 }
 

@@ -33,7 +33,8 @@ type OpenAIConfig struct {
 	BaseURL string
 	// HTTPClient overrides the HTTP client. Default: NewTransport(Concurrency).
 	HTTPClient *http.Client
-	// Concurrency sizes the default transport. Default 8.
+	// Concurrency sizes the default transport: it keeps and opens at most this
+	// many connections per host. Set it to the Client's Concurrency. Default 8.
 	Concurrency int
 }
 

@@ -28,10 +28,14 @@ const defaultConcurrency = 8
 const maxAnswerBytes = 4 << 20
 
 // NewTransport returns an HTTP transport for concurrency parallel calls to
-// one host: it keeps at least that many idle keep-alive connections per host
+// one host: it keeps that many idle keep-alive connections per host
 // (MaxIdleConnsPerHost ≥ concurrency), so steady traffic reuses connections
-// instead of paying a TCP and TLS handshake per call. Timeouts per call are
-// the Client's job (context deadlines), so the transport only bounds dialing
+// instead of paying a TCP and TLS handshake per call. It also opens at most
+// concurrency connections per host (MaxConnsPerHost): otherwise a call that
+// starts just as another one ends dials afresh, because the finished call's
+// connection goes back to the pool a moment after its body is read. More
+// parallel calls than that wait for a connection. Timeouts per call are the
+// Client's job (context deadlines), so the transport only bounds dialing
 // and handshakes.
 func NewTransport(concurrency int) *http.Transport {
 	if concurrency < 1 {
@@ -43,7 +47,8 @@ func NewTransport(concurrency int) *http.Transport {
 		DialContext:           d.DialContext,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          max(100, 2*concurrency),
-		MaxIdleConnsPerHost:   concurrency + concurrency/4 + 1,
+		MaxIdleConnsPerHost:   concurrency,
+		MaxConnsPerHost:       concurrency,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
