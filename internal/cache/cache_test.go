@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"newsflow/internal/redistest"
 )
@@ -422,5 +423,21 @@ func TestTiered_Closed(t *testing.T) {
 	}
 	if _, _, err := b.t.Do(t.Context(), "k", newCounter().fn("k", 0)); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Do after Close = %v, want ErrClosed", err)
+	}
+}
+
+// A caller that registered the pool collector itself can still build a cache
+// on the same registry.
+func TestNew_PoolCollectorRegistered(t *testing.T) {
+	t.Parallel()
+	rdb := redistest.Client(t)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(NewPoolCollector(rdb))
+	c, err := New(Config{KeyPrefix: redistest.Prefix(t, rdb)}, rdb, nil, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

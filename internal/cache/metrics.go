@@ -48,17 +48,16 @@ func newMetrics(reg prometheus.Registerer, rdb redis.UniversalClient) (*metrics,
 			Help: "1 while Redis is unreachable and the cache runs in-process only.",
 		}),
 	}
-	cs := []prometheus.Collector{hits, waits, m.misses, m.takeovers, m.computes, m.degraded}
-	if rdb != nil {
-		cs = append(cs, NewPoolCollector(rdb))
-	}
-	for _, c := range cs {
+	for _, c := range []prometheus.Collector{hits, waits, m.misses, m.takeovers, m.computes, m.degraded} {
 		if err := reg.Register(c); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if errors.As(err, &are) {
-				return nil, fmt.Errorf("cache: register metrics (one Tiered per registry): %w", err)
-			}
-			return nil, fmt.Errorf("cache: register metrics: %w", err)
+			return nil, fmt.Errorf("cache: register metrics (one Tiered per registry): %w", err)
+		}
+	}
+	if rdb != nil {
+		// A pool collector the caller registered already is fine: keep it.
+		var are prometheus.AlreadyRegisteredError
+		if err := reg.Register(NewPoolCollector(rdb)); err != nil && !errors.As(err, &are) {
+			return nil, fmt.Errorf("cache: register redis pool metrics: %w", err)
 		}
 	}
 	return m, nil
@@ -73,7 +72,8 @@ type PoolCollector struct {
 }
 
 // NewPoolCollector returns a collector for rdb's pool. New registers one for
-// the client it is given; use this only for other clients.
+// the client it is given (and keeps one already registered on its registry),
+// so callers need this only for other clients.
 func NewPoolCollector(rdb redis.UniversalClient) *PoolCollector {
 	d := func(name, help string) *prometheus.Desc {
 		return prometheus.NewDesc("newsflow_redis_pool_"+name, help, nil, nil)
