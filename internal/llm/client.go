@@ -264,8 +264,12 @@ func limitErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	return fmt.Errorf("llm: rate limit wait would pass the deadline (%v): %w", err, context.DeadlineExceeded)
+	return fmt.Errorf("%w (%v): %w", errLimitDeadline, err, context.DeadlineExceeded)
 }
+
+// errLimitDeadline marks a call given up before it started because the rate
+// limit would make it miss the caller's deadline: no verdict on the service.
+var errLimitDeadline = errors.New("llm: rate limit wait would pass the deadline")
 
 // account counts tokens and cost, and charges the token limiter for what
 // the estimate missed.
@@ -313,7 +317,7 @@ func (c *Client) verdict(ctx context.Context, err error) verdict {
 	switch {
 	case err == nil:
 		return verdictSuccess
-	case ctx.Err() != nil:
+	case ctx.Err() != nil, errors.Is(err, errLimitDeadline):
 		return verdictNeutral
 	case errors.As(err, &se):
 		if se.serviceFault() {

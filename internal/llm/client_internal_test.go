@@ -1,6 +1,8 @@
 package llm
 
 import (
+	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -46,5 +48,25 @@ func TestBackoff(t *testing.T) {
 	}
 	if d := c.backoff(100); d > time.Second {
 		t.Errorf("backoff(100) = %s, want capped at 1s", d)
+	}
+}
+
+func TestClient_RateLimitDeadlineIsNeutral(t *testing.T) {
+	t.Parallel()
+	c, err := NewClient(NewOffline(), ClientConfig{RequestsPerMinute: 1, BreakerFailures: 1}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := news.Message{ID: "1", Source: "s", Title: "t"}
+	if _, err := c.Enrich(t.Context(), m); err != nil { // uses the burst of 1
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	if _, err := c.Enrich(ctx, m); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want DeadlineExceeded (the next slot is a minute away)", err)
+	}
+	if c.BreakerOpen() {
+		t.Error("a call refused by the rate limit opened the breaker")
 	}
 }
