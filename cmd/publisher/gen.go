@@ -135,10 +135,7 @@ func produce(ctx context.Context, g *gen.Generator, count int, dupIDs float64, s
 			resent++
 		} else {
 			m := g.Next()
-			data, err := m.MarshalJSON()
-			if err != nil {
-				panic("gen: encode generated message: " + err.Error()) // a generated message always encodes
-			}
+			data := appendMessageJSON(make([]byte, 0, len(m.Title)+len(m.Body)+256), &m)
 			subj, ok := subjects[m.Source]
 			if !ok {
 				subj = subjectFor(m.Source, subject)
