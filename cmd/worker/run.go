@@ -221,8 +221,7 @@ func buildEnricher(c *runConfig, log *zap.Logger, reg prometheus.Registerer) (*e
 	}
 	var uc redis.UniversalClient
 	if rdb != nil {
-		uc = rdb
-		reg.MustRegister(cache.NewPoolCollector(rdb))
+		uc = rdb // cache.New registers the pool collector
 	}
 	tiered, err := cache.New(c.cacheConfig(), uc, log, reg)
 	if err != nil {
@@ -241,7 +240,7 @@ func buildEnricher(c *runConfig, log *zap.Logger, reg prometheus.Registerer) (*e
 		return nil, nil, nil, nil, err
 	}
 	closeAll := func() {
-		tiered.Close()
+		_ = tiered.Close()
 		if rdb != nil {
 			_ = rdb.Close()
 		}

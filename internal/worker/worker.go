@@ -119,7 +119,8 @@ type Totals struct {
 	Retried atomic.Int64
 	// DeadLettered counts messages the pipeline dead-lettered (poison rows).
 	DeadLettered atomic.Int64
-	// FirstFetch and LastCommit are unix nanos, 0 until they happen.
+	// FirstFetch (when the first batch was handed on) and LastCommit are
+	// unix nanos, 0 until they happen.
 	FirstFetch, LastCommit atomic.Int64
 }
 
@@ -196,7 +197,7 @@ func (w *Worker) Run(ctx context.Context) error {
 
 	bt, err := batcher.New(w.cfg.Batch, func(ctx context.Context, ds []*consumer.Delivery, reason batcher.FlushReason) error {
 		if w.totals.FirstFetch.Load() == 0 {
-			w.totals.FirstFetch.CompareAndSwap(0, ds[0].Timestamp.UnixNano())
+			w.totals.FirstFetch.CompareAndSwap(0, time.Now().UnixNano())
 		}
 		select {
 		case batches <- batch{ds, reason}:

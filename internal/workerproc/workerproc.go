@@ -1,0 +1,176 @@
+// Package workerproc builds and runs newsflow's binaries as real processes,
+// for the end-to-end tests and the benchmark harness: start a worker with an
+// environment, wait until it has started, stop it with SIGTERM or kill it
+// with SIGKILL, and read back its summary line and resource usage.
+//
+// It is test and tooling support; the product never imports it.
+package workerproc
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Build compiles ./cmd/worker and ./cmd/publisher of the module rooted at
+// moduleDir into dir and returns the paths of the two binaries.
+func Build(ctx context.Context, moduleDir, dir string) (worker, publisher string, err error) {
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+string(os.PathSeparator), "./cmd/worker", "./cmd/publisher")
+	cmd.Dir = moduleDir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", "", fmt.Errorf("workerproc: go build: %w\n%s", err, out)
+	}
+	return filepath.Join(dir, "worker"), filepath.Join(dir, "publisher"), nil
+}
+
+// ModuleRoot walks up from the working directory to the directory holding
+// go.mod.
+func ModuleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("workerproc: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Proc is a running worker process whose JSON log is captured.
+type Proc struct {
+	cmd     *exec.Cmd
+	mu      sync.Mutex
+	log     bytes.Buffer
+	started chan struct{}
+	exited  chan struct{}
+	waitErr error
+	mirror  io.Writer
+}
+
+// Start runs bin with args and env (added to a minimal environment: PATH and
+// HOME only, so the caller's NATS_URL and friends never leak in) and returns
+// once the worker has logged "worker start", or an error if it exits or does
+// not start within timeout. mirror, when non-nil, receives the log too.
+func Start(bin string, args, env []string, timeout time.Duration, mirror io.Writer) (*Proc, error) {
+	p := &Proc{started: make(chan struct{}), exited: make(chan struct{}), mirror: mirror}
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "NEWSFLOW_LOG_FORMAT=json"}, env...)
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	p.cmd.Stdout = io.Discard
+	if err := p.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("workerproc: start %s: %w", bin, err)
+	}
+	go p.read(stderr)
+	select {
+	case <-p.started:
+		return p, nil
+	case <-p.exited:
+		return nil, fmt.Errorf("workerproc: worker exited at start (%v); log:\n%s", p.waitErr, p.Log())
+	case <-time.After(timeout):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+		return nil, fmt.Errorf("workerproc: worker did not start within %s; log:\n%s", timeout, p.Log())
+	}
+}
+
+func (p *Proc) read(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	once := sync.Once{}
+	for sc.Scan() {
+		line := sc.Bytes()
+		p.mu.Lock()
+		p.log.Write(line)
+		p.log.WriteByte('\n')
+		p.mu.Unlock()
+		if p.mirror != nil {
+			fmt.Fprintf(p.mirror, "%s\n", line)
+		}
+		if bytes.Contains(line, []byte(`"worker start"`)) {
+			once.Do(func() { close(p.started) })
+		}
+	}
+	_, _ = io.Copy(io.Discard, r)
+	p.waitErr = p.cmd.Wait()
+	close(p.exited)
+}
+
+// Pid returns the process id.
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
+// Log returns everything the process logged so far.
+func (p *Proc) Log() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.log.String()
+}
+
+// Kill sends SIGKILL and waits for the process to be gone.
+func (p *Proc) Kill() {
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.exited
+}
+
+// Result is how a stopped process ended.
+type Result struct {
+	// ExitCode is the exit status, -1 when killed by a signal.
+	ExitCode int
+	// Summary is the fields of the "worker summary" log line.
+	Summary map[string]any
+	// MaxRSSBytes is the peak resident set size.
+	MaxRSSBytes int64
+	// CPUSeconds is user plus system CPU time.
+	CPUSeconds float64
+}
+
+// Stop sends SIGTERM and waits up to timeout for the process to exit.
+func (p *Proc) Stop(timeout time.Duration) (Result, error) {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(timeout):
+		p.Kill()
+		return Result{}, fmt.Errorf("workerproc: worker did not exit within %s of SIGTERM", timeout)
+	}
+	st := p.cmd.ProcessState
+	r := Result{ExitCode: st.ExitCode(), Summary: p.summary()}
+	if ru, ok := st.SysUsage().(*syscall.Rusage); ok {
+		r.MaxRSSBytes = ru.Maxrss * 1024
+		r.CPUSeconds = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	}
+	return r, nil
+}
+
+func (p *Proc) summary() map[string]any {
+	for _, line := range strings.Split(p.Log(), "\n") {
+		if !strings.Contains(line, `"worker summary"`) {
+			continue
+		}
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil {
+			return m
+		}
+	}
+	return nil
+}
