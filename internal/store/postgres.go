@@ -76,8 +76,12 @@ func OpenPostgres(ctx context.Context, dsn string, cfg PoolConfig, log *zap.Logg
 	}
 	pcfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		// pgx errors may quote the DSN; never log or return it.
-		return nil, errors.New("store: parse database URL: invalid DSN")
+		// The parse error quotes the DSN; return only its cause.
+		cause := errors.Unwrap(err)
+		if cause == nil {
+			cause = errors.New("malformed")
+		}
+		return nil, fmt.Errorf("store: parse database URL: %w", cause)
 	}
 	pcfg.MaxConns = cfg.MaxConns
 	pcfg.MinIdleConns = max(cfg.MinIdleConns, 0)
@@ -369,11 +373,13 @@ func (p *Postgres) Stats(ctx context.Context) (Stats, error) {
 	return s, nil
 }
 
-// classifyPG turns a Postgres data error (SQLSTATE class 22 or 23) into a
-// *DataError and returns every other error as is (retryable).
+// classifyPG turns a Postgres data error into a *DataError: SQLSTATE class
+// 22 (data exception) or 23 (integrity constraint violation), or 54000 (a
+// value too large for an index row). Every other error is returned as is
+// (retryable).
 func classifyPG(err error) error {
 	var pe *pgconn.PgError
-	if errors.As(err, &pe) && len(pe.Code) == 5 && (pe.Code[:2] == "22" || pe.Code[:2] == "23") {
+	if errors.As(err, &pe) && len(pe.Code) == 5 && (pe.Code[:2] == "22" || pe.Code[:2] == "23" || pe.Code == "54000") {
 		return &DataError{SQLState: pe.Code, Err: err}
 	}
 	return err

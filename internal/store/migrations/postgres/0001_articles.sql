@@ -1,6 +1,6 @@
 -- articles holds one row per message id; reposts of a story share content_hash.
 CREATE TABLE articles (
-    id           text        PRIMARY KEY,
+    id           text        COLLATE "C" PRIMARY KEY,
     source       text        NOT NULL,
     url          text        NOT NULL DEFAULT '',
     title        text        NOT NULL DEFAULT '',
@@ -16,7 +16,13 @@ CREATE TABLE articles (
     stream_seq   bigint      NOT NULL DEFAULT 0
 );
 
--- top: group by story, window by story time, optional category filter.
+-- Indexes cost insert throughput, so there are few (see BenchmarkCommit):
+-- the primary key (id compares bytewise: it is an opaque key), the story
+-- (content_hash), and the story time that bounds top's window. Rows arrive
+-- roughly in story-time order, so a BRIN index narrows a window to its block
+-- ranges at a fraction of a btree's insert cost; top's category filter applies
+-- to the window's rows (a btree on 11 categories saves little and cost ~15 %
+-- of insert CPU).
 CREATE INDEX articles_content_hash_idx ON articles (content_hash);
-CREATE INDEX articles_story_time_idx ON articles ((coalesce(published_at, ingested_at)));
-CREATE INDEX articles_category_time_idx ON articles (category, (coalesce(published_at, ingested_at)));
+CREATE INDEX articles_story_time_idx ON articles
+    USING brin ((coalesce(published_at, ingested_at))) WITH (autosummarize = on);

@@ -17,6 +17,6 @@ CREATE TABLE articles (
     stream_seq   integer NOT NULL DEFAULT 0
 );
 
+-- SQLite has no BRIN: a btree on story time bounds top's window.
 CREATE INDEX articles_content_hash_idx ON articles (content_hash);
 CREATE INDEX articles_story_time_idx ON articles (coalesce(published_at, ingested_at));
-CREATE INDEX articles_category_time_idx ON articles (category, coalesce(published_at, ingested_at));
