@@ -93,7 +93,7 @@ func (c *runConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.dlqPrefix, "dlq-subject-prefix", consumer.DefaultDLQSubjectPrefix, "dead-letter subject prefix")
 	fs.IntVar(&c.replicas, "stream-replicas", 1, "stream replicas (NATS cluster)")
 	fs.DurationVar(&c.maxAge, "stream-max-age", 0, "discard stream messages older than this; 0 keeps them")
-	fs.Int64Var(&c.maxBytes, "stream-max-bytes", -1, "stream size limit in bytes; -1 is unlimited")
+	fs.Int64Var(&c.maxBytes, "stream-max-bytes", 0, "stream size limit in bytes; 0 is unlimited")
 	fs.DurationVar(&c.dupWindow, "duplicate-window", 2*time.Minute, "JetStream duplicate window for Nats-Msg-Id")
 	fs.StringVar(&c.storage, "stream-storage", "file", "stream storage: file or memory")
 

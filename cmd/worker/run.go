@@ -75,7 +75,11 @@ func runWorker(ctx context.Context, c *runConfig, log *zap.Logger) (err error) {
 		log.Info("NATS_URL unset: running an embedded NATS server", zap.String("url", url), zap.String("data_dir", c.nats.dataDir))
 	}
 	nc, err := nats.Connect(url, nats.Name("newsflow-worker"), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("NATS disconnected, reconnecting", zap.Error(err)) }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil { // nil on a deliberate close
+				log.Warn("NATS disconnected, reconnecting", zap.Error(err))
+			}
+		}),
 		nats.ReconnectHandler(func(*nats.Conn) { log.Info("NATS reconnected") }))
 	if err != nil {
 		return fmt.Errorf("connect to NATS at %s (NATS_URL): %w", redactURL(url), err)

@@ -1,0 +1,39 @@
+# newsflow — the two commands a newcomer needs are `make run` and `make test`.
+GO        ?= go
+BIN       := bin
+PKGS      := ./...
+
+.PHONY: run test check fmt vet staticcheck build bench bench-quick deploy-check clean
+
+## run: build, start a worker on the embedded defaults, publish a sample, print the top stories, stop.
+run: build
+	bash scripts/demo.sh
+
+## test: go vet and the whole test suite with the race detector (needs the loopback NATS, Redis, Postgres).
+test: vet
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+## check: everything CI checks: formatting, vet, staticcheck, tests, deploy files.
+check: fmt staticcheck test deploy-check
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+staticcheck:
+	$(GO) tool staticcheck $(PKGS)
+
+build:
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./cmd/worker ./cmd/publisher
+
+## bench: the end-to-end benchmark on the loopback services (200k messages, 1 then 2 workers).
+bench: build
+	$(GO) run ./bench $(BENCHFLAGS)
+
+deploy-check:
+	bash deploy/check.sh
+
+clean:
+	rm -rf $(BIN) data

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The demo behind `make run`: start a worker on the embedded defaults (an
+# in-process NATS server, SQLite, the in-process cache and the offline
+# enricher unless NATS_URL, DATABASE_URL, REDIS_URL or LLM_PROVIDER say
+# otherwise), publish a deterministic sample of news with reposts across
+# sources, wait until the consumer has drained, print the top stories and a
+# summary, and stop the worker with SIGTERM.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BIN=${BIN:-bin}
+COUNT=${DEMO_COUNT:-600}
+DIR="${NEWSFLOW_DATA_DIR:-./data}/demo"
+rm -rf "$DIR"
+mkdir -p "$DIR"
+export NEWSFLOW_DATA_DIR="$DIR"
+export NEWSFLOW_LOG_FORMAT=console
+LOG="$DIR/worker.log"
+
+say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
+fail() { echo "demo: $*" >&2; echo "--- last lines of $LOG:" >&2; tail -n 20 "$LOG" >&2 || true; exit 1; }
+
+say "Starting a worker (data in $DIR, log in $LOG)"
+"$BIN/worker" run --http-addr 127.0.0.1:0 --batch-wait 500ms --lag-interval 1s >"$LOG" 2>&1 &
+WORKER=$!
+trap 'kill -TERM $WORKER 2>/dev/null || true' EXIT
+
+# The worker is ready when it has logged its start line.
+for _ in $(seq 1 300); do
+	grep -q "worker start" "$LOG" 2>/dev/null && break
+	kill -0 $WORKER 2>/dev/null || fail "the worker exited at start"
+	sleep 0.1
+done
+grep -q "worker start" "$LOG" || fail "the worker did not start within 30s"
+grep -E "unset|embedded" "$LOG" | sed -E 's/^[^ ]+ +INFO +//; s/^/  /' || true
+
+say "Publishing $COUNT stories (30 % reposts of earlier stories by other sources)"
+"$BIN/publisher" gen --count "$COUNT" --dup-content 0.3 --seed 42
+
+say "Waiting for the workers to drain the stream"
+drained=""
+for _ in $(seq 1 600); do
+	lag=$("$BIN/worker" lag --json --interval 100ms 2>/dev/null | head -n1 || true)
+	if [[ $lag == *'"num_pending":0,'* && $lag == *'"num_ack_pending":0,'* ]]; then drained=yes; break; fi
+	kill -0 $WORKER 2>/dev/null || fail "the worker died"
+	sleep 0.1
+done
+[ -n "$drained" ] || fail "the stream did not drain within 60s (last: $lag)"
+echo "  $lag"
+
+say "Top stories (reposts collapsed)"
+"$BIN/worker" top -n 10 --since 720h
+
+say "Stopping the worker (SIGTERM)"
+kill -TERM $WORKER
+wait $WORKER || fail "the worker exited with status $?"
+trap - EXIT
+
+say "Summary"
+sed -n 's/.*worker summary[[:space:]]*//p' "$LOG" | tr -d '{}"' | tr ',' '\n' | sed 's/^ */  /; s/:/: /'
