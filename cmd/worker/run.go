@@ -323,7 +323,8 @@ func logSummary(log *zap.Logger, w *worker.Worker, enr *enrich.Enricher, up time
 		zap.Int64("batches", t.Batches.Load()), zap.Int64("dead_lettered", t.DeadLettered.Load()),
 		zap.Int64("commit_retries", t.Retried.Load()), zap.Duration("uptime", up)}
 	if first, last := t.FirstFetch.Load(), t.LastCommit.Load(); first > 0 && last > first {
-		fields = append(fields, zap.Float64("msgs_per_second", float64(t.Messages.Load())/time.Duration(last-first).Seconds()))
+		fields = append(fields, zap.Float64("msgs_per_second", float64(t.Messages.Load())/time.Duration(last-first).Seconds()),
+			zap.Time("first_fetch", time.Unix(0, first)), zap.Time("last_commit", time.Unix(0, last)))
 	}
 	if enr != nil {
 		et := enr.Totals()

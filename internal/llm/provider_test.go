@@ -17,7 +17,7 @@ import (
 type protocol struct {
 	name        string
 	model       string
-	newServer   func(testing.TB, llmtest.Options) *llmtest.Server
+	newServer   func(llmtest.TB, llmtest.Options) *llmtest.Server
 	newProvider func(t testing.TB, s *llmtest.Server, key string) llm.Provider
 }
 

@@ -26,7 +26,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 	"unicode/utf8"
 
@@ -42,6 +41,13 @@ const storyMarker = "\nStory:\n"
 
 // garbageAnswer is the answer text sent by GarbageNext: cut-off JSON.
 const garbageAnswer = `{"summary": "this answer was cut off mid`
+
+// TB is the part of testing.TB the fakes use, so that tools outside tests
+// (the benchmark harness) can run a fake too.
+type TB interface {
+	Helper()
+	Cleanup(func())
+}
 
 // Options configure a fake server. The zero value expects DefaultAPIKey,
 // accepts any model, answers at once, and has no concurrency cap.
@@ -103,13 +109,13 @@ type Server struct {
 
 // NewGeminiServer starts a fake of the Gemini API:
 // POST /v1beta/models/{model}:generateContent with x-goog-api-key.
-func NewGeminiServer(t testing.TB, opts Options) *Server { return newServer(t, opts, true) }
+func NewGeminiServer(t TB, opts Options) *Server { return newServer(t, opts, true) }
 
 // NewOpenAIServer starts a fake of an OpenAI-compatible API:
 // POST /v1/chat/completions with "Authorization: Bearer".
-func NewOpenAIServer(t testing.TB, opts Options) *Server { return newServer(t, opts, false) }
+func NewOpenAIServer(t TB, opts Options) *Server { return newServer(t, opts, false) }
 
-func newServer(t testing.TB, opts Options, gemini bool) *Server {
+func newServer(t TB, opts Options, gemini bool) *Server {
 	t.Helper()
 	if opts.APIKey == "" {
 		opts.APIKey = DefaultAPIKey

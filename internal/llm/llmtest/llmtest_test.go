@@ -76,7 +76,7 @@ func TestServer_RejectsMalformedRequests(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name string
-		new  func(testing.TB, llmtest.Options) *llmtest.Server
+		new  func(llmtest.TB, llmtest.Options) *llmtest.Server
 		path string
 		hdr  map[string]string
 		body string
