@@ -30,7 +30,9 @@ import (
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m,
 		goleak.IgnoreTopFunction("github.com/jackc/pgx/v5/pgxpool.(*Pool).backgroundHealthCheck"),
-		goleak.IgnoreAnyFunction("github.com/nats-io/nats.go.(*Conn).doReconnect"))
+		goleak.IgnoreAnyFunction("github.com/nats-io/nats.go.(*Conn).doReconnect"),
+		// expirable.LRU (the cache's memory tier) starts a cleanup goroutine it never stops (golang-lru v2.0.7).
+		goleak.IgnoreAnyFunction("github.com/hashicorp/golang-lru/v2/expirable.NewLRU[...].func1"))
 }
 
 // bundle is one test's isolated world: its own stream, durable, subjects and
@@ -45,7 +47,10 @@ type bundle struct {
 	store   *store.Postgres
 }
 
-func setup(t *testing.T) *bundle {
+func setup(t *testing.T) *bundle { return setupB(t) }
+
+// setupB is setup for tests and benchmarks.
+func setupB(t testing.TB) *bundle {
 	t.Helper()
 	js, nc := natstest.JetStream(t)
 	name := natstest.Name(t)
