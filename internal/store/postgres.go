@@ -219,53 +219,6 @@ SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
 	$13::text[], $14::int8[])
 ON CONFLICT (id) DO NOTHING`
 
-// pgColumns holds one batch as column arrays for insertSQL.
-type pgColumns struct {
-	id, source, url, title, body, lang []string
-	published, ingested                []*time.Time
-	hash                               [][]byte
-	summary, category                  []string
-	importance                         []int32
-	model                              []string
-	seq                                []int64
-	times                              []time.Time // backing store for published/ingested
-	hashes                             []news.Hash // backing store for hash
-}
-
-func newPGColumns(rows []news.Article, now time.Time) *pgColumns {
-	n := len(rows)
-	c := &pgColumns{
-		id: make([]string, n), source: make([]string, n), url: make([]string, n),
-		title: make([]string, n), body: make([]string, n), lang: make([]string, n),
-		published: make([]*time.Time, n), ingested: make([]*time.Time, n),
-		hash: make([][]byte, n), summary: make([]string, n), category: make([]string, n),
-		importance: make([]int32, n), model: make([]string, n), seq: make([]int64, n),
-		times: make([]time.Time, 2*n), hashes: make([]news.Hash, n),
-	}
-	for i := range rows {
-		a := &rows[i]
-		c.id[i], c.source[i], c.url[i] = a.ID, a.Source, a.URL
-		c.title[i], c.body[i], c.lang[i] = a.Title, a.Body, a.Lang
-		if !a.PublishedAt.IsZero() {
-			c.times[2*i] = a.PublishedAt
-			c.published[i] = &c.times[2*i]
-		}
-		c.times[2*i+1] = cmp.Or(a.IngestedAt, now)
-		c.ingested[i] = &c.times[2*i+1]
-		c.hashes[i] = contentHash(a)
-		c.hash[i] = c.hashes[i][:]
-		c.summary[i], c.category[i], c.model[i] = a.Summary, a.Category, a.Model
-		c.importance[i] = clampInt32(a.Importance)
-		c.seq[i] = int64(a.StreamSeq)
-	}
-	return c
-}
-
-func (c *pgColumns) args() []any {
-	return []any{c.id, c.source, c.url, c.title, c.body, c.lang, c.published, c.ingested,
-		c.hash, c.summary, c.category, c.importance, c.model, c.seq}
-}
-
 // clampInt32 saturates v, so an absurd importance still reaches the server
 // and fails its range check as data, not as a client encoding error.
 func clampInt32(v int) int32 {
@@ -281,14 +234,35 @@ func (p *Postgres) Commit(ctx context.Context, rows []news.Article) (int, error)
 	if len(rows) == 0 {
 		return 0, nil
 	}
-	cols := newPGColumns(rows, time.Now().UTC())
-	tag, err := p.pool.Exec(ctx, insertSQL, cols.args()...)
+	n, err := p.commit(ctx, rows)
 	if err != nil {
 		return 0, fmt.Errorf("store: commit %d rows: %w", len(rows), classifyPG(err))
 	}
-	n := int(tag.RowsAffected())
 	p.metrics.observe(n, len(rows)-n)
 	return n, nil
+}
+
+// insertStmt names insertSQL's prepared statement on each connection.
+const insertStmt = "newsflow_insert_articles"
+
+func (p *Postgres) commit(ctx context.Context, rows []news.Article) (int, error) {
+	b := pgBatchPool.Get().(*pgBatch)
+	defer b.release()
+	b.encode(rows, time.Now())
+	c, err := p.pool.Acquire(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Release() // a connection that broke is closed, and the pool drops it
+	// Prepare is a map lookup once the connection has the statement.
+	if _, err := c.Conn().Prepare(ctx, insertStmt, insertSQL); err != nil {
+		return 0, err
+	}
+	tag, err := c.Conn().PgConn().ExecPrepared(ctx, insertStmt, b.params, binaryFormats, nil).Close()
+	if err != nil {
+		return 0, err
+	}
+	return int(tag.RowsAffected()), nil
 }
 
 // topSQLPostgres: $1 window start (NULL = unbounded), $2 limit, $3 category (” = all).

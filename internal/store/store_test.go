@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
@@ -226,5 +227,73 @@ func TestPoolConfig_Validate(t *testing.T) {
 	}
 	if _, err := store.OpenPostgres(t.Context(), "postgres://u:secret@127.0.0.1:1/db", store.PoolConfig{MaxConns: 1, MinIdleConns: 2}, zaptest.NewLogger(t), nil); err == nil {
 		t.Error("OpenPostgres with MinIdleConns > MaxConns succeeded")
+	}
+}
+
+// TestPostgres_RoundTrip checks the store's own binary encoding of every
+// column against what the server stores.
+func TestPostgres_RoundTrip(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := openPostgres(t, storetest.PostgresDSN(t))
+	t.Cleanup(s.Close)
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rows := storetest.Articles("rt", 4)
+	rows[0].PublishedAt = time.Date(1969, 7, 20, 20, 17, 40, 123456000, time.UTC) // before both epochs
+	rows[0].IngestedAt = time.Date(1999, 12, 31, 23, 59, 59, 999999000, time.UTC)
+	rows[0].StreamSeq = 1<<63 - 1
+	rows[0].Importance = 100
+	rows[0].Title = "héllo, 世界 🌍"
+	rows[1].PublishedAt = time.Time{}                                                    // NULL
+	rows[1].ContentHash = [32]byte{}                                                     // computed by Commit
+	rows[2].IngestedAt = time.Date(2030, 1, 1, 0, 0, 0, 1000, time.FixedZone("x", 3600)) // not UTC
+	rows[3].Lang, rows[3].URL, rows[3].Summary, rows[3].Category, rows[3].Model = "", "", "", "", ""
+	if n, err := s.Commit(ctx, rows); err != nil || n != len(rows) {
+		t.Fatalf("Commit = %d, %v", n, err)
+	}
+	type stored struct {
+		ID, Source, URL, Title, Body, Lang string
+		PublishedAt                        *time.Time
+		IngestedAt                         time.Time
+		ContentHash                        []byte
+		Summary, Category                  string
+		Importance                         int16
+		Model                              string
+		StreamSeq                          int64
+	}
+	for i, a := range rows {
+		var got stored
+		err := s.Pool().QueryRow(ctx, `SELECT id, source, url, title, body, lang, published_at, ingested_at,
+			content_hash, summary, category, importance, llm_model, stream_seq FROM articles WHERE id = $1`, a.ID).Scan(
+			&got.ID, &got.Source, &got.URL, &got.Title, &got.Body, &got.Lang, &got.PublishedAt, &got.IngestedAt,
+			&got.ContentHash, &got.Summary, &got.Category, &got.Importance, &got.Model, &got.StreamSeq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := a.ContentHash
+		if i == 1 {
+			h = a.Message.ContentHash()
+		}
+		want := stored{a.ID, a.Source, a.URL, a.Title, a.Body, a.Lang, nil, a.IngestedAt.UTC(), h[:],
+			a.Summary, a.Category, int16(a.Importance), a.Model, int64(a.StreamSeq)}
+		if !a.PublishedAt.IsZero() {
+			p := a.PublishedAt.UTC()
+			want.PublishedAt = &p
+		}
+		if got.PublishedAt != nil {
+			*got.PublishedAt = got.PublishedAt.UTC()
+		}
+		got.IngestedAt = got.IngestedAt.UTC()
+		if i == 1 || i == 3 { // IngestedAt zero: the commit time
+			if time.Since(got.IngestedAt) > time.Minute {
+				t.Errorf("row %d: ingested_at %v; want about now", i, got.IngestedAt)
+			}
+			want.IngestedAt = got.IngestedAt
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("row %d stored (-want +got):\n%s", i, diff)
+		}
 	}
 }
