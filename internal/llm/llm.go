@@ -165,6 +165,12 @@ func (e *StatusError) Unwrap() error {
 	return nil
 }
 
+// Outage reports whether the answer says the service, or our access to it,
+// is failing rather than this request: 401, 403 (the key), 404 (the model),
+// 408, 429 and 5xx. A pipeline holds its work through such errors, even the
+// ones Permanent for the call, instead of failing the story.
+func (e *StatusError) Outage() bool { return e.serviceFault() }
+
 // serviceFault reports whether the error says the service (or our access to
 // it) is unhealthy, as opposed to something wrong with one request.
 func (e *StatusError) serviceFault() bool {

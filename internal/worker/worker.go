@@ -250,8 +250,17 @@ func isPermanent(err error) bool {
 	return errors.As(err, &p) && p.Permanent()
 }
 
+// isOutage reports whether err says a dependency is failing rather than the
+// message, e.g. the LLM rejecting the API key: permanent for the call, yet
+// no reason to fail the story. Enrichment holds and retries such errors.
+func isOutage(err error) bool {
+	var o interface{ Outage() bool }
+	return errors.As(err, &o) && o.Outage()
+}
+
 // enrich enriches rows, waiting out outages (breaker open, retryable
-// errors), and returns the deliveries and rows that are ready to commit.
+// errors, errors that report Outage() true such as a rejected API key), and
+// returns the deliveries and rows that are ready to commit.
 // Stories that fail permanently are settled here (nak with backoff).
 func (w *Worker) enrich(ctx context.Context, ds []*consumer.Delivery, rows []news.Article) ([]*consumer.Delivery, []news.Article) {
 	var (
@@ -274,7 +283,7 @@ func (w *Worker) enrich(ctx context.Context, ds []*consumer.Delivery, rows []new
 			switch err := errAt(errs, i); {
 			case err == nil:
 				doneDs, doneRows = append(doneDs, ds[i]), append(doneRows, rows[i])
-			case isPermanent(err):
+			case isPermanent(err) && !isOutage(err):
 				w.m.enrichFailed.Inc()
 				w.cons.Settle(settleCtx(ctx), ds[i], storyFailed{err})
 			default:
