@@ -19,7 +19,7 @@ func BenchmarkGen(b *testing.B) {
 	for b.Loop() {
 		err := run(b.Context(), []string{"gen", "--count", strconv.Itoa(perRun), "--id-prefix", "b" + strconv.Itoa(n),
 			"--nats-url", natstest.URL(), "--stream", name, "--subjects", name + ".>", "--subject", name + ".ingest",
-			"--max-bytes", strconv.Itoa(256 << 20)},
+			"--stream-max-bytes", strconv.Itoa(256 << 20)},
 			func(k string) string {
 				if k == "NEWSFLOW_LOG_LEVEL" {
 					return "warn"

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -14,22 +13,14 @@ import (
 	"go.uber.org/zap"
 
 	"newsflow/internal/consumer"
-	"newsflow/internal/embedded"
+	"newsflow/internal/natsflag"
 )
 
 // commonFlags are the connection, stream and publishing flags of every
 // subcommand.
 type commonFlags struct {
-	natsURL string
-	dataDir string
-
-	stream          string
-	subjects        listFlag
-	duplicateWindow time.Duration
-	storage         storageFlag
-	replicas        int
-	maxAge          time.Duration
-	maxBytes        int64
+	conn   natsflag.Conn
+	stream natsflag.Stream
 
 	subject        string
 	maxInflight    int
@@ -38,17 +29,8 @@ type commonFlags struct {
 }
 
 func (f *commonFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.natsURL, "nats-url", "", "NATS server URL; empty means the embedded server of a worker running with the same --data-dir")
-	fs.StringVar(&f.dataDir, "data-dir", "./data", "directory of the embedded mode's state, where a worker advertises its embedded NATS server (nats.url)")
-	fs.StringVar(&f.stream, "stream", consumer.DefaultStream, "JetStream stream to publish to; created or updated with the flags below")
-	f.subjects = listFlag{consumer.DefaultSubject}
-	fs.Var(&f.subjects, "subjects", "comma-separated subjects the stream captures")
-	fs.DurationVar(&f.duplicateWindow, "duplicate-window", consumer.DefaultDuplicateWindow, "how long the stream remembers Nats-Msg-Id values to drop re-publishes")
-	f.storage = storageFlag(jetstream.FileStorage)
-	fs.Var(&f.storage, "storage", "stream storage: file or memory")
-	fs.IntVar(&f.replicas, "replicas", 1, "stream replicas (1 to 5)")
-	fs.DurationVar(&f.maxAge, "max-age", 0, "discard stream messages older than this; 0 keeps them")
-	fs.Int64Var(&f.maxBytes, "max-bytes", -1, "cap the stream at this many bytes, discarding the oldest; -1 means no limit")
+	f.conn.Register(fs)
+	f.stream.Register(fs)
 	fs.StringVar(&f.subject, "subject", "", "publish every message to this subject; empty means news.ingest.<source> per message")
 	fs.IntVar(&f.maxInflight, "max-inflight", 4096, "most messages published and not yet acknowledged by JetStream")
 	fs.IntVar(&f.maxRetries, "max-retries", 5, "retries of a message after a timeout, no responders or a disconnect, with backoff; then it counts as failed")
@@ -64,69 +46,40 @@ func (f *commonFlags) validate() error {
 		return usagef("invalid value %d for --max-retries: must be at least 0", f.maxRetries)
 	case f.publishTimeout <= 0:
 		return usagef("invalid value %s for --publish-timeout: must be positive", f.publishTimeout)
-	case f.replicas < 1 || f.replicas > 5:
-		return usagef("invalid value %d for --replicas: must be 1 to 5", f.replicas)
-	case f.maxAge < 0:
-		return usagef("invalid value %s for --max-age: must not be negative", f.maxAge)
-	case f.maxBytes < -1 || f.maxBytes == 0:
-		return usagef("invalid value %d for --max-bytes: must be positive or -1", f.maxBytes)
-	case f.duplicateWindow < 0:
-		return usagef("invalid value %s for --duplicate-window: must not be negative", f.duplicateWindow)
-	case len(f.subjects) == 0:
-		return usagef("invalid value \"\" for --subjects: need at least one subject")
 	}
-	for _, s := range f.subjects {
+	if _, err := f.stream.Config(); err != nil {
+		return usagef("%v", err)
+	}
+	subjects := listFlag(f.stream.SubjectList())
+	for _, s := range subjects {
 		if !validSubject(s, true) {
-			return usagef("invalid value %q for --subjects: %q is not a valid subject", f.subjects.String(), s)
+			return usagef("invalid value %q for --subjects: %q is not a valid subject", f.stream.Subjects, s)
 		}
 	}
 	// Every message must land in the stream, or each would time out with
 	// "no responders" after its retries.
 	if f.subject == "" {
-		if probe := subjectFor("x", ""); !f.subjects.matches(probe) {
+		if probe := subjectFor("x", ""); !subjects.matches(probe) {
 			return usagef("invalid value %q for --subjects: it does not capture the default subjects %s<source>; set --subject too",
-				f.subjects.String(), ingestPrefix)
+				f.stream.Subjects, ingestPrefix)
 		}
 		return nil
 	}
 	if !validSubject(f.subject, false) {
 		return usagef("invalid value %q for --subject: not a valid subject (no wildcards)", f.subject)
 	}
-	if !f.subjects.matches(f.subject) {
-		return usagef("invalid value %q for --subject: stream %s on %s does not capture it", f.subject, f.stream, f.subjects.String())
+	if !subjects.matches(f.subject) {
+		return usagef("invalid value %q for --subject: stream %s on %s does not capture it", f.subject, f.stream.Name, f.stream.Subjects)
 	}
 	return nil
-}
-
-func (f *commonFlags) streamConfig() consumer.StreamConfig {
-	sc := consumer.StreamConfig{
-		Name:            f.stream,
-		Subjects:        f.subjects,
-		Replicas:        f.replicas,
-		MaxAge:          f.maxAge,
-		DuplicateWindow: f.duplicateWindow,
-		Storage:         jetstream.StorageType(f.storage),
-	}
-	if f.maxBytes > 0 {
-		sc.MaxBytes = f.maxBytes
-	}
-	return sc
 }
 
 // connect dials NATS at --nats-url or, when that is empty, the embedded
 // server a worker advertised in --data-dir, and ensures the stream.
 func (f *commonFlags) connect(ctx context.Context, log *zap.Logger) (*nats.Conn, jetstream.JetStream, error) {
-	u := f.natsURL
-	if u == "" {
-		var err error
-		if u, err = embedded.DiscoverNATSURL(f.dataDir); err != nil {
-			return nil, nil, err
-		}
-		log.Info("using embedded NATS server", zap.String("data_dir", f.dataDir))
-	}
-	nc, err := nats.Connect(u, nats.Name("newsflow-publisher"), nats.MaxReconnects(-1), nats.ReconnectBufSize(64<<20))
+	nc, err := f.conn.Connect(log, "newsflow-publisher", nats.ReconnectBufSize(64<<20))
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect to NATS at %s: %w", redactURL(u), err)
+		return nil, nil, err
 	}
 	js, err := jetstream.New(nc,
 		jetstream.WithPublishAsyncMaxPending(f.maxInflight),
@@ -137,22 +90,14 @@ func (f *commonFlags) connect(ctx context.Context, log *zap.Logger) (*nats.Conn,
 	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if _, err := consumer.EnsureStream(sctx, js, f.streamConfig()); err != nil {
+	sc, _ := f.stream.Config() // checked by validate
+	if _, err := consumer.EnsureStream(sctx, js, sc); err != nil {
 		nc.Close()
 		return nil, nil, err
 	}
-	log.Info("connected", zap.String("nats_url", redactURL(u)), zap.String("stream", f.stream),
-		zap.Strings("subjects", f.subjects), zap.Int("max_inflight", f.maxInflight))
+	log.Info("connected", zap.String("nats_url", natsflag.RedactURL(nc.ConnectedUrlRedacted())), zap.String("stream", sc.Name),
+		zap.Strings("subjects", sc.Subjects), zap.Int("max_inflight", f.maxInflight))
 	return nc, js, nil
-}
-
-// redactURL hides the password of a connection URL, for logs and errors.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	return u.Redacted()
 }
 
 // listFlag is a comma-separated list of strings.
@@ -183,27 +128,6 @@ func (l listFlag) matches(subject string) bool {
 	return false
 }
 
-// storageFlag is file or memory.
-type storageFlag jetstream.StorageType
-
-func (s *storageFlag) String() string {
-	if jetstream.StorageType(*s) == jetstream.MemoryStorage {
-		return "memory"
-	}
-	return "file"
-}
-
-func (s *storageFlag) Set(v string) error {
-	switch v {
-	case "file":
-		*s = storageFlag(jetstream.FileStorage)
-	case "memory":
-		*s = storageFlag(jetstream.MemoryStorage)
-	default:
-		return fmt.Errorf("want file or memory")
-	}
-	return nil
-}
 
 // rateFlag is messages per second, written "500" or "500/s"; 0 means no limit.
 type rateFlag float64

@@ -41,7 +41,7 @@ func setup(t *testing.T) *bundle {
 	natstest.DeleteStreamOnCleanup(t, js, name)
 	return &bundle{
 		js: js, stream: name, subject: name + ".ingest",
-		args: []string{"--nats-url", natstest.URL(), "--stream", name, "--subjects", name + ".>", "--subject", name + ".ingest", "--storage", "memory"},
+		args: []string{"--nats-url", natstest.URL(), "--stream", name, "--subjects", name + ".>", "--subject", name + ".ingest", "--stream-storage", "memory"},
 	}
 }
 
@@ -237,7 +237,7 @@ func TestRun_BadFlagValues(t *testing.T) {
 		{map[string]string{"NEWSFLOW_DUPLICATE_WINDOW": "2 fortnights"}, []string{"gen", "--count", "1"}, []string{"NEWSFLOW_DUPLICATE_WINDOW", "2 fortnights"}},
 		{nil, []string{"gen", "--count", "5", "--dup-ids", "2"}, []string{"--dup-ids", "2"}},
 		{nil, []string{"gen", "--count", "5", "--rate", "fast"}, []string{"rate", "fast"}},
-		{nil, []string{"gen", "--count", "5", "--storage", "tape"}, []string{"storage", "tape"}},
+		{nil, []string{"gen", "--count", "5", "--stream-storage", "tape"}, []string{"stream-storage", "tape"}},
 		{nil, []string{"gen"}, []string{"--count"}},
 		{nil, []string{"gen", "--count", "5", "--subjects", "a.>", "--subject", "b.x"}, []string{"--subject", "b.x"}},
 		{nil, []string{"gen", "--count", "5", "--subjects", "a.>"}, []string{"--subjects", "a.>"}},

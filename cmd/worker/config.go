@@ -7,12 +7,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"newsflow/internal/batcher"
 	"newsflow/internal/cache"
 	"newsflow/internal/consumer"
 	"newsflow/internal/llm"
+	"newsflow/internal/natsflag"
 	"newsflow/internal/store"
 	"newsflow/internal/worker"
 )
@@ -20,8 +19,8 @@ import (
 // runConfig is everything `worker run` is configured with: flags, each with
 // an environment variable.
 type runConfig struct {
-	nats        natsFlags
-	subjects    string
+	conn        natsflag.Conn
+	stream      natsflag.Stream
 	durable     string
 	ackWait     time.Duration
 	maxDeliver  int
@@ -31,11 +30,6 @@ type runConfig struct {
 	maxMsgBytes int
 	dlqStream   string
 	dlqPrefix   string
-	replicas    int
-	maxAge      time.Duration
-	maxBytes    int64
-	dupWindow   time.Duration
-	storage     string
 
 	batchSize     int
 	batchBytes    int
@@ -79,8 +73,8 @@ type runConfig struct {
 }
 
 func (c *runConfig) register(fs *flag.FlagSet) {
-	c.nats.register(fs)
-	fs.StringVar(&c.subjects, "subjects", "news.>", "comma-separated subjects of the stream")
+	c.conn.Register(fs)
+	c.stream.Register(fs)
 	fs.StringVar(&c.durable, "consumer", consumer.DefaultDurable, "durable pull consumer shared by all workers")
 	fs.DurationVar(&c.ackWait, "ack-wait", 30*time.Second, "time JetStream waits for an ack before redelivering; held messages are kept alive every ack-wait/3")
 	fs.IntVar(&c.maxDeliver, "max-deliver", 10, "deliveries of a message before it is dead-lettered")
@@ -91,11 +85,6 @@ func (c *runConfig) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.maxMsgBytes, "max-message-bytes", 64<<10, "largest accepted message; larger ones are dead-lettered")
 	fs.StringVar(&c.dlqStream, "dlq-stream", consumer.DefaultDLQStream, "dead-letter stream")
 	fs.StringVar(&c.dlqPrefix, "dlq-subject-prefix", consumer.DefaultDLQSubjectPrefix, "dead-letter subject prefix")
-	fs.IntVar(&c.replicas, "stream-replicas", 1, "stream replicas (NATS cluster)")
-	fs.DurationVar(&c.maxAge, "stream-max-age", 0, "discard stream messages older than this; 0 keeps them")
-	fs.Int64Var(&c.maxBytes, "stream-max-bytes", 0, "stream size limit in bytes; 0 is unlimited")
-	fs.DurationVar(&c.dupWindow, "duplicate-window", 2*time.Minute, "JetStream duplicate window for Nats-Msg-Id")
-	fs.StringVar(&c.storage, "stream-storage", "file", "stream storage: file or memory")
 
 	fs.IntVar(&c.batchSize, "batch-size", 100, "flush a batch at this many messages")
 	fs.IntVar(&c.batchBytes, "batch-bytes", 1<<20, "flush a batch before its payloads exceed this many bytes")
@@ -152,33 +141,14 @@ func (c *runConfig) validate() error {
 	case c.dbMaxConns < 1:
 		return fmt.Errorf("--db-max-conns must be ≥ 1, got %d", c.dbMaxConns)
 	}
-	if _, err := c.storageType(); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (c *runConfig) storageType() (jetstream.StorageType, error) {
-	switch c.storage {
-	case "file":
-		return jetstream.FileStorage, nil
-	case "memory":
-		return jetstream.MemoryStorage, nil
-	}
-	return 0, fmt.Errorf("--stream-storage must be file or memory, got %q", c.storage)
-}
-
-func (c *runConfig) streamConfig() consumer.StreamConfig {
-	st, _ := c.storageType()
-	return consumer.StreamConfig{
-		Name: c.nats.stream, Subjects: splitList(c.subjects), Replicas: c.replicas, MaxAge: c.maxAge,
-		MaxBytes: c.maxBytes, DuplicateWindow: c.dupWindow, Storage: st,
-	}
+	_, err := c.stream.Config()
+	return err
 }
 
 func (c *runConfig) consumerConfig() consumer.Config {
+	sc, _ := c.stream.Config() // checked by validate
 	return consumer.Config{
-		Stream: c.streamConfig(), Durable: c.durable, AckWait: c.ackWait, MaxDeliver: c.maxDeliver,
+		Stream: sc, Durable: c.durable, AckWait: c.ackWait, MaxDeliver: c.maxDeliver,
 		BackOff: c.backOff, MaxAckPending: c.maxAckPend, FetchBatch: c.fetchBatch, MaxMessageBytes: c.maxMsgBytes,
 		DLQStream: c.dlqStream, DLQSubjectPrefix: c.dlqPrefix,
 	}
@@ -211,7 +181,7 @@ func (c *runConfig) clientConfig() llm.ClientConfig {
 		BreakerCooldown: c.breakerCooldown, PricePer1KInput: c.priceIn, PricePer1KOutput: c.priceOut}
 }
 
-func (c *runConfig) sqlitePath() string { return filepath.Join(c.nats.dataDir, "newsflow.db") }
+func (c *runConfig) sqlitePath() string { return filepath.Join(c.conn.DataDir, "newsflow.db") }
 
 // durationList is a flag.Value of comma-separated durations.
 type durationList []time.Duration

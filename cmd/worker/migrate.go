@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"newsflow/internal/envflag"
+	"newsflow/internal/natsflag"
 	"newsflow/internal/store"
 )
 
@@ -21,7 +22,7 @@ func cmdMigrate(ctx context.Context, args []string, e env) error {
 	fs.SetOutput(e.stdout)
 	var c runConfig
 	fs.StringVar(&c.databaseURL, "database-url", "", "Postgres URL; empty means SQLite at <data-dir>/newsflow.db")
-	fs.StringVar(&c.nats.dataDir, "data-dir", "./data", "directory of the embedded mode's state")
+	fs.StringVar(&c.conn.DataDir, "data-dir", "./data", "directory of the embedded mode's state")
 	fs.Usage = envflag.Usage(fs, "worker migrate [flags]")
 	if err := envflag.Parse(fs, args, e.getenv); err != nil {
 		return err
@@ -42,7 +43,7 @@ func cmdMigrate(ctx context.Context, args []string, e env) error {
 func openPostgres(ctx context.Context, dsn string, cfg store.PoolConfig, log *zap.Logger, reg prometheus.Registerer) (*store.Postgres, error) {
 	p, err := store.OpenPostgres(ctx, dsn, cfg, log, reg)
 	if err != nil {
-		return nil, fmt.Errorf("open Postgres at %s (DATABASE_URL): %w", redactURL(dsn), err)
+		return nil, fmt.Errorf("open Postgres at %s (DATABASE_URL): %w", natsflag.RedactURL(dsn), err)
 	}
 	return p, nil
 }

@@ -19,6 +19,7 @@ import (
 	"newsflow/internal/enrich"
 	"newsflow/internal/envflag"
 	"newsflow/internal/llm"
+	"newsflow/internal/natsflag"
 	"newsflow/internal/news"
 	"newsflow/internal/telemetry"
 	"newsflow/internal/worker"
@@ -63,16 +64,16 @@ func runWorker(ctx context.Context, c *runConfig, log *zap.Logger) (err error) {
 	}
 
 	// NATS: the configured server, or an embedded one.
-	url := c.nats.url
+	url := c.conn.URL
 	var emb *embedded.NATS
 	if url == "" {
-		emb, err = embedded.StartNATS(embedded.NATSConfig{DataDir: c.nats.dataDir}, log)
+		emb, err = embedded.StartNATS(embedded.NATSConfig{DataDir: c.conn.DataDir}, log)
 		if err != nil {
 			return fmt.Errorf("start embedded NATS server: %w", err)
 		}
 		defer emb.Shutdown()
 		url = emb.URL()
-		log.Info("NATS_URL unset: running an embedded NATS server", zap.String("url", url), zap.String("data_dir", c.nats.dataDir))
+		log.Info("NATS_URL unset: running an embedded NATS server", zap.String("url", url), zap.String("data_dir", c.conn.DataDir))
 	}
 	nc, err := nats.Connect(url, nats.Name("newsflow-worker"), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
@@ -82,7 +83,7 @@ func runWorker(ctx context.Context, c *runConfig, log *zap.Logger) (err error) {
 		}),
 		nats.ReconnectHandler(func(*nats.Conn) { log.Info("NATS reconnected") }))
 	if err != nil {
-		return fmt.Errorf("connect to NATS at %s (NATS_URL): %w", redactURL(url), err)
+		return fmt.Errorf("connect to NATS at %s (NATS_URL): %w", natsflag.RedactURL(url), err)
 	}
 	defer func() {
 		if derr := nc.Drain(); derr != nil && !errors.Is(derr, nats.ErrConnectionClosed) {
@@ -116,7 +117,7 @@ func runWorker(ctx context.Context, c *runConfig, log *zap.Logger) (err error) {
 
 	cons, err := consumer.New(ctx, js, c.consumerConfig(), log, reg)
 	if err != nil {
-		return fmt.Errorf("set up stream %s and consumer %s: %w", c.nats.stream, c.durable, err)
+		return fmt.Errorf("set up stream %s and consumer %s: %w", c.stream.Name, c.durable, err)
 	}
 	defer cons.Close()
 
@@ -159,7 +160,7 @@ func runWorker(ctx context.Context, c *runConfig, log *zap.Logger) (err error) {
 		}
 	}()
 	if c.lagInterval > 0 {
-		meter, err := telemetry.NewLagMeter(js, telemetry.LagConfig{Stream: c.nats.stream, Consumer: c.durable, Target: c.lagTarget, MaxReplicas: c.maxReplicas})
+		meter, err := telemetry.NewLagMeter(js, telemetry.LagConfig{Stream: c.stream.Name, Consumer: c.durable, Target: c.lagTarget, MaxReplicas: c.maxReplicas})
 		if err != nil {
 			return err
 		}
@@ -172,7 +173,7 @@ func runWorker(ctx context.Context, c *runConfig, log *zap.Logger) (err error) {
 	go logProgress(bg, log, w, enr)
 
 	log.Info("worker start",
-		zap.String("stream", c.nats.stream), zap.String("consumer", c.durable),
+		zap.String("stream", c.stream.Name), zap.String("consumer", c.durable),
 		zap.Int("batch_size", c.batchSize), zap.Int("batch_bytes", c.batchBytes), zap.Duration("batch_wait", c.batchWait),
 		zap.Int("committers", c.committers), zap.Duration("ack_wait", c.ackWait), zap.Int("max_deliver", c.maxDeliver),
 		zap.String("llm_model", modelName(client)), zap.Stringer("http_addr", httpSrv.Addr()))

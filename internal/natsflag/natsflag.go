@@ -1,0 +1,132 @@
+// Package natsflag defines the command-line flags that the worker and the
+// publisher share: how to reach NATS (a URL, or the embedded server a worker
+// advertises in its data directory) and the shape of the news stream. One
+// definition keeps the two commands' flag names, environment variables,
+// defaults and checks identical, so one environment file configures both.
+//
+// It holds no state beyond the parsed values and is not safe for concurrent
+// mutation; read it after flag parsing.
+package natsflag
+
+import (
+	"flag"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"newsflow/internal/consumer"
+	"newsflow/internal/embedded"
+)
+
+// Conn is the NATS connection flags: --nats-url and --data-dir.
+type Conn struct {
+	// URL is the NATS server; empty means the embedded server of a worker
+	// running with the same DataDir.
+	URL string
+	// DataDir holds the embedded mode's state. Default "./data".
+	DataDir string
+}
+
+// Register adds the flags to fs.
+func (c *Conn) Register(fs *flag.FlagSet) {
+	fs.StringVar(&c.URL, "nats-url", "", "NATS server URL; empty means the embedded server of a worker running with the same --data-dir")
+	fs.StringVar(&c.DataDir, "data-dir", "./data", "directory of the embedded mode's state (JetStream store, SQLite file, nats.url)")
+}
+
+// Connect dials URL or, when it is empty, the embedded server a worker
+// advertised in DataDir. name identifies the client to the server.
+func (c *Conn) Connect(log *zap.Logger, name string, opts ...nats.Option) (*nats.Conn, error) {
+	u := c.URL
+	if u == "" {
+		var err error
+		if u, err = embedded.DiscoverNATSURL(c.DataDir); err != nil {
+			return nil, err
+		}
+		log.Info("using embedded NATS server", zap.String("data_dir", c.DataDir))
+	}
+	opts = append([]nats.Option{nats.Name(name), nats.MaxReconnects(-1)}, opts...)
+	nc, err := nats.Connect(u, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS at %s (NATS_URL): %w", RedactURL(u), err)
+	}
+	return nc, nil
+}
+
+// Stream is the stream flags. Zero values take consumer's defaults.
+type Stream struct {
+	Name            string
+	Subjects        string // comma-separated
+	Replicas        int
+	MaxAge          time.Duration
+	MaxBytes        int64
+	DuplicateWindow time.Duration
+	Storage         string // file or memory
+}
+
+// Register adds the flags to fs.
+func (s *Stream) Register(fs *flag.FlagSet) {
+	fs.StringVar(&s.Name, "stream", consumer.DefaultStream, "JetStream stream holding the news; created or updated with the stream-* flags")
+	fs.StringVar(&s.Subjects, "subjects", consumer.DefaultSubject, "comma-separated subjects the stream captures")
+	fs.IntVar(&s.Replicas, "stream-replicas", 1, "stream replicas in a NATS cluster (1 to 5)")
+	fs.DurationVar(&s.MaxAge, "stream-max-age", 0, "discard stream messages older than this; 0 keeps them")
+	fs.Int64Var(&s.MaxBytes, "stream-max-bytes", 0, "cap the stream at this many bytes, discarding the oldest; 0 is unlimited")
+	fs.DurationVar(&s.DuplicateWindow, "duplicate-window", consumer.DefaultDuplicateWindow, "how long the stream remembers Nats-Msg-Id values to drop re-publishes")
+	fs.StringVar(&s.Storage, "stream-storage", "file", "stream storage: file or memory")
+}
+
+// SubjectList returns Subjects split on commas.
+func (s *Stream) SubjectList() []string {
+	var out []string
+	for p := range strings.SplitSeq(s.Subjects, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Config returns the stream configuration, or an error naming the flag and
+// value that is out of range.
+func (s *Stream) Config() (consumer.StreamConfig, error) {
+	var st jetstream.StorageType
+	switch s.Storage {
+	case "file", "":
+		st = jetstream.FileStorage
+	case "memory":
+		st = jetstream.MemoryStorage
+	default:
+		return consumer.StreamConfig{}, fmt.Errorf("invalid value %q for --stream-storage: want file or memory", s.Storage)
+	}
+	switch {
+	case s.Replicas < 1 || s.Replicas > 5:
+		return consumer.StreamConfig{}, fmt.Errorf("invalid value %d for --stream-replicas: must be 1 to 5", s.Replicas)
+	case s.MaxAge < 0:
+		return consumer.StreamConfig{}, fmt.Errorf("invalid value %s for --stream-max-age: must not be negative", s.MaxAge)
+	case s.MaxBytes < 0:
+		return consumer.StreamConfig{}, fmt.Errorf("invalid value %d for --stream-max-bytes: must not be negative (0 is unlimited)", s.MaxBytes)
+	case s.DuplicateWindow < 0:
+		return consumer.StreamConfig{}, fmt.Errorf("invalid value %s for --duplicate-window: must not be negative", s.DuplicateWindow)
+	case len(s.SubjectList()) == 0:
+		return consumer.StreamConfig{}, fmt.Errorf("invalid value %q for --subjects: need at least one subject", s.Subjects)
+	}
+	sc := consumer.StreamConfig{Name: s.Name, Subjects: s.SubjectList(), Replicas: s.Replicas, MaxAge: s.MaxAge,
+		MaxBytes: s.MaxBytes, DuplicateWindow: s.DuplicateWindow, Storage: st}
+	if err := sc.Validate(); err != nil {
+		return consumer.StreamConfig{}, err
+	}
+	return sc, nil
+}
+
+// RedactURL hides the password of a connection URL, for logs and errors.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	return u.Redacted()
+}
