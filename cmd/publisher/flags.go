@@ -128,7 +128,6 @@ func (l listFlag) matches(subject string) bool {
 	return false
 }
 
-
 // rateFlag is messages per second, written "500" or "500/s"; 0 means no limit.
 type rateFlag float64
 
