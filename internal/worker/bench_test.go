@@ -21,6 +21,12 @@ import (
 //
 //	go test -run '^$' -bench Pipeline -benchtime 3x -cpuprofile cpu.out ./internal/worker/
 func BenchmarkPipeline(b *testing.B) {
+	for _, committers := range []int{2, 4, 8} {
+		b.Run(fmt.Sprintf("committers=%d", committers), func(b *testing.B) { benchmarkPipeline(b, committers) })
+	}
+}
+
+func benchmarkPipeline(b *testing.B, committers int) {
 	const n = 50000
 	bb := setupB(b)
 	g, err := gen.New(gen.Config{Seed: 1, DupContent: 0.15, IDPrefix: bb.name})
@@ -46,7 +52,7 @@ func BenchmarkPipeline(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		w, err := worker.New(worker.Config{}, cons, bb.store, nil, nil, zap.NewNop(), prometheus.NewRegistry())
+		w, err := worker.New(worker.Config{Committers: committers}, cons, bb.store, nil, nil, zap.NewNop(), prometheus.NewRegistry())
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -74,7 +74,7 @@ func setupB(t testing.TB) *bundle {
 	q.Set("application_name", name)
 	u.RawQuery = q.Encode()
 	b.dsn = u.String()
-	st, err := store.OpenPostgres(ctx, b.dsn, store.PoolConfig{MaxConns: 4}, zaptest.NewLogger(t), nil)
+	st, err := store.OpenPostgres(ctx, b.dsn, store.PoolConfig{MaxConns: 8}, zaptest.NewLogger(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
