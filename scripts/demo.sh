@@ -51,10 +51,13 @@ echo "  $lag"
 say "Top stories (reposts collapsed)"
 "$BIN/worker" top -n 10 --since 720h
 
+unique=$("$BIN/worker" top -n 1000000 --since 87600h --json | wc -l)
+
 say "Stopping the worker (SIGTERM)"
 kill -TERM $WORKER
 wait $WORKER || fail "the worker exited with status $?"
 trap - EXIT
 
 say "Summary"
+echo "  unique stories in the database: $unique"
 sed -n 's/.*worker summary[[:space:]]*//p' "$LOG" | tr -d '{}"' | tr ',' '\n' | sed 's/^ */  /; s/:/: /'

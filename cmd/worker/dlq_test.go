@@ -23,6 +23,7 @@ func TestDLQ_HeadersMatchConsumer(t *testing.T) {
 		{deadletter.HeaderStreamSeq, consumer.HeaderStreamSeq},
 		{deadletter.HeaderDeliveries, consumer.HeaderDeliveries},
 		{deadletter.HeaderOriginalSubject, consumer.HeaderOriginalSubject},
+		{deadletter.HeaderOriginalMsgID, consumer.HeaderOriginalMsgID},
 		{deadletter.DefaultStream, consumer.DefaultDLQStream},
 	} {
 		if p[0] != p[1] {

@@ -329,7 +329,7 @@ func logSummary(log *zap.Logger, w *worker.Worker, enr *enrich.Enricher, up time
 	}
 	if enr != nil {
 		et := enr.Totals()
-		fields = append(fields, zap.Int64("unique_stories", et.Stories.Load()), zap.Int64("llm_calls", et.Calls.Load()),
+		fields = append(fields, zap.Int64("llm_calls", et.Calls.Load()),
 			zap.Int64("llm_calls_saved", et.CallsSaved.Load()), zap.Int64("llm_tokens", et.TokensUsed.Load()),
 			zap.Int64("llm_tokens_saved", et.TokensSaved.Load()))
 	}

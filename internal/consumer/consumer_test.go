@@ -690,3 +690,22 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// TestConsumer_DeadLetterKeepsPublisherID: a message too broken to decode
+// still carries the publisher's Nats-Msg-Id into the dead-letter stream.
+func TestConsumer_DeadLetterKeepsPublisherID(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	c := b.newConsumer(t)
+	m := nats.NewMsg(b.subject())
+	m.Data = []byte(`not json`)
+	m.Header.Set(jetstream.MsgIDHeader, "tg:chan:42")
+	if _, err := b.js.PublishMsg(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	run(t, c, 0)
+	dl := dlqMessages(t, b, 1)[0]
+	if got := dl.Header.Get(consumer.HeaderOriginalMsgID); got != "tg:chan:42" {
+		t.Fatalf("%s = %q, want the publisher's id", consumer.HeaderOriginalMsgID, got)
+	}
+}

@@ -1,6 +1,7 @@
 package consumer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -25,6 +26,9 @@ const (
 	HeaderDeliveries = "Newsflow-Deliveries"
 	// HeaderOriginalSubject holds the subject the message was published to.
 	HeaderOriginalSubject = "Newsflow-Original-Subject"
+	// HeaderOriginalMsgID holds the publisher's Nats-Msg-Id, when it set one;
+	// the dead letter's own Nats-Msg-Id deduplicates dead-lettering.
+	HeaderOriginalMsgID = "Newsflow-Original-Msg-Id"
 )
 
 // maxErrorHeader caps the Newsflow-Error header in bytes.
@@ -158,6 +162,13 @@ func (c *Consumer) deadLetter(ctx context.Context, d *Delivery, reason error, la
 	m.Header.Set(HeaderDeliveries, strconv.FormatUint(d.NumDelivered, 10))
 	m.Header.Set(HeaderOriginalSubject, d.Subject)
 	m.Header.Set(jetstream.MsgIDHeader, "dlq-"+strconv.FormatUint(d.StreamSeq, 10))
+	msgID := d.Message.ID
+	if h := d.msg.Headers(); h != nil {
+		if orig := h.Get(jetstream.MsgIDHeader); orig != "" {
+			m.Header.Set(HeaderOriginalMsgID, orig)
+			msgID = cmp.Or(msgID, orig)
+		}
+	}
 	if _, err := c.js.PublishMsg(ctx, m, jetstream.WithExpectStream(c.cfg.DLQStream)); err != nil {
 		err = fmt.Errorf("consumer: dead-letter stream seq %d to %s: %w", d.StreamSeq, c.cfg.DLQStream, err)
 		c.nakDelay(d, err)
@@ -172,7 +183,7 @@ func (c *Consumer) deadLetter(ctx context.Context, d *Delivery, reason error, la
 	}
 	c.m.deadLettered.WithLabelValues(label).Inc()
 	if c.errLog.allow() {
-		c.log.Error("message dead-lettered", zap.String("msg_id", d.Message.ID), zap.String("subject", d.Subject),
+		c.log.Error("message dead-lettered", zap.String("msg_id", msgID), zap.String("subject", d.Subject),
 			zap.Uint64("stream_seq", d.StreamSeq), zap.Uint64("num_delivered", d.NumDelivered),
 			zap.String("reason", label), zap.Error(reason))
 	}

@@ -27,6 +27,8 @@ const (
 	HeaderDeliveries = "Newsflow-Deliveries"
 	// HeaderOriginalSubject holds the subject the message was published to.
 	HeaderOriginalSubject = "Newsflow-Original-Subject"
+	// HeaderOriginalMsgID holds the publisher's Nats-Msg-Id.
+	HeaderOriginalMsgID = "Newsflow-Original-Msg-Id"
 	// HeaderReplayOf is set on a replayed message: "<dlq stream>:<dlq seq>".
 	HeaderReplayOf = "Newsflow-Replay-Of"
 )
@@ -52,7 +54,8 @@ type Entry struct {
 	// OriginalSubject is the subject it was published to; replay goes there.
 	OriginalSubject string `json:"original_subject"`
 	// MsgID is the "id" of the JSON payload when it has one, else the
-	// Nats-Msg-Id header.
+	// publisher's Nats-Msg-Id (Newsflow-Original-Msg-Id), else the dead
+	// letter's own Nats-Msg-Id.
 	MsgID string `json:"msg_id,omitempty"`
 	// Error is the reason it was dead-lettered.
 	Error string `json:"error"`
@@ -217,7 +220,7 @@ func toEntry(m *jetstream.RawStreamMsg) Entry {
 	if json.Unmarshal(m.Data, &body) == nil && body.ID != "" {
 		e.MsgID = body.ID
 	} else {
-		e.MsgID = m.Header.Get(jetstream.MsgIDHeader)
+		e.MsgID = cmp.Or(m.Header.Get(HeaderOriginalMsgID), m.Header.Get(jetstream.MsgIDHeader))
 	}
 	return e
 }
