@@ -202,7 +202,7 @@ func (e *Enricher) Enrich(ctx context.Context, rows []news.Article) []error {
 				e.apply(rows, s, v, "cache")
 				continue
 			}
-			e.log.Warn("dropping undecodable cache entry", zap.String("key", s.key))
+			e.log.Debug("undecodable cache entry", zap.String("cache_key", s.key))
 		}
 		wg.Add(1)
 		sem <- struct{}{}
@@ -229,19 +229,36 @@ func (e *Enricher) Enrich(ctx context.Context, rows []news.Article) []error {
 // calling the LLM when this process is the one to compute it.
 func (e *Enricher) fetch(ctx context.Context, m news.Message, key string) (cachedValue, bool, error) {
 	raw, computed, err := e.cache.Do(ctx, key, func(ctx context.Context) ([]byte, error) {
-		enr, usage, err := e.call(ctx, m)
+		v, err := e.callLLM(ctx, m)
 		if err != nil {
 			return nil, err
 		}
-		e.totals.Calls.Add(1)
-		e.totals.TokensUsed.Add(int64(usage.InputTokens + usage.OutputTokens))
-		return json.Marshal(cachedValue{Enrichment: enr, InputTokens: usage.InputTokens, OutputTokens: usage.OutputTokens})
+		return json.Marshal(v)
 	})
 	if err != nil {
 		return cachedValue{}, false, err
 	}
 	v, err := decodeValue(raw)
+	if err != nil && !computed {
+		// The cache holds a value that does not decode (corrupt, or written
+		// by an incompatible version). It would fail the story on every
+		// delivery until it expires: ask the LLM directly instead.
+		e.log.Warn("undecodable cache entry, calling the LLM directly", zap.String("cache_key", key), zap.Error(err))
+		v, err = e.callLLM(ctx, m)
+		return v, true, err
+	}
 	return v, computed, err
+}
+
+// callLLM makes one LLM call and counts it.
+func (e *Enricher) callLLM(ctx context.Context, m news.Message) (cachedValue, error) {
+	enr, usage, err := e.call(ctx, m)
+	if err != nil {
+		return cachedValue{}, err
+	}
+	e.totals.Calls.Add(1)
+	e.totals.TokensUsed.Add(int64(usage.InputTokens + usage.OutputTokens))
+	return cachedValue{Enrichment: enr, InputTokens: usage.InputTokens, OutputTokens: usage.OutputTokens}, nil
 }
 
 // apply copies v into every row of s and counts what it saved. by is how the

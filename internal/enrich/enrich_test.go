@@ -497,3 +497,34 @@ func TestNew_RegistersMetrics(t *testing.T) {
 		t.Errorf("series per metric (-want +got):\n%s", diff)
 	}
 }
+
+// TestEnrich_CorruptCacheEntry: a value in the cache that does not decode
+// (corrupt, or written by an incompatible version) must not fail its story
+// until it expires: the story is enriched by a direct call.
+func TestEnrich_CorruptCacheEntry(t *testing.T) {
+	t.Parallel()
+	tiered, err := cache.New(cache.Config{}, nil, zaptest.NewLogger(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tiered.Close() })
+	b := setupWith(t, enrich.Config{}, cacheAdapter{tiered})
+	rs := rows("r", "x", "y", "x")
+	if _, _, err := tiered.Do(t.Context(), b.e.Key(rs[0].ContentHash), func(context.Context) ([]byte, error) {
+		return []byte(`{"summary": 42`), nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 2 {
+		if errs := b.e.Enrich(t.Context(), rs); errs != nil {
+			t.Fatalf("round %d: Enrich: %v", round, errs)
+		}
+		checkEnriched(t, rs)
+	}
+	if got := b.calls.callsFor("x"); got != 2 {
+		t.Errorf("%d calls for the story with the corrupt entry, want one per batch (2)", got)
+	}
+	if got := b.calls.callsFor("y"); got != 1 {
+		t.Errorf("%d calls for the other story, want 1", got)
+	}
+}
