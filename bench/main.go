@@ -61,6 +61,7 @@ type config struct {
 	llmReposts               float64
 	workerEnv                string
 	verbose                  bool
+	cpuProfile               string
 }
 
 func main() {
@@ -95,6 +96,7 @@ func run(ctx context.Context, args []string) error {
 	fs.Float64Var(&c.llmReposts, "llm-reposts", 0.3, "share of reposts in the LLM phase")
 	fs.StringVar(&c.workerEnv, "worker-env", "", "extra worker environment, comma-separated KEY=VALUE (e.g. NEWSFLOW_COMMITTERS=6)")
 	fs.BoolVar(&c.verbose, "v", false, "mirror the workers' logs to stderr")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the (first) worker during the 1-worker throughput phase to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -302,35 +304,47 @@ func (b *bench) startWorkers(p *phase, n int, extraEnv ...string) ([]*workerproc
 	return procs, nil
 }
 
-// waitDrained polls until the database has rows rows and the consumer has
-// nothing pending or unacked.
+// waitDrained polls the consumer until nothing is pending or unacked, then
+// checks the database holds rows rows. It polls only JetStream while work
+// flows: counting rows would make Postgres scan the table under the
+// benchmark.
 func (b *bench) waitDrained(ctx context.Context, p *phase, rows int64, timeout time.Duration) error {
-	conn, err := pgx.Connect(ctx, p.dsn)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
 	deadline := time.Now().Add(timeout)
 	var state string
 	for time.Now().Before(deadline) {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		var n int64
-		if err := conn.QueryRow(ctx, "SELECT count(*) FROM articles").Scan(&n); err == nil {
-			c, err := b.js.Consumer(ctx, p.name, p.name)
-			if err == nil {
-				if info, err := c.Info(ctx); err == nil {
-					if n == rows && info.NumPending == 0 && info.NumAckPending == 0 {
+		c, err := b.js.Consumer(ctx, p.name, p.name)
+		if err == nil {
+			if info, err := c.Info(ctx); err == nil {
+				state = fmt.Sprintf("pending %d, ack pending %d", info.NumPending, info.NumAckPending)
+				if info.NumPending == 0 && info.NumAckPending == 0 && info.Delivered.Stream > 0 {
+					n, err := countRows(ctx, p.dsn)
+					if err != nil {
+						return err
+					}
+					if n == rows {
 						return nil
 					}
-					state = fmt.Sprintf("%d rows, pending %d, ack pending %d", n, info.NumPending, info.NumAckPending)
+					state += fmt.Sprintf(", %d rows of %d", n, rows)
 				}
 			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	return fmt.Errorf("not drained within %s: %s", timeout, state)
+}
+
+func countRows(ctx context.Context, dsn string) (int64, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(context.Background())
+	var n int64
+	err = conn.QueryRow(ctx, "SELECT count(*) FROM articles").Scan(&n)
+	return n, err
 }
 
 func stopAll(procs []*workerproc.Proc) ([]workerproc.Result, error) {
@@ -351,6 +365,13 @@ func stopAll(procs []*workerproc.Proc) ([]workerproc.Result, error) {
 func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// cpuGroups are the processes whose CPU the throughput phase accounts for.
+var cpuGroups = []string{"worker", "nats-server", "postgres"}
+
+func perMsg(before, after map[string]float64, name string, n int) float64 {
+	return (after[name] - before[name]) / float64(n) * 1e6
 }
 
 func summaryTime(r workerproc.Result, key string) (time.Time, bool) {
@@ -383,7 +404,19 @@ func (b *bench) throughput(ctx context.Context, workers int) error {
 		return err
 	}
 	fmt.Printf("prefill: %.0f msgs/s\n", float64(len(msgs))/time.Since(t0).Seconds())
-	procs, err := b.startWorkers(p, workers, "LLM_PROVIDER="+b.cfg.provider, "NEWSFLOW_LAG_INTERVAL=0s")
+	cpu0 := workerproc.CPUByCommand(cpuGroups...)
+	env := []string{"LLM_PROVIDER=" + b.cfg.provider, "NEWSFLOW_LAG_INTERVAL=0s"}
+	var profileDone chan error
+	if b.cfg.cpuProfile != "" && workers == 1 {
+		port, err := freePort()
+		if err != nil {
+			return err
+		}
+		env = append(env, "NEWSFLOW_PPROF=true", fmt.Sprintf("NEWSFLOW_HTTP_ADDR=127.0.0.1:%d", port))
+		profileDone = make(chan error, 1)
+		go func() { profileDone <- fetchProfile(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=5", port), b.cfg.cpuProfile) }()
+	}
+	procs, err := b.startWorkers(p, workers, env...)
 	if err != nil {
 		return err
 	}
@@ -392,6 +425,14 @@ func (b *bench) throughput(ctx context.Context, workers int) error {
 			pr.Kill()
 		}
 		return err
+	}
+	cpu1 := workerproc.CPUByCommand(cpuGroups...)
+	if profileDone != nil {
+		if err := <-profileDone; err != nil {
+			fmt.Println("cpu profile:", err)
+		} else {
+			fmt.Println("cpu profile written to", b.cfg.cpuProfile)
+		}
 	}
 	res, err := stopAll(procs)
 	if err != nil {
@@ -420,6 +461,8 @@ func (b *bench) throughput(ctx context.Context, workers int) error {
 	}
 	fmt.Printf("RESULT throughput workers=%d messages=%d msgs_per_s=%.0f (first fetch → last commit %.2fs) transactions=%.0f\n",
 		workers, len(msgs), msgsDone/last.Sub(first).Seconds(), last.Sub(first).Seconds(), txs)
+	fmt.Printf("CPU during the run (µs per message): worker %.1f, nats-server %.1f, postgres %.1f\n",
+		perMsg(cpu0, cpu1, "worker", len(msgs)), perMsg(cpu0, cpu1, "nats-server", len(msgs)), perMsg(cpu0, cpu1, "postgres", len(msgs)))
 	return nil
 }
 
@@ -594,6 +637,30 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// fetchProfile waits for the worker's pprof endpoint, then saves a CPU
+// profile from it.
+func fetchProfile(u, path string) error {
+	var resp *http.Response
+	var err error
+	for range 100 {
+		if resp, err = http.Get(u); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond) // the worker is still starting
+	}
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, resp.Body)
+	return err
 }
 
 // scrape reads a Prometheus text exposition into "name{labels}" → value.

@@ -67,6 +67,7 @@ type runConfig struct {
 	priceOut        float64
 
 	httpAddr    string
+	pprof       bool
 	lagInterval time.Duration
 	lagTarget   time.Duration
 	maxReplicas int
@@ -122,6 +123,7 @@ func (c *runConfig) register(fs *flag.FlagSet) {
 	fs.Float64Var(&c.priceOut, "llm-price-output", 0, "price per 1000 output tokens, for the cost metric")
 
 	fs.StringVar(&c.httpAddr, "http-addr", "127.0.0.1:8081", "address of /metrics, /healthz and /readyz (port 0 picks a free one)")
+	fs.BoolVar(&c.pprof, "pprof", false, "serve Go's /debug/pprof profiles on --http-addr")
 	fs.DurationVar(&c.lagInterval, "lag-interval", 5*time.Second, "consumer lag polling interval; 0 disables the poller")
 	fs.DurationVar(&c.lagTarget, "lag-target", 5*time.Minute, "drain time the replica hint aims for")
 	fs.IntVar(&c.maxReplicas, "max-replicas", 0, "cap of the replica hint, e.g. what the LLM account's rate limit allows; 0 is none")

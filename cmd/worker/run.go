@@ -59,6 +59,7 @@ func runWorker(ctx context.Context, c *runConfig, log *zap.Logger) (err error) {
 	start := time.Now()
 	reg := prometheus.NewRegistry()
 	httpSrv := telemetry.NewServer(c.httpAddr, reg, log)
+	httpSrv.Pprof = c.pprof
 	if err := httpSrv.Listen(); err != nil {
 		return fmt.Errorf("listen on --http-addr %s: %w", c.httpAddr, err)
 	}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -116,6 +118,30 @@ func TestContentHash(t *testing.T) {
 	}
 }
 
+// FuzzNormalize checks the ASCII fast path against the plain rune-by-rune
+// definition: lower-case, white space runs collapsed, trimmed.
+func FuzzNormalize(f *testing.F) {
+	f.Add("  Hello\tWORLD \n", "Ärger\u00a0über  Straße")
+	f.Add("a\u0085b", "İstanbul  x")
+	f.Fuzz(func(t *testing.T, title, body string) {
+		m := Message{Title: title, Body: body}
+		want := strings.Join(strings.FieldsFunc(title, unicode.IsSpace), " ")
+		wantBody := strings.Join(strings.FieldsFunc(body, unicode.IsSpace), " ")
+		ref := lowerRunes(want) + "\n" + lowerRunes(wantBody)
+		if got := m.NormalizedText(); got != ref && utf8.ValidString(title) && utf8.ValidString(body) {
+			t.Fatalf("NormalizedText(%q, %q) = %q, want %q", title, body, got, ref)
+		}
+	})
+}
+
+func lowerRunes(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		b.WriteRune(unicode.ToLower(r))
+	}
+	return b.String()
+}
+
 func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"id":"tg:c:1","source":"tg","title":"t"}`))
 	f.Add([]byte(`{"id":"a","source":"s","body":"b","published_at":"2026-01-02T03:04:05Z"}`))
@@ -151,6 +177,15 @@ func BenchmarkDecode(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		_ = m.ContentHash()
+	}
+}
+
+func BenchmarkContentHash(b *testing.B) {
+	m := Message{Title: "Central bank raises rates", Body: strings.Repeat("The decision was widely expected by analysts. ", 22)}
+	b.SetBytes(int64(len(m.Title) + len(m.Body)))
+	b.ReportAllocs()
+	for b.Loop() {
 		_ = m.ContentHash()
 	}
 }

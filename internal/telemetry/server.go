@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sort"
 	"sync"
 	"time"
@@ -62,7 +63,12 @@ type Server struct {
 	// Set it before Run.
 	CheckTimeout time.Duration
 
+	// Pprof mounts net/http/pprof under /debug/pprof/. Off by default: a
+	// profile costs CPU and reveals internals. Set it before Run.
+	Pprof bool
+
 	mu     sync.Mutex
+	mux    *http.ServeMux // built on first use
 	checks map[string]CheckFunc
 	ln     net.Listener
 }
@@ -86,7 +92,8 @@ func NewServer(addr string, reg *prometheus.Registry, log *zap.Logger) *Server {
 		}
 	}
 	s := &Server{addr: addr, reg: reg, log: log.Named("telemetry"), checks: map[string]CheckFunc{}}
-	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	s.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.handler().ServeHTTP(w, r) }),
+		ReadHeaderTimeout: 5 * time.Second}
 	return s
 }
 
@@ -99,8 +106,22 @@ func (s *Server) AddCheck(name string, fn CheckFunc) {
 
 // Handler returns the server's HTTP handler, for tests and for mounting
 // elsewhere.
-func (s *Server) Handler() http.Handler {
+func (s *Server) Handler() http.Handler { return s.handler() }
+
+func (s *Server) handler() http.Handler {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mux != nil {
+		return s.mux
+	}
 	mux := http.NewServeMux()
+	if s.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -113,6 +134,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		writeJSON(w, code, rep)
 	})
+	s.mux = mux
 	return mux
 }
 
