@@ -258,8 +258,15 @@ func (b *bench) publish(ctx context.Context, subject string, msgs []news.Message
 		nm.Data = data
 		nm.Header.Set(jetstream.MsgIDHeader, m.ID)
 		sent[i] = time.Now()
-		if _, err := b.js.PublishMsgAsync(nm); err != nil {
-			return nil, fmt.Errorf("publish: %w", err)
+		for {
+			_, err := b.js.PublishMsgAsync(nm)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+				return nil, fmt.Errorf("publish: %w", err)
+			}
+			<-b.js.PublishAsyncComplete() // in-flight window full: let it drain
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -414,7 +421,9 @@ func (b *bench) throughput(ctx context.Context, workers int) error {
 		}
 		env = append(env, "NEWSFLOW_PPROF=true", fmt.Sprintf("NEWSFLOW_HTTP_ADDR=127.0.0.1:%d", port))
 		profileDone = make(chan error, 1)
-		go func() { profileDone <- fetchProfile(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=5", port), b.cfg.cpuProfile) }()
+		go func() {
+			profileDone <- fetchProfile(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=5", port), b.cfg.cpuProfile)
+		}()
 	}
 	procs, err := b.startWorkers(p, workers, env...)
 	if err != nil {
