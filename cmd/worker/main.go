@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
@@ -21,7 +22,16 @@ import (
 	"newsflow/internal/envflag"
 )
 
+// defaultGCPercent is the garbage collector's target when GOGC is unset. The
+// worker's live heap is small (batches in flight) and most of its garbage is
+// per message, so collecting four times less often cuts its CPU per message by
+// about 15 % for some 20 MB more memory (go run ./bench --worker-env GOGC=N).
+const defaultGCPercent = 400
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
