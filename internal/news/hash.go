@@ -34,15 +34,24 @@ func (m *Message) NormalizedText() string {
 	return string(appendNormalized(buf, m.Body))
 }
 
-// asciiSpace marks the ASCII characters unicode.IsSpace reports.
-var asciiSpace = [utf8.RuneSelf]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
+// Byte classes of appendNormalized's fast path.
+const (
+	byteKeep  = iota // ASCII copied as is
+	byteUpper        // ASCII upper case, lowered
+	byteSpace        // ASCII white space (as unicode.IsSpace)
+	byteOther        // the start of a multi-byte rune
+)
 
-// asciiLower maps each ASCII byte to its lower case.
-var asciiLower = func() (t [utf8.RuneSelf]byte) {
+// byteClass classifies every byte value for appendNormalized.
+var byteClass = func() (t [256]uint8) {
 	for i := range t {
-		t[i] = byte(i)
-		if 'A' <= i && i <= 'Z' {
-			t[i] = byte(i) + 'a' - 'A'
+		switch {
+		case i >= utf8.RuneSelf:
+			t[i] = byteOther
+		case i == '\t', i == '\n', i == '\v', i == '\f', i == '\r', i == ' ':
+			t[i] = byteSpace
+		case 'A' <= i && i <= 'Z':
+			t[i] = byteUpper
 		}
 	}
 	return t
@@ -53,8 +62,9 @@ var asciiLower = func() (t [utf8.RuneSelf]byte) {
 //
 // It is the hottest loop of the worker (it runs over every title and body),
 // so ASCII, whose normalised form is never longer than itself, is written by
-// index into capacity grown once; at the first other byte it continues rune
-// by rune through package unicode, with the same result.
+// index into capacity grown once, one table lookup per byte; at the first
+// other byte it continues rune by rune through package unicode, with the
+// same result.
 func appendNormalized(dst []byte, s string) []byte {
 	dst = slices.Grow(dst, len(s))
 	start, n := len(dst), len(dst)
@@ -62,19 +72,24 @@ func appendNormalized(dst []byte, s string) []byte {
 	space := false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c >= utf8.RuneSelf {
-			return appendNormalizedRunes(out[:n], s[i:], start, space)
-		}
-		if asciiSpace[c] {
+		switch byteClass[c] {
+		case byteKeep:
+		case byteUpper:
+			c += 'a' - 'A'
+		case byteSpace:
 			space = true
 			continue
+		default:
+			return appendNormalizedRunes(out[:n], s[i:], start, space)
 		}
-		if space && n > start {
-			out[n] = ' '
-			n++
+		if space {
+			space = false
+			if n > start {
+				out[n] = ' '
+				n++
+			}
 		}
-		space = false
-		out[n] = asciiLower[c]
+		out[n] = c
 		n++
 	}
 	return out[:n]
@@ -94,7 +109,10 @@ func appendNormalizedRunes(dst []byte, s string, start int, space bool) []byte {
 		}
 		space = false
 		if r < utf8.RuneSelf {
-			dst = append(dst, asciiLower[r])
+			if byteClass[r] == byteUpper {
+				r += 'a' - 'A'
+			}
+			dst = append(dst, byte(r))
 			continue
 		}
 		dst = utf8.AppendRune(dst, unicode.ToLower(r))
