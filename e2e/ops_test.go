@@ -426,10 +426,17 @@ func TestE2E_TopCommand(t *testing.T) {
 // returns its standard output, standard error and exit status.
 func (w *world) cli(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	return runBinary(t, workerBin, w.env, args...)
+}
+
+// runBinary runs bin with args in a minimal environment plus env, and
+// returns its standard output, standard error and exit status.
+func runBinary(t *testing.T, bin string, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, workerBin, args...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "NEWSFLOW_LOG_LEVEL=warn"}, w.env...)
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "NEWSFLOW_LOG_LEVEL=warn"}, env...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
@@ -439,7 +446,7 @@ func (w *world) cli(t *testing.T, args ...string) (stdout, stderr string, code i
 	case errors.As(err, &ee) && ctx.Err() == nil:
 		code = ee.ExitCode()
 	default:
-		t.Fatalf("worker %s: %v; stderr:\n%s", strings.Join(args, " "), err, errOut.String())
+		t.Fatalf("%s %s: %v; stderr:\n%s", bin, strings.Join(args, " "), err, errOut.String())
 	}
 	return out.String(), errOut.String(), code
 }
