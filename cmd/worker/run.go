@@ -239,7 +239,8 @@ func buildEnricher(c *runConfig, log *zap.Logger, reg prometheus.Registerer) (*e
 		return r.Enrichment, enrich.Usage{InputTokens: r.Usage.InputTokens, OutputTokens: r.Usage.OutputTokens}, err
 	}
 	provider, model, _ := splitModel(client.Model())
-	enr, err := enrich.New(enrich.Config{Provider: provider, Model: model, PromptVersion: llm.PromptVersion, Concurrency: c.llmConcurrency},
+	enr, err := enrich.New(enrich.Config{Provider: provider, Model: model, PromptVersion: llm.PromptVersion, Concurrency: c.llmConcurrency,
+		PricePer1KInput: c.priceIn, PricePer1KOutput: c.priceOut},
 		cacheAdapter{tiered}, call, log, reg)
 	if err != nil {
 		client.Close()
@@ -310,12 +311,22 @@ func logProgress(ctx context.Context, log *zap.Logger, w *worker.Worker, enr *en
 			zap.Int64("batches", w.Totals().Batches.Load())}
 		if enr != nil {
 			et := enr.Totals()
-			fields = append(fields, zap.Int64("llm_calls", et.Calls.Load()), zap.Int64("llm_calls_saved", et.CallsSaved.Load()),
-				zap.Int64("llm_tokens", et.TokensUsed.Load()), zap.Int64("llm_tokens_saved", et.TokensSaved.Load()))
+			fields = append(fields, llmFields(et)...)
 		}
 		last = n
 		log.Info("progress", fields...)
 	}
+}
+
+// llmFields reports the LLM calls and tokens used and saved, and their cost
+// when prices are configured.
+func llmFields(et *enrich.Totals) []zap.Field {
+	fields := []zap.Field{zap.Int64("llm_calls", et.Calls.Load()), zap.Int64("llm_calls_saved", et.CallsSaved.Load()),
+		zap.Int64("llm_tokens", et.TokensUsed.Load()), zap.Int64("llm_tokens_saved", et.TokensSaved.Load())}
+	if used, saved := et.Cost(); used > 0 || saved > 0 {
+		fields = append(fields, zap.Float64("llm_cost", used), zap.Float64("llm_cost_saved", saved))
+	}
+	return fields
 }
 
 // logSummary logs one line with what this run did.
@@ -330,9 +341,7 @@ func logSummary(log *zap.Logger, w *worker.Worker, enr *enrich.Enricher, up time
 	}
 	if enr != nil {
 		et := enr.Totals()
-		fields = append(fields, zap.Int64("llm_calls", et.Calls.Load()),
-			zap.Int64("llm_calls_saved", et.CallsSaved.Load()), zap.Int64("llm_tokens", et.TokensUsed.Load()),
-			zap.Int64("llm_tokens_saved", et.TokensSaved.Load()))
+		fields = append(fields, llmFields(et)...)
 	}
 	log.Info("worker summary", fields...)
 }

@@ -51,6 +51,10 @@ type Config struct {
 	Provider, Model, PromptVersion string
 	// Concurrency bounds the LLM calls one batch makes at once. Default 16.
 	Concurrency int
+	// PricePer1KInput and PricePer1KOutput, when set, turn the tokens the
+	// stage saved into money (newsflow_llm_cost_saved_total), in the same
+	// currency as the LLM client's cost metric. Default 0: not counted.
+	PricePer1KInput, PricePer1KOutput float64
 }
 
 // Enricher runs the stage. Create it with New.
@@ -74,12 +78,37 @@ type Totals struct {
 	CallsSaved atomic.Int64
 	// TokensUsed and TokensSaved count LLM tokens spent and avoided.
 	TokensUsed, TokensSaved atomic.Int64
+	// CostUsed and CostSaved are money spent and avoided, at the configured
+	// prices; read them with Cost.
+	costMu              sync.Mutex
+	costUsed, costSaved float64
+}
+
+// Cost returns the money spent on LLM calls and the money the stage saved,
+// at the configured prices (0 when unset).
+func (t *Totals) Cost() (used, saved float64) {
+	t.costMu.Lock()
+	defer t.costMu.Unlock()
+	return t.costUsed, t.costSaved
+}
+
+func (t *Totals) addCostSaved(c float64) {
+	t.costMu.Lock()
+	t.costSaved += c
+	t.costMu.Unlock()
+}
+
+func (t *Totals) addCostUsed(c float64) {
+	t.costMu.Lock()
+	t.costUsed += c
+	t.costMu.Unlock()
 }
 
 type metrics struct {
 	stories     *prometheus.CounterVec
 	callsSaved  *prometheus.CounterVec
 	tokensSaved prometheus.Counter
+	costSaved   prometheus.Counter
 }
 
 // cachedValue is what the cache stores per story: the enrichment and the
@@ -112,6 +141,10 @@ func New(cfg Config, cache Cache, call CallFunc, log *zap.Logger, reg prometheus
 			Name: "newsflow_llm_tokens_saved_total",
 			Help: "LLM tokens avoided by batch dedupe, the cache and single-flight.",
 		}),
+		costSaved: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "newsflow_llm_cost_saved_total",
+			Help: "Money the avoided LLM calls would have cost, at the configured prices per 1000 tokens (0 when unset).",
+		}),
 	}
 	for _, r := range []string{"cache", "computed", "shared", "failed"} {
 		m.stories.WithLabelValues(r)
@@ -120,7 +153,7 @@ func New(cfg Config, cache Cache, call CallFunc, log *zap.Logger, reg prometheus
 		m.callsSaved.WithLabelValues(b)
 	}
 	if reg != nil {
-		reg.MustRegister(m.stories, m.callsSaved, m.tokensSaved)
+		reg.MustRegister(m.stories, m.callsSaved, m.tokensSaved, m.costSaved)
 	}
 	return &Enricher{cfg: cfg, cache: cache, call: call, log: log.Named("enrich"), metrics: m}, nil
 }
@@ -258,6 +291,7 @@ func (e *Enricher) callLLM(ctx context.Context, m news.Message) (cachedValue, er
 	}
 	e.totals.Calls.Add(1)
 	e.totals.TokensUsed.Add(int64(usage.InputTokens + usage.OutputTokens))
+	e.totals.addCostUsed((float64(usage.InputTokens)*e.cfg.PricePer1KInput + float64(usage.OutputTokens)*e.cfg.PricePer1KOutput) / 1000)
 	return cachedValue{Enrichment: enr, InputTokens: usage.InputTokens, OutputTokens: usage.OutputTokens}, nil
 }
 
@@ -287,6 +321,11 @@ func (e *Enricher) apply(rows []news.Article, s *story, v cachedValue, by string
 	e.totals.CallsSaved.Add(saved)
 	e.totals.TokensSaved.Add(saved * tokens)
 	e.metrics.tokensSaved.Add(float64(saved * tokens))
+	if saved > 0 {
+		cost := float64(saved) * (float64(v.InputTokens)*e.cfg.PricePer1KInput + float64(v.OutputTokens)*e.cfg.PricePer1KOutput) / 1000
+		e.metrics.costSaved.Add(cost)
+		e.totals.addCostSaved(cost)
+	}
 }
 
 func decodeValue(raw []byte) (cachedValue, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -492,7 +493,7 @@ func TestNew_RegistersMetrics(t *testing.T) {
 	for _, mf := range mfs {
 		got[mf.GetName()] = len(mf.GetMetric())
 	}
-	want := map[string]int{"newsflow_enrich_stories_total": 4, "newsflow_llm_calls_saved_total": 3, "newsflow_llm_tokens_saved_total": 1}
+	want := map[string]int{"newsflow_enrich_stories_total": 4, "newsflow_llm_calls_saved_total": 3, "newsflow_llm_tokens_saved_total": 1, "newsflow_llm_cost_saved_total": 1}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("series per metric (-want +got):\n%s", diff)
 	}
@@ -526,5 +527,28 @@ func TestEnrich_CorruptCacheEntry(t *testing.T) {
 	}
 	if got := b.calls.callsFor("y"); got != 1 {
 		t.Errorf("%d calls for the other story, want 1", got)
+	}
+}
+
+// TestEnrich_CostSaved: with prices set, the tokens spent and saved turn
+// into money, in Totals and in newsflow_llm_cost_saved_total.
+func TestEnrich_CostSaved(t *testing.T) {
+	t.Parallel()
+	b := setup(t, enrich.Config{PricePer1KInput: 0.5, PricePer1KOutput: 2})
+	for _, prefix := range []string{"first", "second"} {
+		if errs := b.e.Enrich(t.Context(), rows(prefix, tenRowsThreeStories...)); errs != nil {
+			t.Fatalf("Enrich: %v", errs)
+		}
+	}
+	perCall := (float64(usage.InputTokens)*0.5 + float64(usage.OutputTokens)*2) / 1000
+	used, saved := b.e.Totals().Cost()
+	if want := 3 * perCall; math.Abs(used-want) > 1e-9 {
+		t.Errorf("cost used %g, want %g", used, want)
+	}
+	if want := (7 + 10) * perCall; math.Abs(saved-want) > 1e-9 {
+		t.Errorf("cost saved %g, want %g", saved, want)
+	}
+	if got := gather(t, b.reg, "newsflow_llm_cost_saved_total"); math.Abs(got-saved) > 1e-9 {
+		t.Errorf("newsflow_llm_cost_saved_total = %g, want %g", got, saved)
 	}
 }
