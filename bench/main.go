@@ -354,6 +354,8 @@ func countRows(ctx context.Context, dsn string) (int64, error) {
 	return n, err
 }
 
+// stopAll stops the workers with SIGTERM and reports any warning or error
+// they logged, so that an anomalous figure comes with its reason.
 func stopAll(procs []*workerproc.Proc) ([]workerproc.Result, error) {
 	out := make([]workerproc.Result, len(procs))
 	for i, p := range procs {
@@ -363,6 +365,15 @@ func stopAll(procs []*workerproc.Proc) ([]workerproc.Result, error) {
 		}
 		if r.ExitCode != 0 {
 			return nil, fmt.Errorf("worker exited %d; log tail:\n%s", r.ExitCode, tail(p.Log(), 15))
+		}
+		var warnings []string
+		for _, line := range strings.Split(p.Log(), "\n") {
+			if strings.Contains(line, `"level":"warn"`) || strings.Contains(line, `"level":"error"`) {
+				warnings = append(warnings, line)
+			}
+		}
+		if len(warnings) > 0 {
+			fmt.Printf("worker %d logged %d warnings/errors, the first:\n  %s\n", i+1, len(warnings), warnings[0])
 		}
 		out[i] = r
 	}
