@@ -343,6 +343,19 @@ func (b *bench) waitDrained(ctx context.Context, p *phase, rows int64, timeout t
 	return fmt.Errorf("not drained within %s: %s", timeout, state)
 }
 
+// commitPercentile returns when the fraction q of the rows had committed
+// (ingested_at is taken as each batch's commit begins).
+func commitPercentile(ctx context.Context, dsn string, q float64) (time.Time, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer conn.Close(context.Background())
+	var t time.Time
+	err = conn.QueryRow(ctx, "SELECT percentile_disc($1::float8) WITHIN GROUP (ORDER BY ingested_at) FROM articles", q).Scan(&t)
+	return t, err
+}
+
 func countRows(ctx context.Context, dsn string) (int64, error) {
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
@@ -479,8 +492,17 @@ func (b *bench) throughput(ctx context.Context, workers int) error {
 	if first.IsZero() || !last.After(first) {
 		return errors.New("workers reported no first fetch / last commit")
 	}
-	fmt.Printf("RESULT throughput workers=%d messages=%d msgs_per_s=%.0f (first fetch → last commit %.2fs) transactions=%.0f\n",
-		workers, len(msgs), msgsDone/last.Sub(first).Seconds(), last.Sub(first).Seconds(), txs)
+	// Steady state: the rate until 99 % of the rows committed. The last
+	// percent can include a partial batch per worker waiting out
+	// --batch-wait once the finite backlog runs dry, which is the batcher
+	// working as designed, not throughput.
+	t99, err := commitPercentile(ctx, p.dsn, 0.99)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("RESULT throughput workers=%d messages=%d msgs_per_s=%.0f (steady state: first fetch → 99 %% committed %.2fs) drain_msgs_per_s=%.0f (first fetch → last commit %.2fs) transactions=%.0f\n",
+		workers, len(msgs), 0.99*msgsDone/t99.Sub(first).Seconds(), t99.Sub(first).Seconds(),
+		msgsDone/last.Sub(first).Seconds(), last.Sub(first).Seconds(), txs)
 	fmt.Printf("CPU during the run (µs per message): worker %.1f, nats-server %.1f, postgres %.1f\n",
 		perMsg(cpu0, cpu1, "worker", len(msgs)), perMsg(cpu0, cpu1, "nats-server", len(msgs)), perMsg(cpu0, cpu1, "postgres", len(msgs)))
 	return nil
