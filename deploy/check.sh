@@ -46,6 +46,14 @@ for f in sys.argv[1:]:
 print("YAML ok: %d files" % (len(sys.argv) - 1))
 PY
 fi
+# The compose file stays valid for both Compose v2 (docker compose) and the
+# Python v1 (docker-compose, Debian's package), so either checks it; neither
+# needs a Docker engine for "config".
 if docker compose version >/dev/null 2>&1; then
 	docker compose -f compose.yaml config -q && echo "compose.yaml: docker compose config ok"
+elif command -v docker-compose >/dev/null 2>&1; then
+	docker-compose -f compose.yaml config -q && echo "compose.yaml: docker-compose config ok"
+else
+	echo "check.sh: neither docker compose nor docker-compose found (apt-get install docker-compose)" >&2
+	exit 1
 fi
