@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"newsflow/internal/await"
 	"os"
 	"os/exec"
 	"strings"
@@ -135,16 +136,7 @@ func (w *world) consumerInfo(t *testing.T) (*jetstream.ConsumerInfo, error) {
 
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var state string
-	for time.Now().Before(deadline) {
-		var ok bool
-		if ok, state = cond(); ok {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s; last state: %s", what, state)
+	await.Until(t, timeout, what, cond)
 }
 
 func (w *world) waitRows(t *testing.T, atLeast int64, drained bool, timeout time.Duration) {

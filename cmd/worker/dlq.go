@@ -143,13 +143,7 @@ func runDLQ(ctx context.Context, args []string, e env) error {
 			return err
 		}
 		if asJSON {
-			enc := json.NewEncoder(e.stdout)
-			for _, en := range entries {
-				if err := enc.Encode(en); err != nil {
-					return fmt.Errorf("dlq list: encode: %w", err)
-				}
-			}
-			return nil
+			return writeJSONLines(e.stdout, "dlq list", entries)
 		}
 		writeDLQTable(e.stdout, entries)
 		return nil

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -120,15 +119,7 @@ func runLag(ctx context.Context, args []string, e env) error {
 	}
 }
 
-func writeLagJSON(w io.Writer, lags []telemetry.Lag) error {
-	enc := json.NewEncoder(w)
-	for _, l := range lags {
-		if err := enc.Encode(l); err != nil {
-			return fmt.Errorf("lag: encode: %w", err)
-		}
-	}
-	return nil
-}
+func writeLagJSON(w io.Writer, lags []telemetry.Lag) error { return writeJSONLines(w, "lag", lags) }
 
 func writeLagTable(w io.Writer, lags []telemetry.Lag) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -88,13 +87,7 @@ func runTop(ctx context.Context, args []string, e env) error {
 			Title: s.Title, Summary: s.Summary, URL: s.URL, PublishedAt: s.PublishedAt, ContentHash: s.ContentHash.String()}
 	}
 	if asJSON {
-		enc := json.NewEncoder(e.stdout)
-		for _, r := range rows {
-			if err := enc.Encode(r); err != nil {
-				return fmt.Errorf("top: encode: %w", err)
-			}
-		}
-		return nil
+		return writeJSONLines(e.stdout, "top", rows)
 	}
 	writeTopTable(e.stdout, rows)
 	return nil

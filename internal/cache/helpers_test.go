@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"fmt"
+	"newsflow/internal/await"
 	"strings"
 	"sync"
 	"testing"
@@ -175,15 +176,7 @@ func value(key string) []byte { return []byte("v:" + key) }
 // eventually polls cond every 20ms until it holds or the deadline passes.
 func eventually(tb testing.TB, within time.Duration, what string, cond func() bool) {
 	tb.Helper()
-	deadline := time.Now().Add(within)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("not within %s: %s", within, what)
-		}
-		<-tick.C
-	}
+	await.Until(tb, within, what, func() (bool, string) { return cond(), "not yet" })
 }
 
 func keys(n int, prefix string) []string {

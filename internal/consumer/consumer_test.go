@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"newsflow/internal/await"
 	"strconv"
 	"strings"
 	"sync"
@@ -154,20 +155,7 @@ func receive(t *testing.T, out <-chan *consumer.Delivery, n int) []*consumer.Del
 // eventually polls cond every 20ms until it is true or 10s passed.
 func eventually(t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(10 * time.Second)
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("timed out waiting for %s; last state: %s", what, state)
-		}
-	}
+	await.Until(t, 10*time.Second, what, cond)
 }
 
 func waitSettled(t *testing.T, c *consumer.Consumer) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"newsflow/internal/await"
 	"strings"
 	"sync"
 	"testing"
@@ -169,16 +170,7 @@ func encode(t testing.TB, m news.Message) []byte {
 // last state it reported.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var state string
-	for time.Now().Before(deadline) {
-		var ok bool
-		if ok, state = cond(); ok {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s; last state: %s", what, state)
+	await.Until(t, timeout, what, cond)
 }
 
 // drained waits until the database has want rows and the consumer has
