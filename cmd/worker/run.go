@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"math"
 	"errors"
 	"flag"
 	"fmt"
@@ -334,9 +335,10 @@ func logSummary(log *zap.Logger, w *worker.Worker, enr *enrich.Enricher, up time
 	t := w.Totals()
 	fields := []zap.Field{zap.Int64("messages", t.Messages.Load()), zap.Int64("inserted", t.Inserted.Load()),
 		zap.Int64("batches", t.Batches.Load()), zap.Int64("dead_lettered", t.DeadLettered.Load()),
-		zap.Int64("commit_retries", t.Retried.Load()), zap.Duration("uptime", up)}
+		zap.Int64("commit_retries", t.Retried.Load()), zap.Duration("uptime", up.Round(time.Millisecond))}
 	if first, last := t.FirstFetch.Load(), t.LastCommit.Load(); first > 0 && last > first {
-		fields = append(fields, zap.Float64("msgs_per_second", float64(t.Messages.Load())/time.Duration(last-first).Seconds()),
+		rate := float64(t.Messages.Load()) / time.Duration(last-first).Seconds()
+		fields = append(fields, zap.Float64("msgs_per_second", math.Round(rate*10)/10),
 			zap.Time("first_fetch", time.Unix(0, first)), zap.Time("last_commit", time.Unix(0, last)))
 	}
 	if enr != nil {

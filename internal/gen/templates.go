@@ -330,7 +330,7 @@ var categories = []category{
 		),
 		ledes: compileAll(
 			"Delegates at a climate conference in {city} agreed on {day} to cut carbon emissions faster.",
-			"A {disaster} forced thousands of people from their homes in {country} on {day}, officials said.",
+			"The {disaster} forced thousands of people from their homes in {country} on {day}, officials said.",
 			"Temperatures in {country} reached record highs during a heatwave that has lasted {num} days.",
 			"Satellite data showed deforestation fell {pct}% last year, conservation groups said on {day}.",
 		),
