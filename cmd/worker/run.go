@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
-	"math"
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/nats-io/nats.go"
