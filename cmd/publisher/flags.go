@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"newsflow/internal/consumer"
+	"newsflow/internal/envflag"
 	"newsflow/internal/natsflag"
 )
 
@@ -106,12 +107,7 @@ type listFlag []string
 func (l *listFlag) String() string { return strings.Join(*l, ",") }
 
 func (l *listFlag) Set(v string) error {
-	*l = nil
-	for s := range strings.SplitSeq(v, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			*l = append(*l, s)
-		}
-	}
+	*l = envflag.SplitList(v)
 	if len(*l) == 0 {
 		return fmt.Errorf("empty list")
 	}

@@ -10,6 +10,7 @@ import (
 	"newsflow/internal/batcher"
 	"newsflow/internal/cache"
 	"newsflow/internal/consumer"
+	"newsflow/internal/envflag"
 	"newsflow/internal/llm"
 	"newsflow/internal/natsflag"
 	"newsflow/internal/store"
@@ -198,7 +199,7 @@ func (d *durationList) String() string {
 
 func (d *durationList) Set(s string) error {
 	var out durationList
-	for _, p := range splitList(s) {
+	for _, p := range envflag.SplitList(s) {
 		v, err := time.ParseDuration(p)
 		if err != nil || v <= 0 {
 			return fmt.Errorf("want positive durations like 1s,5s,30s, got %q", p)
@@ -210,14 +211,4 @@ func (d *durationList) Set(s string) error {
 	}
 	*d = out
 	return nil
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }

@@ -90,6 +90,18 @@ func Parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
 	return firstErr
 }
 
+// SplitList splits a comma-separated flag value, trimming white space and
+// dropping empty items: "a, b,,c" gives [a b c].
+func SplitList(s string) []string {
+	var out []string
+	for p := range strings.SplitSeq(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // Usage returns a flag.FlagSet Usage function that prints a synopsis line and
 // then every flag with its default and environment variable.
 func Usage(fs *flag.FlagSet, synopsis string) func() {

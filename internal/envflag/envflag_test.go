@@ -76,3 +76,13 @@ func TestParse_Help(t *testing.T) {
 		t.Fatalf("help must show env names and defaults:\n%s", b.String())
 	}
 }
+
+func TestSplitList(t *testing.T) {
+	t.Parallel()
+	if got := SplitList(" a, b,,c ,"); strings.Join(got, "|") != "a|b|c" {
+		t.Fatalf("SplitList = %q, want [a b c]", got)
+	}
+	if got := SplitList(" , "); got != nil {
+		t.Fatalf("SplitList of blanks = %q, want nil", got)
+	}
+}

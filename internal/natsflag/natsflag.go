@@ -12,7 +12,6 @@ import (
 	"flag"
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -21,6 +20,7 @@ import (
 
 	"newsflow/internal/consumer"
 	"newsflow/internal/embedded"
+	"newsflow/internal/envflag"
 )
 
 // Conn is the NATS connection flags: --nats-url and --data-dir.
@@ -80,15 +80,7 @@ func (s *Stream) Register(fs *flag.FlagSet) {
 }
 
 // SubjectList returns Subjects split on commas.
-func (s *Stream) SubjectList() []string {
-	var out []string
-	for p := range strings.SplitSeq(s.Subjects, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
+func (s *Stream) SubjectList() []string { return envflag.SplitList(s.Subjects) }
 
 // Config returns the stream configuration, or an error naming the flag and
 // value that is out of range.
