@@ -26,6 +26,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+	"golang.org/x/time/rate"
 
 	"newsflow/internal/batcher"
 	"newsflow/internal/consumer"
@@ -135,8 +136,7 @@ type Worker struct {
 	reg      prometheus.Registerer
 	m        *metrics
 	totals   Totals
-	warnMu   sync.Mutex
-	lastWarn time.Time
+	warnings rate.Sometimes // a dependency outage makes every committer fail in a loop
 }
 
 // New returns a Worker. enricher and gate may be nil; reg may be nil.
@@ -151,6 +151,7 @@ func New(cfg Config, cons Consumer, store Store, enricher Enricher, gate Gate, l
 	return &Worker{
 		cfg: cfg, cons: cons, store: store, enricher: enricher, gate: gate,
 		log: log.Named("worker"), reg: reg, m: newMetrics(reg),
+		warnings: rate.Sometimes{Interval: time.Second},
 	}, nil
 }
 
@@ -394,14 +395,5 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // warn logs at most one warning per second: a dependency outage makes every
 // committer fail in a loop.
 func (w *Worker) warn(msg string, fields ...zap.Field) {
-	w.warnMu.Lock()
-	now := time.Now()
-	ok := now.Sub(w.lastWarn) >= time.Second
-	if ok {
-		w.lastWarn = now
-	}
-	w.warnMu.Unlock()
-	if ok {
-		w.log.Warn(msg, fields...)
-	}
+	w.warnings.Do(func() { w.log.Warn(msg, fields...) })
 }
