@@ -77,21 +77,29 @@ func runWorker(ctx context.Context, c *runConfig, log *zap.Logger) (err error) {
 		url = emb.URL()
 		log.Info("NATS_URL unset: running an embedded NATS server", zap.String("url", url), zap.String("data_dir", c.conn.DataDir))
 	}
-	nc, err := nats.Connect(url, nats.Name("newsflow-worker"), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second),
+	closed := make(chan struct{})
+	conn := natsflag.Conn{URL: url}
+	nc, err := conn.Connect(log, "newsflow-worker", nats.ReconnectWait(time.Second),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil { // nil on a deliberate close
 				log.Warn("NATS disconnected, reconnecting", zap.Error(err))
 			}
 		}),
-		nats.ReconnectHandler(func(*nats.Conn) { log.Info("NATS reconnected") }))
+		nats.ReconnectHandler(func(*nats.Conn) { log.Info("NATS reconnected") }),
+		nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
 	if err != nil {
-		return fmt.Errorf("connect to NATS at %s (NATS_URL): %w", natsflag.RedactURL(url), err)
+		return err
 	}
 	defer func() {
+		// Drain flushes the last acks; wait for it to finish closing.
 		if derr := nc.Drain(); derr != nil && !errors.Is(derr, nats.ErrConnectionClosed) {
 			log.Warn("NATS drain", zap.Error(derr))
 		}
-		waitClosed(nc, 5*time.Second)
+		select {
+		case <-closed:
+		case <-time.After(5 * time.Second):
+			log.Warn("NATS drain did not finish within 5s")
+		}
 	}()
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -283,14 +291,6 @@ func modelName(c *llm.Client) string {
 		return "none"
 	}
 	return c.Model()
-}
-
-// waitClosed waits until a draining connection has closed.
-func waitClosed(nc *nats.Conn, d time.Duration) {
-	deadline := time.Now().Add(d)
-	for !nc.IsClosed() && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // logProgress logs the pipeline's counts every 30 seconds while work flows.
