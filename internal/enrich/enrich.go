@@ -283,6 +283,11 @@ func (e *Enricher) fetch(ctx context.Context, m news.Message, key string) (cache
 	return v, computed, err
 }
 
+// cost prices one call's tokens at the configured rates (0 when unset).
+func (e *Enricher) cost(inputTokens, outputTokens int) float64 {
+	return (float64(inputTokens)*e.cfg.PricePer1KInput + float64(outputTokens)*e.cfg.PricePer1KOutput) / 1000
+}
+
 // callLLM makes one LLM call and counts it.
 func (e *Enricher) callLLM(ctx context.Context, m news.Message) (cachedValue, error) {
 	enr, usage, err := e.call(ctx, m)
@@ -291,7 +296,7 @@ func (e *Enricher) callLLM(ctx context.Context, m news.Message) (cachedValue, er
 	}
 	e.totals.Calls.Add(1)
 	e.totals.TokensUsed.Add(int64(usage.InputTokens + usage.OutputTokens))
-	e.totals.addCostUsed((float64(usage.InputTokens)*e.cfg.PricePer1KInput + float64(usage.OutputTokens)*e.cfg.PricePer1KOutput) / 1000)
+	e.totals.addCostUsed(e.cost(usage.InputTokens, usage.OutputTokens))
 	return cachedValue{Enrichment: enr, InputTokens: usage.InputTokens, OutputTokens: usage.OutputTokens}, nil
 }
 
@@ -322,7 +327,7 @@ func (e *Enricher) apply(rows []news.Article, s *story, v cachedValue, by string
 	e.totals.TokensSaved.Add(saved * tokens)
 	e.metrics.tokensSaved.Add(float64(saved * tokens))
 	if saved > 0 {
-		cost := float64(saved) * (float64(v.InputTokens)*e.cfg.PricePer1KInput + float64(v.OutputTokens)*e.cfg.PricePer1KOutput) / 1000
+		cost := float64(saved) * e.cost(v.InputTokens, v.OutputTokens)
 		e.metrics.costSaved.Add(cost)
 		e.totals.addCostSaved(cost)
 	}
