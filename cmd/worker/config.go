@@ -3,7 +3,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -183,8 +182,6 @@ func (c *runConfig) clientConfig() llm.ClientConfig {
 		Timeout: c.llmTimeout, MaxRetries: c.llmRetries, BreakerFailures: c.breakerFailures,
 		BreakerCooldown: c.breakerCooldown, PricePer1KInput: c.priceIn, PricePer1KOutput: c.priceOut}
 }
-
-func (c *runConfig) sqlitePath() string { return filepath.Join(c.conn.DataDir, "newsflow.db") }
 
 // durationList is a flag.Value of comma-separated durations.
 type durationList []time.Duration

@@ -5,11 +5,7 @@ import (
 	"flag"
 	"fmt"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap"
-
 	"newsflow/internal/envflag"
-	"newsflow/internal/natsflag"
 	"newsflow/internal/store"
 )
 
@@ -27,8 +23,7 @@ func cmdMigrate(ctx context.Context, args []string, e env) error {
 	if err := envflag.Parse(fs, args, e.getenv); err != nil {
 		return err
 	}
-	c.dbMaxConns, c.dbMinIdle = 1, -1
-	st, err := openStore(ctx, &c, e.log, nil)
+	st, err := openDatabase(ctx, c.databaseURL, c.conn.DataDir, store.PoolConfig{MaxConns: 1, MinIdleConns: -1}, false, e.log, nil)
 	if err != nil {
 		return err
 	}
@@ -38,20 +33,4 @@ func cmdMigrate(ctx context.Context, args []string, e env) error {
 	}
 	fmt.Fprintln(e.stdout, "schema up to date")
 	return nil
-}
-
-func openPostgres(ctx context.Context, dsn string, cfg store.PoolConfig, log *zap.Logger, reg prometheus.Registerer) (*store.Postgres, error) {
-	p, err := store.OpenPostgres(ctx, dsn, cfg, log, reg)
-	if err != nil {
-		return nil, fmt.Errorf("open Postgres at %s (DATABASE_URL): %w", natsflag.RedactURL(dsn), err)
-	}
-	return p, nil
-}
-
-func openSQLite(ctx context.Context, path string, log *zap.Logger, reg prometheus.Registerer) (*store.SQLite, error) {
-	s, err := store.OpenSQLite(ctx, path, log, reg)
-	if err != nil {
-		return nil, fmt.Errorf("open SQLite at %s: %w", path, err)
-	}
-	return s, nil
 }

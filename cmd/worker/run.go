@@ -30,14 +30,6 @@ func init() {
 	register("run", "consume, enrich and commit news (the worker)", cmdRun)
 }
 
-// committer is what `run` needs of either store.
-type committer interface {
-	worker.Store
-	Migrate(ctx context.Context) error
-	Ping(ctx context.Context) error
-	Close()
-}
-
 func cmdRun(ctx context.Context, args []string, e env) error {
 	fs := flag.NewFlagSet("worker run", flag.ContinueOnError)
 	fs.SetOutput(e.stdout)
@@ -107,7 +99,7 @@ func runWorker(ctx context.Context, c *runConfig, log *zap.Logger) (err error) {
 	}
 
 	// Database: Postgres, or SQLite in the data dir.
-	st, err := openStore(ctx, c, log, reg)
+	st, err := openDatabase(ctx, c.databaseURL, c.conn.DataDir, c.poolConfig(), false, log, reg)
 	if err != nil {
 		return err
 	}
@@ -190,22 +182,6 @@ func runWorker(ctx context.Context, c *runConfig, log *zap.Logger) (err error) {
 	runErr := w.Run(ctx)
 	logSummary(log, w, enr, time.Since(start))
 	return runErr
-}
-
-func openStore(ctx context.Context, c *runConfig, log *zap.Logger, reg prometheus.Registerer) (committer, error) {
-	if c.databaseURL == "" {
-		log.Info("DATABASE_URL unset: using SQLite", zap.String("path", c.sqlitePath()))
-		s, err := openSQLite(ctx, c.sqlitePath(), log, reg)
-		if err != nil {
-			return nil, err
-		}
-		return s, nil
-	}
-	p, err := openPostgres(ctx, c.databaseURL, c.poolConfig(), log, reg)
-	if err != nil {
-		return nil, err
-	}
-	return p, nil
 }
 
 // buildEnricher returns the enrichment stage, or nil for --llm-provider none.

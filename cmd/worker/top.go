@@ -2,18 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
-
-	"go.uber.org/zap"
 
 	"newsflow/internal/envflag"
 	"newsflow/internal/store"
@@ -24,11 +18,6 @@ func init() {
 }
 
 // topStore is what `worker top` needs of a store.
-type topStore interface {
-	Top(ctx context.Context, q store.TopQuery) ([]store.TopStory, error)
-	Close()
-}
-
 // topRow is one story as `worker top --json` prints it.
 type topRow struct {
 	Rank        int       `json:"rank"`
@@ -72,9 +61,9 @@ func runTop(ctx context.Context, args []string, e env) error {
 		return fmt.Errorf("top: need -n ≥ 1 and --since ≥ 0, got %d and %s", limit, since)
 	}
 
-	st, err := openTopStore(ctx, databaseURL, dataDir, e)
+	st, err := openDatabase(ctx, databaseURL, dataDir, store.PoolConfig{}, true, e.log, nil)
 	if err != nil {
-		return err
+		return fmt.Errorf("top: %w", err)
 	}
 	defer st.Close()
 	stories, err := st.Top(ctx, store.TopQuery{Since: since, Limit: limit, Category: category})
@@ -91,19 +80,6 @@ func runTop(ctx context.Context, args []string, e env) error {
 	}
 	writeTopTable(e.stdout, rows)
 	return nil
-}
-
-func openTopStore(ctx context.Context, databaseURL, dataDir string, e env) (topStore, error) {
-	if databaseURL != "" {
-		return store.OpenPostgres(ctx, databaseURL, store.PoolConfig{}, e.log, nil)
-	}
-	path := filepath.Join(dataDir, "newsflow.db")
-	// Opening would create an empty file; a missing database is an error.
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("top: no database at %s: set --database-url, or --data-dir to a worker's", path)
-	}
-	e.log.Info("using embedded SQLite store", zap.String("path", path))
-	return store.OpenSQLite(ctx, path, e.log, nil)
 }
 
 func writeTopTable(w io.Writer, rows []topRow) {
