@@ -229,14 +229,21 @@ func (p *phase) close() {
 	}
 }
 
-func execSQL(ctx context.Context, dsn, sql string) error {
+// withConn runs f on a short-lived connection to dsn.
+func withConn(ctx context.Context, dsn string, f func(*pgx.Conn) error) error {
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		return fmt.Errorf("connect to Postgres: %w", err)
 	}
 	defer conn.Close(context.Background())
-	_, err = conn.Exec(ctx, sql)
-	return err
+	return f(conn)
+}
+
+func execSQL(ctx context.Context, dsn, sql string) error {
+	return withConn(ctx, dsn, func(conn *pgx.Conn) error {
+		_, err := conn.Exec(ctx, sql)
+		return err
+	})
 }
 
 // publish sends msgs with Nats-Msg-Id, paced at rate msgs/s when rate > 0,
@@ -345,25 +352,17 @@ func (b *bench) waitDrained(ctx context.Context, p *phase, rows int64, timeout t
 
 // commitPercentile returns when the fraction q of the rows had committed
 // (ingested_at is taken as each batch's commit begins).
-func commitPercentile(ctx context.Context, dsn string, q float64) (time.Time, error) {
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		return time.Time{}, err
-	}
-	defer conn.Close(context.Background())
-	var t time.Time
-	err = conn.QueryRow(ctx, "SELECT percentile_disc($1::float8) WITHIN GROUP (ORDER BY ingested_at) FROM articles", q).Scan(&t)
+func commitPercentile(ctx context.Context, dsn string, q float64) (t time.Time, err error) {
+	err = withConn(ctx, dsn, func(conn *pgx.Conn) error {
+		return conn.QueryRow(ctx, "SELECT percentile_disc($1::float8) WITHIN GROUP (ORDER BY ingested_at) FROM articles", q).Scan(&t)
+	})
 	return t, err
 }
 
-func countRows(ctx context.Context, dsn string) (int64, error) {
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		return 0, err
-	}
-	defer conn.Close(context.Background())
-	var n int64
-	err = conn.QueryRow(ctx, "SELECT count(*) FROM articles").Scan(&n)
+func countRows(ctx context.Context, dsn string) (n int64, err error) {
+	err = withConn(ctx, dsn, func(conn *pgx.Conn) error {
+		return conn.QueryRow(ctx, "SELECT count(*) FROM articles").Scan(&n)
+	})
 	return n, err
 }
 
@@ -556,25 +555,23 @@ func (b *bench) latency(ctx context.Context) error {
 // ingestTimes reads when each row's transaction committed. ingested_at is
 // taken just before the commit; the commit itself adds a few milliseconds.
 func ingestTimes(ctx context.Context, dsn string) (map[string]time.Time, error) {
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close(context.Background())
-	rows, err := conn.Query(ctx, "SELECT id, ingested_at FROM articles")
-	if err != nil {
-		return nil, err
-	}
 	out := map[string]time.Time{}
-	for rows.Next() {
-		var id string
-		var at time.Time
-		if err := rows.Scan(&id, &at); err != nil {
-			return nil, err
+	err := withConn(ctx, dsn, func(conn *pgx.Conn) error {
+		rows, err := conn.Query(ctx, "SELECT id, ingested_at FROM articles")
+		if err != nil {
+			return err
 		}
-		out[id] = at
-	}
-	return out, rows.Err()
+		for rows.Next() {
+			var id string
+			var at time.Time
+			if err := rows.Scan(&id, &at); err != nil {
+				return err
+			}
+			out[id] = at
+		}
+		return rows.Err()
+	})
+	return out, err
 }
 
 // shim lets the llmtest fake run outside a test.
