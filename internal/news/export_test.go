@@ -1,0 +1,4 @@
+package news
+
+// AppendNormalized exposes appendNormalized to the external tests.
+var AppendNormalized = appendNormalized
