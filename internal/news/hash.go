@@ -2,6 +2,7 @@ package news
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"slices"
 	"unicode"
@@ -34,7 +35,7 @@ func (m *Message) NormalizedText() string {
 	return string(appendNormalized(buf, m.Body))
 }
 
-// Byte classes of appendNormalized's fast path.
+// Byte classes of appendNormalized's byte-at-a-time path.
 const (
 	byteKeep  = iota // ASCII copied as is
 	byteUpper        // ASCII upper case, lowered
@@ -57,65 +58,116 @@ var byteClass = func() (t [256]uint8) {
 	return t
 }()
 
-// appendNormalized appends s lower-cased with every run of white space turned
-// into one space and none at either end.
+// Constants of appendNormalized's SWAR code: each holds one byte value in all
+// eight bytes of a word.
+const (
+	swar01 = 0x0101010101010101
+	swar80 = 0x80 * swar01
+)
+
+// appendNormalized appends s to dst lower-cased (unicode.ToLower), with every
+// run of white space (unicode.IsSpace) turned into one space and none at
+// either end. Invalid UTF-8 becomes U+FFFD, as when ranging over a string.
 //
-// It is the hottest loop of the worker (it runs over every title and body),
-// so ASCII, whose normalised form is never longer than itself, is written by
-// index into capacity grown once, one table lookup per byte; at the first
-// other byte it continues rune by rune through package unicode, with the
-// same result.
+// It is written by hand because it is the worker's hottest loop: ContentHash
+// runs it over every title and body, and a byte-at-a-time loop cost as much
+// as the hash itself. Its output is what the content hash covers, so it must
+// not change: FuzzNormalize holds it to the plain definition and to the
+// simple byte and rune loop it replaced.
+//
+// The separating spaces are written eagerly: the first white space of a run
+// writes ' ' unless the output is empty or already ends in ' ', and a
+// trailing ' ' is cut at the end. The only state is thus one bit, sep:
+// whether the output can take a space. Most of the text is taken eight bytes
+// at a time (SWAR: SIMD within a register): a chunk of ASCII with no control
+// byte (below 0x20, which includes \t \n \v \f \r) whose only white space
+// is single spaces, the first not continuing a run already written, is
+// exactly its own output once lower-cased, so it is lowered with word
+// arithmetic and stored in one go. Any other chunk goes byte by byte through
+// the byteClass table, and a non-ASCII byte rune by rune through package
+// unicode; then the chunks resume.
+//
+// ASCII output is never longer than its input, so while the input is ASCII,
+// output is written by index into capacity grown once: out always has room
+// for n plus the len(s)-i bytes still to read. A lowered rune may be longer
+// than its input (an invalid byte becomes the three bytes of U+FFFD), so
+// the room is grown again after each.
 func appendNormalized(dst []byte, s string) []byte {
-	dst = slices.Grow(dst, len(s))
 	start, n := len(dst), len(dst)
-	out := dst[:n+len(s)]
-	space := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch byteClass[c] {
-		case byteKeep:
-		case byteUpper:
-			c += 'a' - 'A'
-		case byteSpace:
-			space = true
-			continue
-		default:
-			return appendNormalizedRunes(out[:n], s[i:], start, space)
-		}
-		if space {
-			space = false
-			if n > start {
-				out[n] = ' '
-				n++
+	out := slices.Grow(dst, len(s))[:n+len(s)]
+	sep := false // whether the output can take a space: non-empty, not ending in ' '
+	for i := 0; i < len(s); {
+		// Eight bytes at a time while the chunks are simple.
+		for ; i+8 <= len(s); i += 8 {
+			w := load64(s, i)
+			if w&swar80 != 0 {
+				break // not ASCII
 			}
+			// As all bytes are ASCII, the additions below carry across none.
+			// A byte's high bit is set in ctl if it is below 0x20 (control
+			// characters, including \t \n \v \f \r), in sp if it is ' '.
+			ctl := ^(w + (0x80-0x20)*swar01) & swar80
+			sp := ^((w ^ ' '*swar01) + 0x7f*swar01) & swar80
+			// Control bytes, two spaces in a row, or a first space the output
+			// cannot take.
+			if ctl|sp&(sp<<8) != 0 || sp&0x80 != 0 && !sep {
+				break
+			}
+			// Upper-case letters are the bytes >= 'A' and not >= 'Z'+1; they
+			// get the 0x20 bit.
+			upper := (w + (0x80-'A')*swar01) &^ (w + (0x80-'Z'-1)*swar01) & swar80
+			binary.LittleEndian.PutUint64(out[n:], w|upper>>2)
+			n += 8
+			sep = sp>>56 == 0 // the last byte is not a space
 		}
-		out[n] = c
-		n++
+		// Byte by byte to the end of this chunk (or of s), or up to and
+		// including the next rune that is not ASCII.
+		for end := min(i+8, len(s)); i < end; {
+			c := s[i]
+			switch byteClass[c] {
+			case byteKeep:
+				out[n] = c
+				n++
+				sep = true
+			case byteUpper:
+				out[n] = c + 'a' - 'A'
+				n++
+				sep = true
+			case byteSpace:
+				if sep {
+					out[n] = ' '
+					n++
+					sep = false
+				}
+			default:
+				r, size := utf8.DecodeRuneInString(s[i:])
+				i += size
+				if !unicode.IsSpace(r) {
+					out = utf8.AppendRune(out[:n], unicode.ToLower(r))
+					n = len(out)
+					out = slices.Grow(out, len(s)-i)[:n+len(s)-i]
+					sep = true
+				} else if sep {
+					out[n] = ' '
+					n++
+					sep = false
+				}
+				end = i // back to the chunks
+				continue
+			}
+			i++
+		}
+	}
+	if n > start && !sep {
+		n-- // a trailing space
 	}
 	return out[:n]
 }
 
-// appendNormalizedRunes continues appendNormalized from a non-ASCII byte;
-// start is where the normalised text began in dst, space whether white space
-// is pending.
-func appendNormalizedRunes(dst []byte, s string, start int, space bool) []byte {
-	for _, r := range s {
-		if unicode.IsSpace(r) {
-			space = true
-			continue
-		}
-		if space && len(dst) > start {
-			dst = append(dst, ' ')
-		}
-		space = false
-		if r < utf8.RuneSelf {
-			if byteClass[r] == byteUpper {
-				r += 'a' - 'A'
-			}
-			dst = append(dst, byte(r))
-			continue
-		}
-		dst = utf8.AppendRune(dst, unicode.ToLower(r))
-	}
-	return dst
+// load64 returns s[i:i+8] as a little-endian word; the compiler makes it one
+// load.
+func load64(s string, i int) uint64 {
+	b := s[i : i+8]
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
 }

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -116,30 +114,6 @@ func TestContentHash(t *testing.T) {
 	if u := (&Message{Title: "ÄRGER"}).NormalizedText(); u != "ärger\n" {
 		t.Errorf("unicode case folding: %q", u)
 	}
-}
-
-// FuzzNormalize checks the ASCII fast path against the plain rune-by-rune
-// definition: lower-case, white space runs collapsed, trimmed.
-func FuzzNormalize(f *testing.F) {
-	f.Add("  Hello\tWORLD \n", "Ärger\u00a0über  Straße")
-	f.Add("a\u0085b", "İstanbul  x")
-	f.Fuzz(func(t *testing.T, title, body string) {
-		m := Message{Title: title, Body: body}
-		want := strings.Join(strings.FieldsFunc(title, unicode.IsSpace), " ")
-		wantBody := strings.Join(strings.FieldsFunc(body, unicode.IsSpace), " ")
-		ref := lowerRunes(want) + "\n" + lowerRunes(wantBody)
-		if got := m.NormalizedText(); got != ref && utf8.ValidString(title) && utf8.ValidString(body) {
-			t.Fatalf("NormalizedText(%q, %q) = %q, want %q", title, body, got, ref)
-		}
-	})
-}
-
-func lowerRunes(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		b.WriteRune(unicode.ToLower(r))
-	}
-	return b.String()
 }
 
 func FuzzDecode(f *testing.F) {
