@@ -1,30 +1,37 @@
 package news
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"slices"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/crypto/blake2b"
 )
 
-// Hash is a SHA-256 digest: a story's content hash or a cache key.
-type Hash [sha256.Size]byte
+// Hash is a 32-byte digest: a story's content hash (BLAKE2b-256) or a cache
+// key.
+type Hash [blake2b.Size256]byte
 
 // String returns the hash in lower-case hex.
 func (h Hash) String() string { return hex.EncodeToString(h[:]) }
 
-// ContentHash identifies a story independently of who carried it: SHA-256
+// ContentHash identifies a story independently of who carried it: BLAKE2b-256
 // over the normalised title and body (case folded, runs of white space
 // collapsed to one space). Two reposts of one story under different ids,
 // sources or URLs share it.
+//
+// BLAKE2b-256 rather than SHA-256 for speed: on CPUs without the SHA
+// extensions it is about 2.7 times as fast, and as collision resistant.
+// Changing the hash or the normalisation changes every story's content hash,
+// so stored rows and cache keys made before no longer match new ones.
 func (m *Message) ContentHash() Hash {
 	var arr [2048]byte // most stories fit: no allocation
 	buf := appendNormalized(arr[:0], m.Title)
 	buf = append(buf, '\n')
 	buf = appendNormalized(buf, m.Body)
-	return Hash(sha256.Sum256(buf))
+	return Hash(blake2b.Sum256(buf))
 }
 
 // NormalizedText returns the text ContentHash hashes: title and body, case

@@ -173,6 +173,24 @@ func TestAppendNormalized_Lengths(t *testing.T) {
 	}
 }
 
+func TestContentHash_Golden(t *testing.T) {
+	t.Parallel()
+	// BLAKE2b-256, unkeyed, of the normalised text (Python's
+	// hashlib.blake2b(text, digest_size=32)). A change here invalidates
+	// every stored content hash and cache key.
+	for _, tt := range []struct {
+		m    Message
+		want string
+	}{
+		{Message{Title: "Quake  hits City", Body: "Details\n follow. "}, "e6bf0592c5b18f1f4865d1b8f11d86b784d0e8e2392d78dc7d6dcadde3ec6dd9"},
+		{Message{}, "5b4b01a4a3892ea3751793da57f072ae08eec694ddcda872239fc8239e4bcd1b"},
+	} {
+		if got := tt.m.ContentHash().String(); got != tt.want {
+			t.Errorf("ContentHash(%q, %q) = %s, want %s", tt.m.Title, tt.m.Body, got, tt.want)
+		}
+	}
+}
+
 func TestContentHash_Allocs(t *testing.T) {
 	m := Message{Title: "Central bank raises rates", Body: strings.Repeat("The decision was widely expected by analysts. ", 40)}
 	if n := testing.AllocsPerRun(100, func() { _ = m.ContentHash() }); n != 0 {
