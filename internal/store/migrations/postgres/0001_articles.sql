@@ -21,7 +21,7 @@ CREATE TABLE articles (
 -- time that bounds top's window. Rows arrive roughly in story-time order, so a
 -- BRIN index narrows a window to its block ranges at a fraction of a btree's
 -- insert cost. top groups the window's rows by content_hash and filters them
--- by category, so neither needs a btree: one on content_hash (random SHA-256
+-- by category, so neither needs a btree: one on content_hash (random 256-bit
 -- keys, so page splits and full-page writes everywhere) cost ~30 % of the
 -- server's insert CPU (24-31 → 18-19 µs per row), one on category ~15 %.
 CREATE INDEX articles_story_time_idx ON articles
