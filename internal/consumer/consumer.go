@@ -32,7 +32,7 @@ type Delivery struct {
 	Size int
 
 	msg      jetstream.Msg
-	received time.Time // when Run took it off the iterator
+	received time.Time // when Run received it from the subscription
 	touched  int64     // unix nanos of the last delivery or InProgress; guarded by keeper.mu
 }
 
@@ -213,78 +213,133 @@ type runner struct {
 	nakedOnStop uint64
 }
 
-// pump runs one message iterator until it is closed: by ctx (shutdown), by
-// backpressure, or by an error, which it returns.
+// errSubscriptionClosed reports a subscription that ended without an error
+// of its own, neither for shutdown nor for backpressure.
+var errSubscriptionClosed = errors.New("subscription closed")
+
+// pump runs one Consume subscription until it is closed: by ctx (shutdown),
+// by backpressure, or by an error, which it returns.
+//
+// It consumes through a callback (Consume) rather than the Messages
+// iterator: the iterator creates, arms and stops a heartbeat timer
+// (time.AfterFunc) on every Next, where Consume re-arms one timer per
+// subscription; that saved about 0.7 µs of worker CPU per message in the
+// bench. Consume runs the callback on one goroutine per subscription, so
+// handle is sequential, like the loop it replaced.
 func (r *runner) pump(ctx context.Context) error {
 	c := r.c
-	iter, err := c.cons.Messages(jetstream.PullMaxMessages(c.cfg.FetchBatch))
+	p := &pull{r: r, ctx: ctx, stalled: make(chan struct{}, 1)}
+	cc, err := c.cons.Consume(p.handle, jetstream.PullMaxMessages(c.cfg.FetchBatch), jetstream.ConsumeErrHandler(p.onError))
 	if err != nil {
 		return err
 	}
-	defer iter.Stop()
-	stopAfter := context.AfterFunc(ctx, iter.Drain)
+	closed := cc.Closed()
+	stopAfter := context.AfterFunc(ctx, cc.Drain)
 	defer stopAfter()
-	var lastErr error
-	stalled := false
-	for {
-		jm, err := iter.Next()
-		if err != nil {
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				if errors.Is(err, jetstream.ErrConnectionClosed) {
-					return err
-				}
-				if stalled || ctx.Err() != nil {
-					return nil
-				}
-				return cmpErr(lastErr, err)
-			}
-			lastErr = err
-			if c.errLog.allow() {
-				c.log.Warn("fetch error", zap.Error(err))
-			}
-			continue
-		}
-		d := c.receive(ctx, jm)
-		if d == nil {
-			continue // dead-lettered, or naked for a retry
-		}
-		switch {
-		case ctx.Err() != nil: // shutting down: hand back what the iterator still buffers
-			_ = jm.Nak()
-			r.nakedOnStop++
-			continue
-		case stalled: // draining the buffer into the backlog: keep it alive now
-			c.keep.track(d)
-			r.backlog = append(r.backlog, d)
-			if err := jm.InProgress(); err == nil {
-				c.m.inProgress.Inc()
-			}
-			continue
-		}
+	select {
+	case <-closed:
+	case <-p.stalled:
+		// Backpressure: stop fetching; Drain still hands the subscription's
+		// buffer to the handler, which moves it into the tracked backlog.
+		cc.Drain()
+		<-closed
+	}
+	// Closed is closed after the last handler call returned; taking the
+	// lock also covers a subscription that was already invalid when Closed
+	// was asked for (the connection closed meanwhile).
+	p.mu.Lock()
+	p.finished = true
+	stalled := p.isStalled
+	p.mu.Unlock()
+	if c.js.Conn().IsClosed() {
+		return jetstream.ErrConnectionClosed
+	}
+	if stalled || ctx.Err() != nil {
+		return nil
+	}
+	p.errMu.Lock()
+	defer p.errMu.Unlock()
+	return cmpErr(p.lastErr, errSubscriptionClosed)
+}
+
+// pull is the state of one pump: what the Consume callback shares with it.
+type pull struct {
+	r       *runner
+	ctx     context.Context
+	stalled chan struct{} // the handler signals here once, when out blocked for AckWait/3
+
+	mu        sync.Mutex // held by the handler while it runs
+	isStalled bool       // draining the buffer into the backlog; guarded by mu
+	finished  bool       // pump is done with the subscription; guarded by mu
+
+	errMu   sync.Mutex
+	lastErr error // the last error the subscription reported; guarded by errMu
+}
+
+// onError receives the subscription's errors, terminal (the durable was
+// deleted, the connection closed) or not (missed heartbeats, which Consume
+// recovers from by pulling again), possibly from another goroutine than
+// the handler's.
+func (p *pull) onError(_ jetstream.ConsumeContext, err error) {
+	p.errMu.Lock()
+	p.lastErr = err
+	p.errMu.Unlock()
+	if c := p.r.c; c.errLog.allow() {
+		c.log.Warn("fetch error", zap.Error(err))
+	}
+}
+
+// handle is the Consume callback: it decodes one message and hands it to
+// out, or, when out blocks for AckWait/3, stops the subscription and keeps
+// the message (and the rest of the buffer) in the tracked backlog.
+func (p *pull) handle(jm jetstream.Msg) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r, c, ctx := p.r, p.r.c, p.ctx
+	if p.finished { // cannot happen (see pump); never leave a message unsettled
+		_ = jm.Nak()
+		return
+	}
+	d := c.receive(ctx, jm)
+	if d == nil {
+		return // dead-lettered, or naked for a retry
+	}
+	switch {
+	case ctx.Err() != nil: // shutting down: hand back what the subscription still buffers
+		_ = jm.Nak()
+		r.nakedOnStop++
+		return
+	case p.isStalled: // draining the buffer into the backlog: keep it alive now
 		c.keep.track(d)
-		select {
-		case r.out <- d:
-			continue
-		default:
+		r.backlog = append(r.backlog, d)
+		if err := jm.InProgress(); err == nil {
+			c.m.inProgress.Inc()
 		}
-		r.stall.Reset(c.cfg.AckWait / 3)
-		select {
-		case r.out <- d:
-			r.stall.Stop()
-		case <-ctx.Done():
-			r.stall.Stop()
-			c.keep.untrack(d)
-			_ = jm.Nak()
-			r.nakedOnStop++
-		case <-r.stall.C:
-			// The pipeline is stuck (a dependency is down). Stop fetching and
-			// move the iterator's buffer into the tracked backlog, so nothing
-			// fetched waits unseen by the keep-alive.
-			r.backlog = append(r.backlog, d)
-			stalled = true
-			c.log.Warn("output blocked, pausing fetch", zap.Duration("duration", c.cfg.AckWait/3))
-			iter.Drain()
-		}
+		return
+	}
+	c.keep.track(d)
+	select {
+	case r.out <- d:
+		return
+	default:
+	}
+	r.stall.Reset(c.cfg.AckWait / 3)
+	select {
+	case r.out <- d:
+		r.stall.Stop()
+	case <-ctx.Done():
+		r.stall.Stop()
+		c.keep.untrack(d)
+		_ = jm.Nak()
+		r.nakedOnStop++
+	case <-r.stall.C:
+		// The pipeline is stuck (a dependency is down). Stop fetching and
+		// move the subscription's buffer into the tracked backlog, so
+		// nothing fetched waits unseen by the keep-alive.
+		r.backlog = append(r.backlog, d)
+		p.isStalled = true
+		c.log.Warn("output blocked, pausing fetch", zap.Duration("duration", c.cfg.AckWait/3))
+		p.stalled <- struct{}{}
 	}
 }
 

@@ -697,3 +697,68 @@ func TestConsumer_DeadLetterKeepsPublisherID(t *testing.T) {
 		t.Fatalf("%s = %q, want the publisher's id", consumer.HeaderOriginalMsgID, got)
 	}
 }
+
+// TestConsumer_DurableDeletedIsRecreated deletes the durable under a
+// running consumer: Run must recreate it and go on fetching.
+func TestConsumer_DurableDeletedIsRecreated(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	c := b.newConsumer(t)
+	out, _ := run(t, c, 0)
+	b.publishValid(t, 0, 5)
+	c.Ack(receive(t, out, 5))
+	if err := b.js.DeleteConsumer(t.Context(), b.cfg.Stream.Name, b.cfg.Durable); err != nil {
+		t.Fatalf("delete durable: %v", err)
+	}
+	b.publishValid(t, 5, 5)
+	// The new durable delivers the stream from its start again; the
+	// idempotent commit absorbs that. Wait for the new messages.
+	want := map[string]bool{"m-5": true, "m-6": true, "m-7": true, "m-8": true, "m-9": true}
+	timeout := time.After(20 * time.Second)
+	for len(want) > 0 {
+		select {
+		case d, ok := <-out:
+			if !ok {
+				t.Fatal("out closed")
+			}
+			delete(want, d.Message.ID)
+			c.Ack([]*consumer.Delivery{d})
+		case <-timeout:
+			t.Fatalf("not received after the durable was deleted: %v", want)
+		}
+	}
+}
+
+// TestConsumer_ConnectionClosedEndsRun closes the connection for good under
+// a running consumer: Run must close out and return an error saying so.
+func TestConsumer_ConnectionClosedEndsRun(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	nc := natstest.Connect(t, "")
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := consumer.New(t.Context(), js, b.cfg, zaptest.NewLogger(t), nil)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(c.Close)
+	out := make(chan *consumer.Delivery)
+	errc := make(chan error, 1)
+	go func() { errc <- c.Run(t.Context(), out) }()
+	b.publishValid(t, 0, 3)
+	c.Ack(receive(t, out, 3))
+	nc.Close()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, jetstream.ErrConnectionClosed) {
+			t.Errorf("Run = %v, want ErrConnectionClosed", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not return after the connection closed")
+	}
+	if _, ok := <-out; ok {
+		t.Error("out not closed")
+	}
+}
