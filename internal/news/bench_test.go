@@ -56,3 +56,35 @@ func BenchmarkNormalizeGenerated(b *testing.B) {
 		i++
 	}
 }
+
+// genWire returns n generated messages in the wire format, as the load tests
+// publish them, and their average size.
+func genWire(b *testing.B, n int) (wire [][]byte, avgBytes int64) {
+	b.Helper()
+	msgs, _ := genMessages(b, n)
+	wire = make([][]byte, n)
+	var total int
+	for i := range msgs {
+		data, err := msgs[i].MarshalJSON()
+		if err != nil {
+			b.Fatal(err)
+		}
+		wire[i] = data
+		total += len(data)
+	}
+	return wire, int64(total / n)
+}
+
+// BenchmarkDecodeGenerated decodes 1024 generated wire messages in rotation.
+func BenchmarkDecodeGenerated(b *testing.B) {
+	wire, avg := genWire(b, 1024)
+	b.SetBytes(avg)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := news.DecodeLimit(wire[i%len(wire)], news.DefaultMaxBytes); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
