@@ -9,6 +9,7 @@ import (
 type rowMetrics struct {
 	inserted  prometheus.Counter
 	duplicate prometheus.Counter
+	fallbacks prometheus.Counter
 }
 
 func newRowMetrics() *rowMetrics {
@@ -20,6 +21,10 @@ func newRowMetrics() *rowMetrics {
 		duplicate: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "newsflow_db_rows_duplicate_total",
 			Help: "Rows of committed batches skipped because their id was already stored.",
+		}),
+		fallbacks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "newsflow_db_insert_fallbacks_total",
+			Help: "Batches whose plain INSERT met an id already stored and were re-run with ON CONFLICT (id) DO NOTHING.",
 		}),
 	}
 }

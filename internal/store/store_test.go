@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 	"go.uber.org/zap/zaptest"
 
+	"newsflow/internal/news"
 	"newsflow/internal/store"
 	"newsflow/internal/store/storetest"
 )
@@ -165,6 +166,57 @@ func TestPostgres_Metrics(t *testing.T) {
 	}
 	for _, name := range []string{"acquired_conns", "idle_conns", "total_conns", "acquire_wait_total", "acquire_seconds_total"} {
 		gathered(t, reg, "newsflow_db_pool_"+name)
+	}
+}
+
+// TestPostgres_OptimisticInsert: a batch meeting stored ids is re-run with
+// ON CONFLICT and counted once; the batches after it skip the optimistic
+// statement until safeRun (100) of them found no stored id, and then a
+// conflict falls back (and is counted) again.
+func TestPostgres_OptimisticInsert(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	reg := prometheus.NewRegistry()
+	s, err := store.OpenPostgres(ctx, storetest.PostgresDSN(t), testPool, zaptest.NewLogger(t), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rows := storetest.Articles("o", 110)
+	commit := func(rows []news.Article, want int) {
+		t.Helper()
+		n, err := s.Commit(ctx, rows)
+		if err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+		if n != want {
+			t.Fatalf("Commit inserted %d; want %d", n, want)
+		}
+	}
+	fallbacks := func(want float64) {
+		t.Helper()
+		if got := gathered(t, reg, "newsflow_db_insert_fallbacks_total"); got != want {
+			t.Fatalf("newsflow_db_insert_fallbacks_total = %v; want %v", got, want)
+		}
+	}
+	commit(rows[0:4], 4)
+	fallbacks(0)
+	commit(rows[2:6], 2) // 2 and 3 stored: the plain INSERT fails, ON CONFLICT skips them
+	fallbacks(1)
+	commit(rows[4:8], 2) // 4 and 5 stored: straight to ON CONFLICT
+	fallbacks(1)
+	for i := 8; i < 108; i++ { // 100 batches without a stored id
+		commit(rows[i:i+1], 1)
+	}
+	fallbacks(1)
+	commit(rows[107:110], 2) // optimistic again: 107 stored
+	fallbacks(2)
+	wantRows := int64(110)
+	if n, err := s.Count(ctx); err != nil || n != wantRows {
+		t.Fatalf("Count = %d, %v; want %d", n, err, wantRows)
 	}
 }
 
