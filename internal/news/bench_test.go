@@ -11,7 +11,7 @@ import (
 // genMessages returns n messages of the synthetic generator the load tests
 // use (1 KiB bodies by default), so the benchmarks see realistic text:
 // mixed case, digits, punctuation and the odd non-ASCII name.
-func genMessages(b *testing.B, n int) (msgs []news.Message, avgBytes int64) {
+func genMessages(b testing.TB, n int) (msgs []news.Message, avgBytes int64) {
 	b.Helper()
 	g, err := gen.New(gen.Config{Seed: 1, Now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
 	if err != nil {
@@ -59,7 +59,7 @@ func BenchmarkNormalizeGenerated(b *testing.B) {
 
 // genWire returns n generated messages in the wire format, as the load tests
 // publish them, and their average size.
-func genWire(b *testing.B, n int) (wire [][]byte, avgBytes int64) {
+func genWire(b testing.TB, n int) (wire [][]byte, avgBytes int64) {
 	b.Helper()
 	msgs, _ := genMessages(b, n)
 	wire = make([][]byte, n)
@@ -83,6 +83,21 @@ func BenchmarkDecodeGenerated(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		if _, err := news.DecodeLimit(wire[i%len(wire)], news.DefaultMaxBytes); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkDecodeGeneratedReference is BenchmarkDecodeGenerated with the
+// previous DecodeLimit, for comparison.
+func BenchmarkDecodeGeneratedReference(b *testing.B) {
+	wire, avg := genWire(b, 1024)
+	b.SetBytes(avg)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := news.DecodeLimitRef(wire[i%len(wire)], news.DefaultMaxBytes); err != nil {
 			b.Fatal(err)
 		}
 		i++

@@ -120,7 +120,13 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"id":"tg:c:1","source":"tg","title":"t"}`))
 	f.Add([]byte(`{"id":"a","source":"s","body":"b","published_at":"2026-01-02T03:04:05Z"}`))
 	f.Add([]byte(`{"id":"","source":"s"}`))
+	for _, c := range decodeEdgeCases() {
+		if len(c) < 1000 {
+			f.Add([]byte(c))
+		}
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		checkDecodeMatchesReference(t, b, DefaultMaxBytes)
 		m, err := Decode(b)
 		if err != nil {
 			return // rejecting is fine; panicking is not
@@ -161,5 +167,91 @@ func BenchmarkContentHash(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = m.ContentHash()
+	}
+}
+
+// decodeEdgeCases are inputs on which DecodeLimit must agree with the
+// previous implementation; FuzzDecode starts from them too.
+func decodeEdgeCases() []string {
+	values := []string{
+		`""`, `" "`, `"x"`, `null`, `0`, `-1.5e3`, `true`, `false`, `{}`, `[]`, `{"a":"b"}`, `["x"]`, `NaN`, `-Inf`,
+		`"a\nb"`, `"\t x \r\n"`, `"caf\u00e9"`, `"\u00C9T\u00C9"`, `"\ud83d\ude00"`, `"\ud800"`, `"x\ud800y"`,
+		`"\ud800\u0041"`, `"\ud800\udc00"`, `"\udc00"`, `"\ud800\"`, `"\ud800\u12"`, `"\ud800\uzzzz"`,
+		`"\u12"`, `"\u"`, `"\uzzzz"`, `"\u+123"`, `"\x"`, `"\é"`, `"\\"`, `"\/"`, `"\b\f"`, `"\"q\""`, `"\\\""`,
+		`"a\u0000b"`, "\"a\x00b\"", "\"a\x01\x1fb\"", `"\u0000"`, `"é\u00e9é"`, "\"\u00a0x\u2003\"", "\"\u0085\"",
+		"\"\xff\"", "\"\xed\xa0\x80\"", "\"\xc0\xaf\"", "\"\xe2\x82\"",
+		`"2026-01-02T03:04:05Z"`, `" 2026-01-02T03:04:05+01:00 "`, `"2026-01-02T03:04:05.123456789-07:30"`,
+		`"2026-01-02 03:04:05Z"`, `"2026-13-02T03:04:05Z"`, `"   "`, `"2026-01-02T03:04:05\u005a"`,
+		`"EN"`, `"İ"`, `"De-AT"`,
+		`"` + strings.Repeat("y", MaxIDBytes) + `"`, `"` + strings.Repeat("y", MaxIDBytes+1) + `"`,
+		`"` + strings.Repeat("é", MaxIDBytes/2) + ` "`, `"` + strings.Repeat("word \n", 10000) + `"`,
+	}
+	keys := []string{"id", "source", "title", "body", "url", "lang", "published_at", "extra", "ID", `\u0069d`, `bod\u0079`, "", "\xff"}
+	var cases []string
+	for _, k := range keys {
+		for _, v := range values {
+			kv := `"` + k + `":` + v
+			cases = append(cases,
+				`{"id":"a","source":"s","title":"t",`+kv+`}`,
+				`{`+kv+`,"id":"a","source":"s","body":"b"}`,
+				`{"id":"a",`+kv+`,"source":"s","title":"t",`+kv+`}`,
+				`{"source":"s",`+kv+`}`,
+			)
+		}
+	}
+	return append(cases,
+		``, ` `, `{}`, `{ }`, ` { } `, `null`, `"s"`, `1`, `[]`, `[{"id":"a"}]`, `{`, `}`, `{"id"}`, `{"id":}`, `{"id":"a"`,
+		`{"id":"a",}`, `{,"id":"a"}`, `{"id":"a" "source":"s"}`, `{"id":"a","source":"s","title":"t"}x`,
+		`{"id":"a","source":"s","title":"t"} `, "\t\r\n{\"id\":\"a\",\"source\":\"s\",\"title\":\"t\"}\n",
+		` {"id" : "a" , "source" :"s","title": "t" } `, "{\"id\":\"a\",\"source\":\"s\",\"title\":\"t\"}\x00",
+		`{"id":"a","source":"s","title":"t","x":{"y":[1,{"z":null}]}}`,
+		`{"id":"a","source":"s","title":"t","x":`+strings.Repeat("[", 300)+strings.Repeat("]", 300)+`}`,
+		`{"id":"a","source":"s","title":"t","x":`+strings.Repeat("[", 299)+strings.Repeat("]", 299)+`}`,
+		`{"id":"a","source":"s","title":"t","x":1.2.3}`, `{"id":"a","source":"s","title":"t","x":+inf}`,
+		`{"id":"a","source":"s","title":"t","x":nul}`, `{"id":"a","source":"s","title":"t","x":tru}`,
+		`{"id":"a","id":"b","source":"s","title":"t"}`, `{"id":"a","id":null,"source":"s","title":"t"}`,
+		`{"id":1,"id":"a","source":"s","title":"t"}`, `{"id":"a","source":2,"title":false}`,
+		`{"id":"","source":"","title":"","body":"","url":"","lang":"","published_at":""}`,
+		`{"id":"a\"","source":"s\\","title":"t\\\""}`, `{"id":"a\\\\","source":"s","title":"t"}`,
+		`{"i\"d":"a","source":"s","title":"t"}`, `{"id\\":"a","source":"s","title":"t"}`,
+		`{"id":"a","source":"s","title":"t"`+strings.Repeat(`,"body":"`+strings.Repeat("b", 100)+`"`, 500)+`}`,
+	)
+}
+
+func TestDecodeMatchesReference(t *testing.T) {
+	t.Parallel()
+	for _, c := range decodeEdgeCases() {
+		for _, limit := range []int{DefaultMaxBytes, 0, len(c), len(c) - 1} {
+			checkDecodeMatchesReference(t, []byte(c), limit)
+		}
+	}
+}
+
+// TestDecodeEscapes pins how fastjson unescapes strings: DecodeLimit relies
+// on unescaping valid UTF-8 giving valid UTF-8.
+func TestDecodeEscapes(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ in, want string }{
+		{`a\nb\t\"\\\/`, "a\nb\t\"\\/"},
+		{`caf\u00e9`, "café"},
+		{`\ud83d\ude00`, "😀"},
+		{`\ud800`, `\ud800`},
+		{`x\udc00y`, `x\udc00y`},
+		{`\ud800\u0041`, "\uFFFD"},
+		{`\ud800\udbff`, "\uFFFD"},
+		{`\ud800\u12`, `\ud800\u12`},
+		{`\u12`, `\u12`},
+		{`\uzzzz`, `\uzzzz`},
+		{`\x\é`, `\x\é`},
+	} {
+		in := `{"id":"a","source":"s","title":"t","body":"` + tt.in + `"}`
+		m, err := Decode([]byte(in))
+		if err != nil {
+			t.Errorf("%s: %v", in, err)
+			continue
+		}
+		if m.Body != tt.want {
+			t.Errorf("%s: body %q, want %q", in, m.Body, tt.want)
+		}
 	}
 }
