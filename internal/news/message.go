@@ -76,25 +76,36 @@ func Decode(b []byte) (Message, error) { return DecodeLimit(b, DefaultMaxBytes) 
 // DecodeLimit parses one message, rejecting it if it exceeds maxBytes, is not
 // a single JSON object, or fails Validate. The returned Message is normalised.
 //
-// It parses with fastjson rather than encoding/json: decoding is the
-// worker's hottest per-message step, and a pooled fastjson parser reads the
-// flat message object without reflection. The string fields are copied out
-// of the parser's buffer with one allocation for all of them, which they
-// share (see BenchmarkDecodeGenerated). The semantics match encoding/json's:
-// unknown fields are ignored, null means absent, the last of duplicate keys
-// wins.
+// Decoding is the worker's hottest per-message step. A message as publishers
+// send it, a flat object of strings, is read by a small scanner (scanFlat);
+// anything else, malformed JSON included, goes to a pooled fastjson parser,
+// whose errors the DecodeError quotes. Neither uses reflection, and the
+// string fields are copied out with one allocation for all of them, which
+// they share (see BenchmarkDecodeGenerated). The semantics match encoding/json's: unknown
+// fields are ignored, null means absent, the last of duplicate keys wins.
 func DecodeLimit(b []byte, maxBytes int) (Message, error) {
 	if maxBytes > 0 && len(b) > maxBytes {
 		return Message{}, &DecodeError{Reason: fmt.Sprintf("size %d bytes exceeds limit %d", len(b), maxBytes)}
 	}
 	// Validating the whole input up front makes every decoded field valid
-	// UTF-8 too: fastjson's unescaping copies runs of the input split at
-	// ASCII backslashes, emits ASCII or whole runes for the escapes, U+FFFD
-	// for a surrogate pair that does not decode, and keeps a lone surrogate
-	// such as \ud800 as its six ASCII characters (TestDecodeEscapes).
+	// UTF-8 too: unescaping copies runs of the input split at ASCII
+	// backslashes, emits ASCII or whole runes for the escapes, U+FFFD for a
+	// surrogate pair that does not decode, and keeps a lone surrogate such
+	// as \ud800 as its six ASCII characters (TestDecodeEscapes).
 	if !utf8.Valid(b) {
 		return Message{}, &DecodeError{Reason: "not valid UTF-8"}
 	}
+	var raw [numFields][]byte
+	if scanFlat(b, &raw) {
+		return decodeFields(&raw, true)
+	}
+	return decodeFastjson(b)
+}
+
+// decodeFastjson decodes with fastjson what scanFlat does not take: other
+// values than strings and null, escaped keys, and malformed JSON, whose
+// errors quote the parser.
+func decodeFastjson(b []byte) (Message, error) {
 	p := parsers.Get()
 	defer parsers.Put(p)
 	v, err := p.ParseBytes(b)
@@ -130,19 +141,35 @@ func DecodeLimit(b []byte, maxBytes int) (Message, error) {
 	if bad != nil {
 		return Message{}, bad
 	}
+	return decodeFields(&raw, false)
+}
+
+// decodeFields makes the normalised and validated message of its fields'
+// string contents, indexed by field (nil when absent or null), which are
+// still JSON-escaped if escaped is set. They must be valid UTF-8.
+func decodeFields(raw *[numFields][]byte, escaped bool) (Message, error) {
 	n := 0
 	for _, r := range raw {
-		n += len(r)
+		n += len(r) // unescaping never lengthens
 	}
-	var sb strings.Builder
+	var (
+		sb   strings.Builder
+		ends [numFields]int
+	)
 	sb.Grow(n)
-	for _, r := range raw {
-		sb.Write(r)
+	for i, r := range raw {
+		if escaped {
+			writeUnescaped(&sb, r)
+		} else {
+			sb.Write(r)
+		}
+		ends[i] = sb.Len()
 	}
 	all := sb.String()
 	var fields [numFields]string
-	for i, r := range raw {
-		fields[i], all = all[:len(r)], all[len(r):]
+	start := 0
+	for i, end := range ends {
+		fields[i], start = all[start:end], end
 	}
 	m := Message{ID: fields[fieldID], Source: fields[fieldSource], Title: fields[fieldTitle], Body: fields[fieldBody], URL: fields[fieldURL], Lang: fields[fieldLang]}
 	if published := fields[fieldPublishedAt]; published != "" {

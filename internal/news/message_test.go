@@ -214,6 +214,11 @@ func decodeEdgeCases() []string {
 		`{"id":"","source":"","title":"","body":"","url":"","lang":"","published_at":""}`,
 		`{"id":"a\"","source":"s\\","title":"t\\\""}`, `{"id":"a\\\\","source":"s","title":"t"}`,
 		`{"i\"d":"a","source":"s","title":"t"}`, `{"id\\":"a","source":"s","title":"t"}`,
+		`{"id":"a"  ,  "source":"s" ,"title":"t"  }`, `{"id":"a","source":"s","title":"t"}}`, `{"id":"a","source":"s","title":"t" , }`,
+		`{"id":"a","source":"s","title":nullx}`, `{"id":"a","source":"s","title":"t","body":nul}`, `{"id":"a","source":"s","title":"t","x":null`,
+		"{\f\"id\":\"a\",\"source\":\"s\",\"title\":\"t\"}", "{\"id\":\"a\"\v,\"source\":\"s\",\"title\":\"t\"}",
+		`{"id":"a`, `{"id":"a\"}`, `{"id":"a\\"}`, `{"id":"a\\\"}`, `{"id`, `{"id":`, `{"id":"a",`, `{"id":"a","source":"s","title":"t\`,
+		`{"id":"\\","source":"\\\\","title":"\\\""}`, `{"id":"a","source":"s","title":"\"\"\""}`,
 		`{"id":"a","source":"s","title":"t"`+strings.Repeat(`,"body":"`+strings.Repeat("b", 100)+`"`, 500)+`}`,
 	)
 }
