@@ -397,11 +397,35 @@ func tail(s string, n int) string {
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
-// cpuGroups are the processes whose CPU the throughput phase accounts for.
-var cpuGroups = []string{"worker", "nats-server", "postgres"}
+// servers returns the NATS and Postgres servers the bench drives, for the
+// throughput phase's CPU accounting.
+func (b *bench) servers() []serverGroup {
+	return []serverGroup{
+		findServer("nats-server", portOf(b.cfg.natsURL, 4222)),
+		findServer("postgres", portOf(b.cfg.dbURL, 5432)),
+	}
+}
 
-func perMsg(before, after map[string]float64, name string, n int) float64 {
-	return (after[name] - before[name]) / float64(n) * 1e6
+// cpuLine formats the CPU per message of the workers and of each server.
+func cpuLine(workers float64, servers []serverGroup, before, after []cpuSample, n int) string {
+	parts := []string{fmt.Sprintf("worker %.1f", workers/float64(n)*1e6)}
+	for i, g := range servers {
+		if g.pid == 0 {
+			parts = append(parts, fmt.Sprintf("%s n/a (no process seen listening on port %d)", g.name, g.port))
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s %.1f", g.name, cpuBetween(before[i], after[i])/float64(n)*1e6))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// sampleAll samples every server group.
+func sampleAll(servers []serverGroup) []cpuSample {
+	out := make([]cpuSample, len(servers))
+	for i, g := range servers {
+		out[i] = g.sample()
+	}
+	return out
 }
 
 func summaryTime(r workerproc.Result, key string) (time.Time, bool) {
@@ -434,7 +458,8 @@ func (b *bench) throughput(ctx context.Context, workers int) error {
 		return err
 	}
 	fmt.Printf("prefill: %.0f msgs/s\n", float64(len(msgs))/time.Since(t0).Seconds())
-	cpu0 := workerproc.CPUByCommand(cpuGroups...)
+	servers := b.servers()
+	cpu0, srv0 := workerproc.CPUByCommand("worker"), sampleAll(servers)
 	env := []string{"LLM_PROVIDER=" + b.cfg.provider, "NEWSFLOW_LAG_INTERVAL=0s"}
 	var profileDone chan error
 	if b.cfg.cpuProfile != "" && workers == 1 {
@@ -458,7 +483,7 @@ func (b *bench) throughput(ctx context.Context, workers int) error {
 		}
 		return err
 	}
-	cpu1 := workerproc.CPUByCommand(cpuGroups...)
+	cpu1, srv1 := workerproc.CPUByCommand("worker"), sampleAll(servers)
 	if profileDone != nil {
 		if err := <-profileDone; err != nil {
 			fmt.Println("cpu profile:", err)
@@ -502,8 +527,8 @@ func (b *bench) throughput(ctx context.Context, workers int) error {
 	fmt.Printf("RESULT throughput workers=%d messages=%d msgs_per_s=%.0f (steady state: first fetch → 99 %% committed %.2fs) drain_msgs_per_s=%.0f (first fetch → last commit %.2fs) transactions=%.0f\n",
 		workers, len(msgs), 0.99*msgsDone/t99.Sub(first).Seconds(), t99.Sub(first).Seconds(),
 		msgsDone/last.Sub(first).Seconds(), last.Sub(first).Seconds(), txs)
-	fmt.Printf("CPU during the run (µs per message): worker %.1f, nats-server %.1f, postgres %.1f\n",
-		perMsg(cpu0, cpu1, "worker", len(msgs)), perMsg(cpu0, cpu1, "nats-server", len(msgs)), perMsg(cpu0, cpu1, "postgres", len(msgs)))
+	fmt.Printf("CPU during the run (µs per message): %s\n",
+		cpuLine(cpu1["worker"]-cpu0["worker"], servers, srv0, srv1, len(msgs)))
 	return nil
 }
 
