@@ -207,7 +207,7 @@ func TestE2E_SIGKILLMidRunThenRestart(t *testing.T) {
 // acks it, and the process exits 0.
 func TestE2E_SIGTERMCommitsPartialBatch(t *testing.T) {
 	t.Parallel()
-	w := setup(t, "NEWSFLOW_BATCH_WAIT=1h", "NEWSFLOW_ACK_WAIT=2h")
+	w := setup(t, "NEWSFLOW_BATCH_WAIT=1h", "NEWSFLOW_BATCH_IDLE=0", "NEWSFLOW_ACK_WAIT=2h")
 	p := w.start(t)
 	msgs := make([]news.Message, 7)
 	for i := range msgs {

@@ -34,6 +34,7 @@ type runConfig struct {
 	batchSize     int
 	batchBytes    int
 	batchWait     time.Duration
+	batchIdle     time.Duration
 	committers    int
 	commitTimeout time.Duration
 	grace         time.Duration
@@ -90,6 +91,7 @@ func (c *runConfig) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.batchSize, "batch-size", 100, "flush a batch at this many messages")
 	fs.IntVar(&c.batchBytes, "batch-bytes", 1<<20, "flush a batch before its payloads exceed this many bytes")
 	fs.DurationVar(&c.batchWait, "batch-wait", 5*time.Second, "flush a batch this long after its first message")
+	fs.DurationVar(&c.batchIdle, "batch-idle", 100*time.Millisecond, "flush a batch once no message arrived for this long (up to twice that); 0 waits out --batch-wait")
 	fs.IntVar(&c.committers, "committers", 4, "batches enriched and committed at once")
 	fs.DurationVar(&c.commitTimeout, "commit-timeout", 10*time.Second, "bound on one commit attempt")
 	fs.DurationVar(&c.grace, "grace", 25*time.Second, "on SIGTERM, time to finish and ack the open batches before handing the rest back")
@@ -136,6 +138,8 @@ func (c *runConfig) validate() error {
 		return fmt.Errorf("--batch-wait (%s) plus --commit-timeout (%s) must be less than --ack-wait (%s), or an open batch could be redelivered while it waits", c.batchWait, c.commitTimeout, c.ackWait)
 	case c.batchSize > c.maxAckPend:
 		return fmt.Errorf("--batch-size (%d) must not exceed --max-ack-pending (%d), or a batch could never fill", c.batchSize, c.maxAckPend)
+	case c.batchIdle < 0:
+		return fmt.Errorf("--batch-idle must be ≥ 0, got %s", c.batchIdle)
 	case c.maxDeliver < 1:
 		return fmt.Errorf("--max-deliver must be ≥ 1, got %d", c.maxDeliver)
 	case c.grace <= 0:
@@ -158,7 +162,7 @@ func (c *runConfig) consumerConfig() consumer.Config {
 
 func (c *runConfig) workerConfig() worker.Config {
 	return worker.Config{
-		Batch:      batcher.Config{MaxMessages: c.batchSize, MaxBytes: c.batchBytes, MaxWait: c.batchWait},
+		Batch:      batcher.Config{MaxMessages: c.batchSize, MaxBytes: c.batchBytes, MaxWait: c.batchWait, MaxIdle: c.batchIdle},
 		Committers: c.committers, CommitTimeout: c.commitTimeout, DrainTimeout: c.grace,
 	}
 }

@@ -4,8 +4,9 @@
 // It knows nothing about NATS or SQL: the worker feeds it deliveries and its
 // flush function enriches, commits and acks. A batch is flushed when it holds
 // MaxMessages items (reason "size"), when the next item would take it past
-// MaxBytes ("bytes"), MaxWait after its first item arrived ("time"), or when
-// the input channel is closed ("shutdown").
+// MaxBytes ("bytes"), MaxWait after its first item arrived ("time"), when no
+// item arrived for MaxIdle ("idle"; off unless set), or when the input
+// channel is closed ("shutdown").
 //
 // Concurrency: Run is called once and owns the batch; the flush function is
 // called from Run's goroutine, one batch at a time, and receives ownership of
@@ -26,11 +27,12 @@ import (
 // FlushReason says why a batch was flushed; it is a metric label.
 type FlushReason string
 
-// The four flush reasons.
+// The flush reasons.
 const (
 	FlushSize     FlushReason = "size"
 	FlushBytes    FlushReason = "bytes"
 	FlushTime     FlushReason = "time"
+	FlushIdle     FlushReason = "idle"
 	FlushShutdown FlushReason = "shutdown"
 )
 
@@ -47,6 +49,12 @@ type Config struct {
 	MaxBytes int
 	// MaxWait flushes this long after the batch's first item. Default 5s.
 	MaxWait time.Duration
+	// MaxIdle, when positive, flushes a batch once no item arrived for
+	// between MaxIdle and twice that: the input has gone quiet (a backlog
+	// drained, or a trickle), so waiting out MaxWait would only add latency.
+	// It is checked every MaxIdle by one timer per batch, not per item.
+	// Zero disables it.
+	MaxIdle time.Duration
 	// DrainTimeout bounds the final "shutdown" flush, which runs on a context
 	// detached from Run's (already cancelled) one. Default 30s.
 	DrainTimeout time.Duration
@@ -63,6 +71,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("batcher: MaxBytes must be ≥ 1, got %d", c.MaxBytes)
 	case c.MaxWait <= 0:
 		return fmt.Errorf("batcher: MaxWait must be > 0, got %s", c.MaxWait)
+	case c.MaxIdle < 0:
+		return fmt.Errorf("batcher: MaxIdle must be ≥ 0, got %s", c.MaxIdle)
 	}
 	return nil
 }
@@ -115,10 +125,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		flushes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "newsflow_batch_flushes_total",
-			Help: "Batches flushed, by reason: size, bytes, time or shutdown.",
+			Help: "Batches flushed, by reason: size, bytes, time, idle or shutdown.",
 		}, []string{"reason"}),
 	}
-	for _, r := range []FlushReason{FlushSize, FlushBytes, FlushTime, FlushShutdown} {
+	for _, r := range []FlushReason{FlushSize, FlushBytes, FlushTime, FlushIdle, FlushShutdown} {
 		m.flushes.WithLabelValues(string(r))
 	}
 	if reg != nil {
@@ -155,15 +165,22 @@ func (b *Batcher[T]) Config() Config { return b.cfg }
 // ends, so nothing already fetched is dropped — but ctx is passed to flushes.
 func (b *Batcher[T]) Run(ctx context.Context, in <-chan T) error {
 	var (
-		batch   []T
-		bytes   int
-		timer   Timer
-		timeout <-chan time.Time
+		batch     []T
+		bytes     int
+		timer     Timer
+		timeout   <-chan time.Time
+		idleTimer Timer // re-armed every MaxIdle while a batch is open
+		idleCheck <-chan time.Time
+		arrived   bool // an item arrived since the last idle check
 	)
 	stopTimer := func() {
 		if timer != nil {
 			timer.Stop()
 			timer, timeout = nil, nil
+		}
+		if idleTimer != nil {
+			idleTimer.Stop()
+			idleTimer, idleCheck = nil, nil
 		}
 	}
 	defer stopTimer()
@@ -201,9 +218,14 @@ func (b *Batcher[T]) Run(ctx context.Context, in <-chan T) error {
 			}
 			batch = append(batch, item)
 			bytes += size
+			arrived = true
 			if len(batch) == 1 {
 				timer = b.cfg.Clock.NewTimer(b.cfg.MaxWait)
 				timeout = timer.C()
+				if b.cfg.MaxIdle > 0 {
+					idleTimer, arrived = b.cfg.Clock.NewTimer(b.cfg.MaxIdle), false
+					idleCheck = idleTimer.C()
+				}
 			}
 			switch {
 			case len(batch) >= b.cfg.MaxMessages:
@@ -220,6 +242,17 @@ func (b *Batcher[T]) Run(ctx context.Context, in <-chan T) error {
 			if err := flush(ctx, FlushTime); err != nil {
 				return err
 			}
+		case <-idleCheck:
+			idleTimer, idleCheck = nil, nil
+			if !arrived {
+				if err := flush(ctx, FlushIdle); err != nil {
+					return err
+				}
+				continue
+			}
+			arrived = false
+			idleTimer = b.cfg.Clock.NewTimer(b.cfg.MaxIdle)
+			idleCheck = idleTimer.C()
 		}
 	}
 }

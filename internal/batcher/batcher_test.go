@@ -82,6 +82,18 @@ func (b *bundle) next(t *testing.T) flushed {
 	return flushed{}
 }
 
+// timer returns the next timer the batcher makes.
+func (b *bundle) timer(t *testing.T) *fakeTimer {
+	t.Helper()
+	select {
+	case tm := <-b.clock.made:
+		return tm
+	case <-time.After(5 * time.Second):
+		t.Fatal("no timer made")
+	}
+	return nil
+}
+
 func (b *bundle) finish(t *testing.T) {
 	t.Helper()
 	close(b.in)
@@ -150,6 +162,51 @@ func TestBatcher_Flush(t *testing.T) {
 			t.Fatalf("(-want +got)\n%s", d)
 		}
 	})
+	t.Run("OnIdle", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, Config{MaxMessages: 100, MaxBytes: 1000, MaxWait: 5 * time.Second, MaxIdle: 100 * time.Millisecond})
+		b.in <- 1
+		if wait := b.timer(t); wait.d != 5*time.Second {
+			t.Fatalf("first timer for %s, want MaxWait", wait.d)
+		}
+		idle := b.timer(t)
+		if idle.d != 100*time.Millisecond {
+			t.Fatalf("second timer for %s, want MaxIdle", idle.d)
+		}
+		b.in <- 2
+		idle.c <- time.Now() // an item arrived since: no flush, check again later
+		again := b.timer(t)
+		select {
+		case f := <-b.flushes:
+			t.Fatalf("flushed while items were arriving: %+v", f)
+		default:
+		}
+		again.c <- time.Now() // nothing arrived since the last check
+		if d := cmp.Diff(flushed{[]int{1, 2}, FlushIdle}, b.next(t)); d != "" {
+			t.Fatalf("(-want +got)\n%s", d)
+		}
+		b.in <- 3 // a new batch starts both timers again
+		b.timer(t)
+		b.timer(t)
+		b.finish(t)
+		if d := cmp.Diff(flushed{[]int{3}, FlushShutdown}, b.next(t)); d != "" {
+			t.Fatalf("(-want +got)\n%s", d)
+		}
+	})
+	t.Run("IdleOffByDefault", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, Config{MaxMessages: 100, MaxBytes: 1000, MaxWait: 5 * time.Second})
+		b.in <- 1
+		<-b.clock.made
+		b.in <- 2 // the second item was taken, so a second timer would have been made by now
+		select {
+		case tm := <-b.clock.made:
+			t.Fatalf("made a timer for %s without MaxIdle", tm.d)
+		default:
+		}
+		b.finish(t)
+		b.next(t)
+	})
 	t.Run("PartialOnShutdown", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, Config{MaxMessages: 100, MaxBytes: 1000, MaxWait: time.Hour})
@@ -190,7 +247,7 @@ func TestBatcher_FlushErrorStopsRun(t *testing.T) {
 
 func TestConfig_Validate(t *testing.T) {
 	t.Parallel()
-	for _, c := range []Config{{MaxMessages: -1}, {MaxBytes: -5}, {MaxWait: -time.Second}} {
+	for _, c := range []Config{{MaxMessages: -1}, {MaxBytes: -5}, {MaxWait: -time.Second}, {MaxIdle: -time.Second}} {
 		if _, err := New(c, func(context.Context, []int, FlushReason) error { return nil }, func(int) int { return 1 }, zaptest.NewLogger(t), nil); err == nil {
 			t.Errorf("New(%+v) accepted an invalid config", c)
 		}
