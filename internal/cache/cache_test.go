@@ -139,7 +139,9 @@ func TestTiered_DoSingleflight(t *testing.T) {
 	var started, wg sync.WaitGroup
 	started.Add(n)
 	fn := func(ctx context.Context) ([]byte, error) {
-		<-gate // hold the computation until every goroutine has called Do
+		if err := hold(ctx, gate); err != nil { // until every goroutine has called Do
+			return nil, err
+		}
 		return c.fn("k", 0)(ctx)
 	}
 	sources := make(chan Source, n)
@@ -267,9 +269,11 @@ func TestTiered_DoOwnerFails(t *testing.T) {
 	boom := errors.New("llm down")
 	errc := make(chan error, 1)
 	go func() {
-		_, _, err := a.t.Do(t.Context(), "k", func(context.Context) ([]byte, error) {
+		_, _, err := a.t.Do(t.Context(), "k", func(ctx context.Context) ([]byte, error) {
 			close(inFn)
-			<-fail
+			if err := hold(ctx, fail); err != nil {
+				return nil, err
+			}
 			return nil, boom
 		})
 		errc <- err
@@ -304,15 +308,19 @@ func TestTiered_DoOwnerFails(t *testing.T) {
 }
 
 // A computation slower than LeaseTTL keeps its lease alive: nobody takes over.
+// The lease is long enough that a CPU-starved test run (-race, every package
+// at once) does not miss an extension.
 func TestTiered_DoLeaseExtension(t *testing.T) {
 	t.Parallel()
-	const lease = 150 * time.Millisecond
+	const lease = 500 * time.Millisecond
 	a := setup(t, Config{LeaseTTL: lease})
 	bb := setup(t, Config{KeyPrefix: a.t.cfg.KeyPrefix, LeaseTTL: lease})
 	inFn, finish := make(chan struct{}), make(chan struct{})
-	slow := func(context.Context) ([]byte, error) {
+	slow := func(ctx context.Context) ([]byte, error) {
 		close(inFn)
-		<-finish
+		if err := hold(ctx, finish); err != nil {
+			return nil, err
+		}
 		return value("k"), nil
 	}
 	resA := make(chan Source, 1)

@@ -173,6 +173,19 @@ func (c *counter) get(key string) int {
 
 func value(key string) []byte { return []byte("v:" + key) }
 
+// hold blocks a test computation until release is closed, or until its
+// context ends: Close cancels running computations and waits for them, so a
+// computation that ignored its context would turn a test that failed before
+// releasing it into a hang in Close.
+func hold(ctx context.Context, release <-chan struct{}) error {
+	select {
+	case <-release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // eventually polls cond every 20ms until it holds or the deadline passes.
 func eventually(tb testing.TB, within time.Duration, what string, cond func() bool) {
 	tb.Helper()
