@@ -307,12 +307,18 @@ func TestTiered_DoOwnerFails(t *testing.T) {
 	t.Logf("take-over after failure took %s", time.Since(start))
 }
 
-// A computation slower than LeaseTTL keeps its lease alive: nobody takes over.
-// The lease is long enough that a CPU-starved test run (-race, every package
-// at once) does not miss an extension.
+// A computation slower than LeaseTTL keeps its lease alive: nobody takes over,
+// and the value is stored and the lease released when it ends. The lease is
+// long enough that a CPU-starved test run (-race, every package at once)
+// does not miss an extension, and the computation (5 leases) outlasts
+// settleTime, as slow LLM calls do: the store after it once failed because
+// its time budget had started before the computation.
 func TestTiered_DoLeaseExtension(t *testing.T) {
 	t.Parallel()
 	const lease = 500 * time.Millisecond
+	if 5*lease <= settleTime {
+		t.Fatalf("the computation (%s) must outlast settleTime (%s)", 5*lease, settleTime)
+	}
 	a := setup(t, Config{LeaseTTL: lease})
 	bb := setup(t, Config{KeyPrefix: a.t.cfg.KeyPrefix, LeaseTTL: lease})
 	inFn, finish := make(chan struct{}), make(chan struct{})

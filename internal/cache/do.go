@@ -209,14 +209,21 @@ func (t *Tiered) clusterFlight(ctx context.Context, key string, fn func(context.
 // alive, store, release and notify.
 func (t *Tiered) own(ctx context.Context, key, token string, waited bool, fn func(context.Context) ([]byte, error)) ([]byte, Source, error) {
 	vk, lk := t.valueKey(key), t.leaseKey(key)
-	settle, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTime)
-	defer cancel()
+	// settle bounds the store and release after a step, even when closing.
+	// It starts when that step ends: fn may take longer than settleTime
+	// (LLM calls often do), and a budget started before it would have run
+	// out, failing the store and the release.
+	settle := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.WithoutCancel(ctx), settleTime)
+	}
 
 	// Someone may have stored the value between our GET and our SET NX.
 	v, err := t.rdb.Get(ctx, vk).Bytes()
 	switch {
 	case err == nil:
-		t.release(settle, lk, token, key)
+		sctx, cancel := settle()
+		defer cancel()
+		t.release(sctx, lk, token, key)
 		t.mem.Add(key, v)
 		if waited {
 			return v, SourceWaited, nil
@@ -237,17 +244,19 @@ func (t *Tiered) own(ctx context.Context, key, token string, waited bool, fn fun
 	stopExtend := t.extendWhile(lk, token, key)
 	v, err = fn(ctx)
 	stopExtend()
+	sctx, cancel := settle()
+	defer cancel()
 	if err != nil {
-		t.release(settle, lk, token, key) // let a waiter take over now, not after LeaseTTL
+		t.release(sctx, lk, token, key) // let a waiter take over now, not after LeaseTTL
 		return nil, SourceComputed, err
 	}
 	t.mem.Add(key, v)
 	if !t.degraded.Load() {
-		if err := t.rdb.Set(settle, vk, v, t.cfg.RedisTTL).Err(); err != nil {
+		if err := t.rdb.Set(sctx, vk, v, t.cfg.RedisTTL).Err(); err != nil {
 			t.markDegraded(err)
 		}
 	}
-	t.release(settle, lk, token, key)
+	t.release(sctx, lk, token, key)
 	return v, SourceComputed, nil
 }
 
