@@ -1,13 +1,14 @@
 package main
 
 import (
-	"fmt"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"newsflow/internal/workerproc"
 )
 
 // serverGroup is one server the bench drives, found by the TCP port it
@@ -57,9 +58,9 @@ func (g serverGroup) sample() cpuSample {
 		if err != nil {
 			continue
 		}
-		ppid, cpu, ok := procStat(pid)
-		if ok && (pid == g.pid || ppid == g.pid) {
-			s[pid] = cpu
+		st, ok := workerproc.ReadStat(pid)
+		if ok && (pid == g.pid || st.PPID == g.pid) {
+			s[pid] = st.CPUSeconds
 		}
 	}
 	return s
@@ -75,29 +76,6 @@ func cpuBetween(before, after cpuSample) float64 {
 		sum += cpu - before[pid]
 	}
 	return sum
-}
-
-// procStat reads a process's parent id and CPU seconds (user + system)
-// from /proc/<pid>/stat.
-func procStat(pid int) (ppid int, cpu float64, ok bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, 0, false
-	}
-	s := string(b)
-	closing := strings.LastIndexByte(s, ')')
-	if closing < 0 || closing+2 > len(s) {
-		return 0, 0, false
-	}
-	// After "pid (comm) ": state ppid ... utime (field 14) stime (field 15).
-	f := strings.Fields(s[closing+2:])
-	if len(f) < 13 {
-		return 0, 0, false
-	}
-	ppid, _ = strconv.Atoi(f[1])
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return ppid, (ut + st) / 100, true // USER_HZ is 100 on Linux
 }
 
 // listenerPID finds the process holding a TCP socket that listens on port

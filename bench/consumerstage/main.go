@@ -329,18 +329,8 @@ func serverCPU(pid int) float64 {
 	if pid == 0 {
 		return workerproc.CPUByCommand("nats-server")["nats-server"]
 	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100 // USER_HZ is 100 on Linux
+	st, _ := workerproc.ReadStat(pid)
+	return st.CPUSeconds
 }
 
 // syscalls returns the read and write syscalls pid made so far (0, 0 when

@@ -17,6 +17,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -189,32 +191,47 @@ func CPUByCommand(names ...string) map[string]float64 {
 	out := make(map[string]float64, len(names))
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		// pid (comm) state ppid ... field 14 utime, 15 stime (clock ticks)
-		s := string(b)
-		open, closing := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-		if open < 0 || closing < open {
-			continue
-		}
-		comm := s[open+1 : closing]
-		for _, n := range names {
-			if comm != n {
-				continue
-			}
-			f := strings.Fields(s[closing+2:])
-			if len(f) < 13 {
-				continue
-			}
-			var ut, st float64
-			fmt.Sscan(f[11], &ut)
-			fmt.Sscan(f[12], &st)
-			out[n] += (ut + st) / 100 // USER_HZ is 100 on Linux
+		st, ok := ReadStat(pid)
+		if ok && slices.Contains(names, st.Comm) {
+			out[st.Comm] += st.CPUSeconds
 		}
 	}
 	return out
+}
+
+// Stat is what the bench tools read of a process from /proc/<pid>/stat.
+type Stat struct {
+	Comm       string  // command name
+	PPID       int     // parent process id
+	CPUSeconds float64 // user + system CPU consumed so far
+}
+
+// ReadStat reads /proc/<pid>/stat; false if the process is gone or the
+// file is not in the expected form.
+func ReadStat(pid int) (Stat, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return Stat{}, false
+	}
+	// "pid (comm) state ppid ... utime stime ...": utime and stime are the
+	// 14th and 15th fields, in clock ticks; comm may hold spaces and ')'.
+	s := string(b)
+	open, closing := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if open < 0 || closing < open || closing+2 > len(s) {
+		return Stat{}, false
+	}
+	f := strings.Fields(s[closing+2:])
+	if len(f) < 13 {
+		return Stat{}, false
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return Stat{Comm: s[open+1 : closing], PPID: ppid, CPUSeconds: (ut + st) / 100}, true // USER_HZ is 100 on Linux
 }
 
 func (p *Proc) summary() map[string]any {
