@@ -38,6 +38,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 
+	"newsflow/bench/internal/publish"
 	"newsflow/internal/consumer"
 	"newsflow/internal/gen"
 	"newsflow/internal/llm/llmtest"
@@ -246,45 +247,9 @@ func execSQL(ctx context.Context, dsn, sql string) error {
 	})
 }
 
-// publish sends msgs with Nats-Msg-Id, paced at rate msgs/s when rate > 0,
-// and returns when every PubAck arrived, with the send time of each message.
+// publish sends msgs on the bench's connection; see publish.Messages.
 func (b *bench) publish(ctx context.Context, subject string, msgs []news.Message, rate int) ([]time.Time, error) {
-	sent := make([]time.Time, len(msgs))
-	start := time.Now()
-	for i, m := range msgs {
-		if rate > 0 {
-			if d := time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(rate))); d > 0 {
-				time.Sleep(d) // pacing the offered load
-			}
-		}
-		data, err := m.MarshalJSON()
-		if err != nil {
-			return nil, err
-		}
-		nm := nats.NewMsg(subject)
-		nm.Data = data
-		nm.Header.Set(jetstream.MsgIDHeader, m.ID)
-		sent[i] = time.Now()
-		for {
-			_, err := b.js.PublishMsgAsync(nm)
-			if err == nil {
-				break
-			}
-			if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
-				return nil, fmt.Errorf("publish: %w", err)
-			}
-			<-b.js.PublishAsyncComplete() // in-flight window full: let it drain
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-	}
-	select {
-	case <-b.js.PublishAsyncComplete():
-	case <-time.After(2 * time.Minute):
-		return nil, errors.New("publishes not acknowledged within 2 minutes")
-	}
-	return sent, nil
+	return publish.Messages(ctx, b.js, subject, msgs, rate)
 }
 
 func generate(seed int64, n int, dup float64, bodyBytes int, prefix string) ([]news.Message, gen.Stats, error) {

@@ -41,8 +41,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"newsflow/bench/internal/publish"
 	"newsflow/internal/consumer"
 	"newsflow/internal/gen"
+	"newsflow/internal/news"
 	"newsflow/internal/workerproc"
 )
 
@@ -147,35 +149,12 @@ func prefill(ctx context.Context, js jetstream.JetStream, subject string, c conf
 	if err != nil {
 		return err
 	}
-	for range c.messages {
-		m := g.Next()
-		data, err := m.MarshalJSON()
-		if err != nil {
-			return err
-		}
-		nm := nats.NewMsg(subject)
-		nm.Data = data
-		nm.Header.Set(jetstream.MsgIDHeader, m.ID)
-		for {
-			_, err := js.PublishMsgAsync(nm)
-			if err == nil {
-				break
-			}
-			if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
-				return fmt.Errorf("publish: %w", err)
-			}
-			<-js.PublishAsyncComplete() // in-flight window full: let it drain
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+	msgs := make([]news.Message, c.messages)
+	for i := range msgs {
+		msgs[i] = g.Next()
 	}
-	select {
-	case <-js.PublishAsyncComplete():
-		return nil
-	case <-time.After(2 * time.Minute):
-		return errors.New("publishes not acknowledged within 2 minutes")
-	}
+	_, err = publish.Messages(ctx, js, subject, msgs, 0)
+	return err
 }
 
 type result struct {
