@@ -8,12 +8,14 @@ import (
 	"newsflow/internal/news"
 )
 
-// Commit sends the batch as 14 binary-format arrays it encodes itself into a
-// reused buffer: pgx's generic encoder reflects per element and regrows a
-// fresh buffer for every query, which at ~100 KiB a batch cost as much client
-// CPU (mostly GC) as the rest of the insert path (see BenchmarkCommit).
+// The store encodes a batch itself, in Postgres's binary formats, into
+// buffers it reuses: as a COPY stream for the optimistic path, and as 14
+// arrays, only when needed, for insertIgnoreSQL. pgx's generic encoder
+// reflects per element and regrows a fresh buffer for every query, which at
+// ~100 KiB a batch cost as much client CPU (mostly GC) as the rest of the
+// insert path (see BenchmarkCommit).
 
-// Element type OIDs of the arrays insertSQL takes.
+// Element type OIDs of the arrays insertIgnoreSQL takes.
 const (
 	oidBytea       = 17
 	oidInt8        = 20
@@ -26,11 +28,23 @@ const (
 // microseconds.
 const pgEpochMicros = 946684800 * 1_000_000
 
+// copyColumns is the column count of a COPY row, in copySQL's order.
+const copyColumns = 14
+
+// copySignature opens a binary COPY stream: the signature, then flags and the
+// header extension length, both zero.
+var copySignature = []byte("PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00")
+
 // pgBatch holds one encoded batch. It is pooled; the buffers are reused.
 type pgBatch struct {
+	rows   []news.Article
+	now    time.Time
+	hashes []news.Hash
+	// copyData is the binary COPY stream of rows.
+	copyData []byte
+	// buf holds the arrays that params slices, once arrays has run.
 	buf    []byte
 	params [][]byte
-	hashes []news.Hash
 }
 
 var pgBatchPool = sync.Pool{New: func() any { return &pgBatch{params: make([][]byte, 0, 14)} }}
@@ -38,15 +52,67 @@ var pgBatchPool = sync.Pool{New: func() any { return &pgBatch{params: make([][]b
 // binaryFormats says every parameter is in binary format.
 var binaryFormats = []int16{1}
 
-// encode fills b with rows as insertSQL's parameters. Zero IngestedAt
-// becomes now; a zero content hash is computed.
-func (b *pgBatch) encode(rows []news.Article, now time.Time) {
-	n := len(rows)
-	b.buf = b.buf[:0]
+// reset makes b the batch of rows, committed at now, and computes each row's
+// content hash where it is unset. It encodes nothing yet.
+func (b *pgBatch) reset(rows []news.Article, now time.Time) {
+	b.rows, b.now = rows, now
 	b.hashes = b.hashes[:0]
 	for i := range rows {
 		b.hashes = append(b.hashes, contentHash(&rows[i]))
 	}
+	b.copyData, b.buf, b.params = b.copyData[:0], b.buf[:0], b.params[:0]
+}
+
+// ingestedAt returns row i's ingestion time: the commit time when unset.
+func (b *pgBatch) ingestedAt(i int) time.Time {
+	if t := b.rows[i].IngestedAt; !t.IsZero() {
+		return t
+	}
+	return b.now
+}
+
+// copyStream returns the batch as a binary COPY stream for copySQL.
+func (b *pgBatch) copyStream() []byte {
+	if len(b.copyData) > 0 {
+		return b.copyData
+	}
+	d := append(b.copyData, copySignature...)
+	text := func(s string) {
+		d = binary.BigEndian.AppendUint32(d, uint32(len(s)))
+		d = append(d, s...)
+	}
+	for i := range b.rows {
+		a := &b.rows[i]
+		d = binary.BigEndian.AppendUint16(d, copyColumns)
+		text(a.ID)
+		text(a.Source)
+		text(a.URL)
+		text(a.Title)
+		text(a.Body)
+		text(a.Lang)
+		d = appendTimestamp(d, a.PublishedAt)
+		d = appendTimestamp(d, b.ingestedAt(i))
+		d = binary.BigEndian.AppendUint32(d, uint32(len(b.hashes[i])))
+		d = append(d, b.hashes[i][:]...)
+		text(a.Summary)
+		text(a.Category)
+		d = binary.BigEndian.AppendUint32(d, 2) // importance is a smallint
+		d = binary.BigEndian.AppendUint16(d, uint16(clampInt16(a.Importance)))
+		text(a.Model)
+		d = binary.BigEndian.AppendUint32(d, 8)
+		d = binary.BigEndian.AppendUint64(d, a.StreamSeq)
+	}
+	d = binary.BigEndian.AppendUint16(d, 0xFFFF) // -1: the trailer
+	b.copyData = d
+	return d
+}
+
+// arrays returns the batch as insertIgnoreSQL's 14 array parameters.
+func (b *pgBatch) arrays() [][]byte {
+	if len(b.params) > 0 {
+		return b.params
+	}
+	rows, n := b.rows, len(b.rows)
 	var ends [14]int
 	text := func(f func(a *news.Article) string) {
 		b.arrayHeader(oidText, n, false)
@@ -78,16 +144,12 @@ func (b *pgBatch) encode(rows []news.Article, now time.Time) {
 	}
 	b.arrayHeader(oidTimestamptz, n, nulls)
 	for i := range rows {
-		b.timestamp(rows[i].PublishedAt)
+		b.buf = appendTimestamp(b.buf, rows[i].PublishedAt)
 	}
 	next()
 	b.arrayHeader(oidTimestamptz, n, false)
 	for i := range rows {
-		t := rows[i].IngestedAt
-		if t.IsZero() {
-			t = now
-		}
-		b.timestamp(t)
+		b.buf = appendTimestamp(b.buf, b.ingestedAt(i))
 	}
 	next()
 
@@ -118,12 +180,12 @@ func (b *pgBatch) encode(rows []news.Article, now time.Time) {
 	next()
 
 	// Slice only now: appending may have moved the buffer.
-	b.params = b.params[:0]
 	start := 0
 	for _, end := range ends {
 		b.params = append(b.params, b.buf[start:end:end])
 		start = end
 	}
+	return b.params
 }
 
 // arrayHeader appends a one-dimensional array header of n elements.
@@ -139,19 +201,32 @@ func (b *pgBatch) arrayHeader(elemOID uint32, n int, nulls bool) {
 	b.buf = binary.BigEndian.AppendUint32(b.buf, 1)         // lower bound
 }
 
-// timestamp appends one timestamptz element; the zero time is NULL.
-func (b *pgBatch) timestamp(t time.Time) {
+// appendTimestamp appends one length-prefixed timestamptz; the zero time is
+// NULL. Arrays and COPY rows both frame a value this way.
+func appendTimestamp(d []byte, t time.Time) []byte {
 	if t.IsZero() {
-		b.buf = binary.BigEndian.AppendUint32(b.buf, 0xFFFFFFFF) // -1: NULL
-		return
+		return binary.BigEndian.AppendUint32(d, 0xFFFFFFFF) // -1: NULL
 	}
-	b.buf = binary.BigEndian.AppendUint32(b.buf, 8)
-	b.buf = binary.BigEndian.AppendUint64(b.buf, uint64(t.UnixMicro()-pgEpochMicros))
+	d = binary.BigEndian.AppendUint32(d, 8)
+	return binary.BigEndian.AppendUint64(d, uint64(t.UnixMicro()-pgEpochMicros))
 }
 
-// release returns b to the pool unless it grew unusually large.
+// clampInt32 saturates v, so an absurd importance still reaches the server
+// and fails its range check as data, not as a client encoding error.
+func clampInt32(v int) int32 {
+	return int32(min(max(v, -1<<31), 1<<31-1))
+}
+
+// clampInt16 saturates v to a smallint, for the same reason.
+func clampInt16(v int) int16 {
+	return int16(min(max(v, -1<<15), 1<<15-1))
+}
+
+// release returns b to the pool unless it grew unusually large. It drops
+// the rows, which the caller owns.
 func (b *pgBatch) release() {
-	if cap(b.buf) > 16<<20 {
+	b.rows = nil
+	if cap(b.buf)+cap(b.copyData) > 16<<20 {
 		return
 	}
 	pgBatchPool.Put(b)

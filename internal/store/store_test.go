@@ -3,6 +3,8 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -282,12 +284,26 @@ func TestPoolConfig_Validate(t *testing.T) {
 	}
 }
 
-// TestPostgres_RoundTrip checks the store's own binary encoding of every
-// column against what the server stores.
+// TestPostgres_RoundTrip checks the store's own binary encodings of every
+// column against what the server stores: the COPY stream of the optimistic
+// path, and the arrays of the ON CONFLICT statement it falls back to.
 func TestPostgres_RoundTrip(t *testing.T) {
 	t.Parallel()
+	for _, fallback := range []bool{false, true} {
+		t.Run(fmt.Sprintf("Fallback=%v", fallback), func(t *testing.T) {
+			t.Parallel()
+			testRoundTrip(t, fallback)
+		})
+	}
+}
+
+func testRoundTrip(t *testing.T, fallback bool) {
 	ctx := t.Context()
-	s := openPostgres(t, storetest.PostgresDSN(t))
+	reg := prometheus.NewRegistry()
+	s, err := store.OpenPostgres(ctx, storetest.PostgresDSN(t), testPool, zaptest.NewLogger(t), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(s.Close)
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatal(err)
@@ -302,8 +318,19 @@ func TestPostgres_RoundTrip(t *testing.T) {
 	rows[1].ContentHash = [32]byte{}                                                     // computed by Commit
 	rows[2].IngestedAt = time.Date(2030, 1, 1, 0, 0, 0, 1000, time.FixedZone("x", 3600)) // not UTC
 	rows[3].Lang, rows[3].URL, rows[3].Summary, rows[3].Category, rows[3].Model = "", "", "", "", ""
-	if n, err := s.Commit(ctx, rows); err != nil || n != len(rows) {
-		t.Fatalf("Commit = %d, %v", n, err)
+	batch, wantFallbacks := rows, 0.0
+	if fallback { // a stored id at the end of the batch: COPY fails on it, late
+		old := storetest.Articles("old", 1)
+		if n, err := s.Commit(ctx, old); err != nil || n != 1 {
+			t.Fatalf("Commit(old) = %d, %v", n, err)
+		}
+		batch, wantFallbacks = append(slices.Clone(rows), old...), 1
+	}
+	if n, err := s.Commit(ctx, batch); err != nil || n != len(rows) {
+		t.Fatalf("Commit = %d, %v; want %d", n, err, len(rows))
+	}
+	if got := gathered(t, reg, "newsflow_db_insert_fallbacks_total"); got != wantFallbacks {
+		t.Fatalf("newsflow_db_insert_fallbacks_total = %v; want %v", got, wantFallbacks)
 	}
 	type stored struct {
 		ID, Source, URL, Title, Body, Lang string

@@ -158,26 +158,36 @@ func Run(t *testing.T, h Harness) {
 			"BodyNUL":              func(a *news.Article) { a.Body = "nul \x00 byte" },
 			"SummaryInvalidUTF8":   func(a *news.Article) { a.Summary = "\xc3\x28" },
 		} {
-			t.Run(name, func(t *testing.T) {
-				t.Parallel()
-				s := setup(t)
-				rows := articles("p", 5)
-				poison(&rows[3])
-				n, err := s.Commit(t.Context(), rows)
-				var de *store.DataError
-				if !errors.As(err, &de) {
-					t.Fatalf("Commit(poison) = %d, %v; want a *store.DataError", n, err)
-				}
-				if !de.Permanent() || store.IsRetryable(err) || de.SQLState == "" {
-					t.Errorf("DataError %v: Permanent %v, IsRetryable %v, SQLState %q; want true, false, set",
-						de, de.Permanent(), store.IsRetryable(err), de.SQLState)
-				}
-				if n != 0 {
-					t.Errorf("Commit(poison) inserted %d; want 0", n)
-				}
-				wantCount(t, s, 0) // atomic: the good rows of the batch are not stored either
-				mustCommit(t, s, articles("p", 5), 5)
-			})
+			// AfterStoredID: the batch also holds an id already stored, so
+			// a store that tries an insert without ON CONFLICT first meets
+			// the poison either way round.
+			for _, stored := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/AfterStoredID=%v", name, stored), func(t *testing.T) {
+					t.Parallel()
+					s := setup(t)
+					rows := articles("p", 5)
+					want := int64(0)
+					if stored {
+						mustCommit(t, s, rows[:1], 1)
+						want = 1
+					}
+					poison(&rows[3])
+					n, err := s.Commit(t.Context(), rows)
+					var de *store.DataError
+					if !errors.As(err, &de) {
+						t.Fatalf("Commit(poison) = %d, %v; want a *store.DataError", n, err)
+					}
+					if !de.Permanent() || store.IsRetryable(err) || de.SQLState == "" {
+						t.Errorf("DataError %v: Permanent %v, IsRetryable %v, SQLState %q; want true, false, set",
+							de, de.Permanent(), store.IsRetryable(err), de.SQLState)
+					}
+					if n != 0 {
+						t.Errorf("Commit(poison) inserted %d; want 0", n)
+					}
+					wantCount(t, s, want) // atomic: the good rows of the batch are not stored either
+					mustCommit(t, s, articles("p", 5), 5-int(want))
+				})
+			}
 		}
 	})
 
