@@ -494,7 +494,24 @@ func (b *bench) throughput(ctx context.Context, workers int) error {
 		msgsDone/last.Sub(first).Seconds(), last.Sub(first).Seconds(), txs)
 	fmt.Printf("CPU during the run (µs per message): %s\n",
 		cpuLine(cpu1["worker"]-cpu0["worker"], servers, srv0, srv1, len(msgs)))
+	gap, at, err := longestPause(ctx, p.dsn)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("longest pause between commits: %.3fs, %.2fs after the first fetch\n", gap.Seconds(), at.Sub(first).Seconds())
 	return nil
+}
+
+// longestPause returns the longest time between two consecutive batches'
+// commit times (ingested_at) and when it began, so that a run slowed by a
+// stall tells so, and when, instead of only showing a lower rate.
+func longestPause(ctx context.Context, dsn string) (gap time.Duration, at time.Time, err error) {
+	err = withConn(ctx, dsn, func(conn *pgx.Conn) error {
+		return conn.QueryRow(ctx, `SELECT coalesce(max(next - t), '0'), coalesce((array_agg(t ORDER BY next - t DESC))[1], now())
+			FROM (SELECT t, lead(t) OVER (ORDER BY t) AS next FROM (SELECT DISTINCT ingested_at AS t FROM articles) d) g
+			WHERE next IS NOT NULL`).Scan(&gap, &at)
+	})
+	return gap, at, err
 }
 
 func (b *bench) latency(ctx context.Context) error {
