@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -92,6 +93,10 @@ type Generator struct {
 	next   int // write position in recent once it is full
 	stats  Stats
 	buf    []byte
+	// bound holds the words the current story drew, by slot and occurrence:
+	// every {city} of a story's title and body that is the first {city} of
+	// its template names the same city, every second one a second city.
+	bound [][]string
 	// hashes holds a 64-bit hash of every unique story's title and body, so
 	// that a fresh story never repeats an earlier one by chance (about 40
 	// bytes per unique story).
@@ -118,6 +123,7 @@ func New(cfg Config) (*Generator, error) {
 		rng:    rng{s: uint64(cfg.Seed) ^ 0x6e657773666c6f77}, // "newsflow"
 		seq:    make([]int, len(cfg.Sources)),
 		buf:    make([]byte, 0, cfg.BodyBytes+512),
+		bound:  make([][]string, len(slotNames)),
 		hashes: make(map[uint64]struct{}),
 	}, nil
 }
@@ -146,6 +152,9 @@ func (g *Generator) fresh() news.Message {
 	for attempt := 0; ; attempt++ {
 		cat = g.pickCategory()
 		c := &categories[cat]
+		for i := range g.bound {
+			g.bound[i] = g.bound[i][:0]
+		}
 		b := g.buf[:0]
 		b = g.fill(b, c.titles[g.rng.IntN(len(c.titles))])
 		titleLen := len(b)
@@ -249,10 +258,29 @@ func (g *Generator) fill(b []byte, t template) []byte {
 			b = strconv.AppendInt(b, int64(g.rng.IntN(15)), 10)
 			b = append(b, '.', byte('1'+g.rng.IntN(9)))
 		default:
-			b = append(b, seg.words[g.rng.IntN(len(seg.words))]...)
+			b = append(b, g.word(seg)...)
 		}
 	}
 	return b
+}
+
+// word returns the story's word for seg: the one bound to its slot and
+// occurrence, else a new draw, distinct from the slot's earlier ones.
+func (g *Generator) word(seg segment) string {
+	bound := g.bound[seg.slot]
+	if seg.nth < len(bound) {
+		return bound[seg.nth]
+	}
+	for {
+		w := seg.words[g.rng.IntN(len(seg.words))]
+		if !slices.Contains(bound, w) || len(bound) >= len(seg.words) {
+			g.bound[seg.slot] = append(bound, w)
+			if seg.nth < len(g.bound[seg.slot]) {
+				return g.bound[seg.slot][seg.nth]
+			}
+			bound = g.bound[seg.slot]
+		}
+	}
 }
 
 // sourceURL builds a plausible link for a story of source.

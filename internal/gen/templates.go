@@ -2,6 +2,7 @@ package gen
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -9,6 +10,8 @@ import (
 type segment struct {
 	lit     string
 	words   []string // slot: one of these
+	slot    int      // the words' index in slotNames, for a story's binding
+	nth     int      // which occurrence of that slot in its template, from 0
 	special int      // slot: a number (slotNum, slotBig, slotPct)
 }
 
@@ -63,10 +66,23 @@ var slots = map[string][]string{
 	"official":  {"the prime minister", "the finance minister", "the president", "the interior minister", "the opposition leader"},
 }
 
+// slotNames lists the names of slots, sorted; a word segment's slot is its
+// index here.
+var slotNames = func() []string {
+	names := make([]string, 0, len(slots))
+	for name := range slots {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}()
+
 // compile parses "text {slot} text" into a template; it panics on an unknown
-// slot, which the package's tests catch.
+// slot, which the package's tests catch. The n-th {slot} of one name in a
+// template is its occurrence n, so "{team} beat {team}" names two teams.
 func compile(s string) template {
 	var t template
+	seen := map[string]int{}
 	for s != "" {
 		i := strings.IndexByte(s, '{')
 		if i < 0 {
@@ -93,7 +109,8 @@ func compile(s string) template {
 			if !ok {
 				panic(fmt.Sprintf("gen: unknown slot {%s} in %q", name, s))
 			}
-			t = append(t, segment{words: w})
+			t = append(t, segment{words: w, slot: slices.Index(slotNames, name), nth: seen[name]})
+			seen[name]++
 		}
 		s = s[i+j+1:]
 	}
