@@ -9,9 +9,10 @@
 //
 // Commit is idempotent by message id (ON CONFLICT (id) DO NOTHING): committing
 // a redelivered batch inserts nothing and changes nothing. On Postgres a batch
-// is one statement, INSERT ... SELECT FROM unnest(one array per column), so it
-// is one transaction in one round trip; BenchmarkCommit compares it with COPY
-// and multi-row VALUES. An error caused by
+// is one statement, so it is one transaction in one round trip: a binary COPY
+// straight into the table, or, once that met a stored id, INSERT ... SELECT
+// unnest(one array per column) ... ON CONFLICT (id) DO NOTHING;
+// BenchmarkCommit compares them with the alternatives. An error caused by
 // the data itself (a check violation, invalid text) is a *DataError, which is
 // permanent; every other error (connection loss, serialization failure,
 // deadlock, context end) is retryable, see IsRetryable.

@@ -24,7 +24,7 @@ func newRowMetrics() *rowMetrics {
 		}),
 		fallbacks: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "newsflow_db_insert_fallbacks_total",
-			Help: "Batches whose plain INSERT met an id already stored and were re-run with ON CONFLICT (id) DO NOTHING.",
+			Help: "Batches whose optimistic COPY met an id already stored and were re-run with ON CONFLICT (id) DO NOTHING.",
 		}),
 	}
 }
