@@ -161,13 +161,10 @@ func (g *Generator) fresh() news.Message {
 		b = append(b, '\n')
 		bodyStart := len(b)
 		b = g.fill(b, c.ledes[g.rng.IntN(len(c.ledes))])
+		var used [2]uint64
 		for len(b)-bodyStart < g.cfg.BodyBytes {
 			b = append(b, ' ')
-			if g.rng.IntN(10) < 7 {
-				b = g.fill(b, c.sentences[g.rng.IntN(len(c.sentences))])
-			} else {
-				b = g.fill(b, generic[g.rng.IntN(len(generic))])
-			}
+			b = g.fill(b, g.sentence(c, &used))
 		}
 		if attempt >= maxAttempts {
 			b = append(b, " Update "...)
@@ -262,6 +259,31 @@ func (g *Generator) fill(b []byte, t template) []byte {
 		}
 	}
 	return b
+}
+
+// sentence draws the next sentence of a body: from the category's list seven
+// times in ten, else from the generic one, and never one the body already has
+// until both lists are spent. used holds, by list, a bit per sentence drawn
+// (the lists are shorter than 64, see the package's tests).
+func (g *Generator) sentence(c *category, used *[2]uint64) template {
+	lists := [2][]template{c.sentences, generic}
+	k := 0
+	if g.rng.IntN(10) >= 7 {
+		k = 1
+	}
+	spent := func(k int) bool { return bits.OnesCount64(used[k]) >= len(lists[k]) }
+	if spent(k) {
+		k = 1 - k
+		if spent(k) {
+			used[0], used[1] = 0, 0
+		}
+	}
+	i := g.rng.IntN(len(lists[k]))
+	for used[k]&(1<<i) != 0 {
+		i = (i + 1) % len(lists[k])
+	}
+	used[k] |= 1 << i
+	return lists[k][i]
 }
 
 // word returns the story's word for seg: the one bound to its slot and

@@ -39,3 +39,36 @@ func TestGenerator_StoryNamesOnePlace(t *testing.T) {
 		}
 	}
 }
+
+// TestGenerator_BodyRepeatsNoSentence: a body of the default size draws each
+// sentence once, and bodies far longer than the lists still fill.
+func TestGenerator_BodyRepeatsNoSentence(t *testing.T) {
+	t.Parallel()
+	for _, c := range categories {
+		if len(c.sentences) == 0 || len(c.sentences) > 64 || len(generic) > 64 {
+			t.Fatalf("category %s: %d sentences, %d generic; sentence needs 1 to 64", c.name, len(c.sentences), len(generic))
+		}
+	}
+	g, err := New(Config{Seed: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2000 {
+		m := g.Next()
+		seen := map[string]bool{}
+		for _, s := range strings.SplitAfter(m.Body, ". ") {
+			s = strings.TrimSpace(s)
+			if seen[s] {
+				t.Fatalf("message %d repeats %q:\n%s", i, s, m.Body)
+			}
+			seen[s] = true
+		}
+	}
+	long, err := New(Config{Seed: 7, BodyBytes: 60 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := long.Next(); len(m.Body) < 60<<10 {
+		t.Fatalf("a 60 KiB body has %d bytes", len(m.Body))
+	}
+}
