@@ -33,6 +33,21 @@ func openPostgres(t *testing.T, dsn string) *store.Postgres {
 	return s
 }
 
+// migratedPostgres opens a store on a fresh migrated schema, closed at the
+// test's end; reg receives its metrics.
+func migratedPostgres(t *testing.T, reg prometheus.Registerer) *store.Postgres {
+	t.Helper()
+	s, err := store.OpenPostgres(t.Context(), storetest.PostgresDSN(t), testPool, zaptest.NewLogger(t), reg)
+	if err != nil {
+		t.Fatalf("OpenPostgres: %v", err)
+	}
+	t.Cleanup(s.Close)
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	return s
+}
+
 func openSQLite(t *testing.T, path string) *store.SQLite {
 	t.Helper()
 	s, err := store.OpenSQLite(t.Context(), path, zaptest.NewLogger(t), nil)
@@ -142,14 +157,7 @@ func TestPostgres_Metrics(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	reg := prometheus.NewRegistry()
-	s, err := store.OpenPostgres(ctx, storetest.PostgresDSN(t), testPool, zaptest.NewLogger(t), reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := migratedPostgres(t, reg)
 	rows := storetest.Articles("m", 4)
 	if _, err := s.Commit(ctx, rows); err != nil {
 		t.Fatal(err)
@@ -179,14 +187,7 @@ func TestPostgres_OptimisticInsert(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	reg := prometheus.NewRegistry()
-	s, err := store.OpenPostgres(ctx, storetest.PostgresDSN(t), testPool, zaptest.NewLogger(t), reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := migratedPostgres(t, reg)
 	rows := storetest.Articles("o", 110)
 	commit := func(rows []news.Article, want int) {
 		t.Helper()
@@ -300,14 +301,7 @@ func TestPostgres_RoundTrip(t *testing.T) {
 func testRoundTrip(t *testing.T, fallback bool) {
 	ctx := t.Context()
 	reg := prometheus.NewRegistry()
-	s, err := store.OpenPostgres(ctx, storetest.PostgresDSN(t), testPool, zaptest.NewLogger(t), reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := migratedPostgres(t, reg)
 	rows := storetest.Articles("rt", 4)
 	rows[0].PublishedAt = time.Date(1969, 7, 20, 20, 17, 40, 123456000, time.UTC) // before both epochs
 	rows[0].IngestedAt = time.Date(1999, 12, 31, 23, 59, 59, 999999000, time.UTC)
