@@ -27,9 +27,5 @@ func (p *Postgres) CommitPlainInsert(ctx context.Context, rows []news.Article) (
 		return 0, err
 	}
 	defer c.Release()
-	if _, err := c.Conn().Prepare(ctx, "plain_insert", plain); err != nil {
-		return 0, err
-	}
-	tag, err := c.Conn().PgConn().ExecPrepared(ctx, "plain_insert", b.arrays(), binaryFormats, nil).Close()
-	return int(tag.RowsAffected()), err
+	return p.exec(ctx, c, "plain_insert", plain, b)
 }

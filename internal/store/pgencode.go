@@ -40,9 +40,9 @@ type pgBatch struct {
 	rows   []news.Article
 	now    time.Time
 	hashes []news.Hash
-	// copyData is the binary COPY stream of rows.
+	// copyData holds the binary COPY stream that copyStream encodes.
 	copyData []byte
-	// buf holds the arrays that params slices, once arrays has run.
+	// buf holds the arrays that params slices, as arrays encodes them.
 	buf    []byte
 	params [][]byte
 }
@@ -60,7 +60,6 @@ func (b *pgBatch) reset(rows []news.Article, now time.Time) {
 	for i := range rows {
 		b.hashes = append(b.hashes, contentHash(&rows[i]))
 	}
-	b.copyData, b.buf, b.params = b.copyData[:0], b.buf[:0], b.params[:0]
 }
 
 // ingestedAt returns row i's ingestion time: the commit time when unset.
@@ -71,12 +70,9 @@ func (b *pgBatch) ingestedAt(i int) time.Time {
 	return b.now
 }
 
-// copyStream returns the batch as a binary COPY stream for copySQL.
+// copyStream encodes the batch as a binary COPY stream for copySQL.
 func (b *pgBatch) copyStream() []byte {
-	if len(b.copyData) > 0 {
-		return b.copyData
-	}
-	d := append(b.copyData, copySignature...)
+	d := append(b.copyData[:0], copySignature...)
 	text := func(s string) {
 		d = binary.BigEndian.AppendUint32(d, uint32(len(s)))
 		d = append(d, s...)
@@ -107,12 +103,10 @@ func (b *pgBatch) copyStream() []byte {
 	return d
 }
 
-// arrays returns the batch as insertIgnoreSQL's 14 array parameters.
+// arrays encodes the batch as insertIgnoreSQL's 14 array parameters.
 func (b *pgBatch) arrays() [][]byte {
-	if len(b.params) > 0 {
-		return b.params
-	}
 	rows, n := b.rows, len(b.rows)
+	b.buf, b.params = b.buf[:0], b.params[:0]
 	var ends [14]int
 	text := func(f func(a *news.Article) string) {
 		b.arrayHeader(oidText, n, false)

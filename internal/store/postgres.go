@@ -304,7 +304,7 @@ func (p *Postgres) commit(ctx context.Context, rows []news.Article) (int, error)
 		}
 		p.metrics.fallbacks.Inc() // the run below finds the duplicates and sets safeBatches
 	}
-	n, err := p.insertIgnoring(ctx, c, b)
+	n, err := p.exec(ctx, c, insertIgnoreStmt, insertIgnoreSQL, b)
 	switch {
 	case err != nil:
 	case n < len(rows):
@@ -315,14 +315,14 @@ func (p *Postgres) commit(ctx context.Context, rows []news.Article) (int, error)
 	return n, err
 }
 
-// insertIgnoring runs insertIgnoreSQL, preparing it on first use on c, and
-// returns how many rows it inserted.
-func (p *Postgres) insertIgnoring(ctx context.Context, c *pgxpool.Conn, b *pgBatch) (int, error) {
+// exec runs the named statement on b's arrays, preparing it on first use on
+// c, and returns how many rows it inserted.
+func (p *Postgres) exec(ctx context.Context, c *pgxpool.Conn, name, sql string, b *pgBatch) (int, error) {
 	// Prepare is a map lookup once the connection has the statement.
-	if _, err := c.Conn().Prepare(ctx, insertIgnoreStmt, insertIgnoreSQL); err != nil {
+	if _, err := c.Conn().Prepare(ctx, name, sql); err != nil {
 		return 0, err
 	}
-	tag, err := c.Conn().PgConn().ExecPrepared(ctx, insertIgnoreStmt, b.arrays(), binaryFormats, nil).Close()
+	tag, err := c.Conn().PgConn().ExecPrepared(ctx, name, b.arrays(), binaryFormats, nil).Close()
 	if err != nil {
 		return 0, err
 	}
