@@ -287,22 +287,20 @@ func (g *Generator) sentence(c *category, used *[2]uint64) template {
 }
 
 // word returns the story's word for seg: the one bound to its slot and
-// occurrence, else a new draw, distinct from the slot's earlier ones.
+// occurrence, else a new draw, distinct from the slot's earlier ones while
+// the list has others. A new draw is always the next occurrence: fill draws
+// a template's slots in order, so its first {city} is bound before its second.
 func (g *Generator) word(seg segment) string {
 	bound := g.bound[seg.slot]
 	if seg.nth < len(bound) {
 		return bound[seg.nth]
 	}
-	for {
-		w := seg.words[g.rng.IntN(len(seg.words))]
-		if !slices.Contains(bound, w) || len(bound) >= len(seg.words) {
-			g.bound[seg.slot] = append(bound, w)
-			if seg.nth < len(g.bound[seg.slot]) {
-				return g.bound[seg.slot][seg.nth]
-			}
-			bound = g.bound[seg.slot]
-		}
+	w := seg.words[g.rng.IntN(len(seg.words))]
+	for slices.Contains(bound, w) && len(bound) < len(seg.words) {
+		w = seg.words[g.rng.IntN(len(seg.words))]
 	}
+	g.bound[seg.slot] = append(bound, w)
+	return w
 }
 
 // sourceURL builds a plausible link for a story of source.
