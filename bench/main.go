@@ -39,10 +39,10 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"newsflow/bench/internal/publish"
-	"newsflow/internal/consumer"
 	"newsflow/internal/gen"
 	"newsflow/internal/llm/llmtest"
 	"newsflow/internal/news"
+	"newsflow/internal/stream"
 	"newsflow/internal/workerproc"
 )
 
@@ -189,7 +189,7 @@ func (b *bench) newPhase(ctx context.Context, label string) (*phase, error) {
 	p := &phase{name: "BENCH_" + strings.ToUpper(label) + "_" + suffix, schema: "bench_" + label + "_" + suffix}
 	lower := strings.ToLower(p.name)
 	p.subject = lower + ".ingest.bench"
-	if _, err := consumer.EnsureStream(ctx, b.js, consumer.StreamConfig{Name: p.name, Subjects: []string{lower + ".>"}}); err != nil {
+	if _, err := stream.Ensure(ctx, b.js, stream.Config{Name: p.name, Subjects: []string{lower + ".>"}}); err != nil {
 		return nil, err
 	}
 	p.cleanup = append(p.cleanup, func() {

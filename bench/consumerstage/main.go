@@ -45,6 +45,7 @@ import (
 	"newsflow/internal/consumer"
 	"newsflow/internal/gen"
 	"newsflow/internal/news"
+	"newsflow/internal/stream"
 	"newsflow/internal/workerproc"
 )
 
@@ -104,8 +105,8 @@ func run(ctx context.Context, args []string) error {
 	_, _ = rand.Read(r[:])
 	name := "BENCH_CS_" + strings.ToUpper(hex.EncodeToString(r[:]))
 	lower := strings.ToLower(name)
-	sc := consumer.StreamConfig{Name: name, Subjects: []string{lower + ".>"}}
-	if _, err := consumer.EnsureStream(ctx, js, sc); err != nil {
+	sc := stream.Config{Name: name, Subjects: []string{lower + ".>"}}
+	if _, err := stream.Ensure(ctx, js, sc); err != nil {
 		return err
 	}
 	defer func() {
@@ -165,7 +166,7 @@ type result struct {
 
 // runOnce consumes the whole stream with a new durable and acks it batch by
 // batch after the simulated commit.
-func runOnce(ctx context.Context, js jetstream.JetStream, c config, sc consumer.StreamConfig, durable string) (result, error) {
+func runOnce(ctx context.Context, js jetstream.JetStream, c config, sc stream.Config, durable string) (result, error) {
 	cons, err := consumer.New(ctx, js, consumer.Config{Stream: sc, Durable: durable, FetchBatch: c.fetchBatch,
 		DLQStream: sc.Name + "_DLQ", DLQSubjectPrefix: strings.ToLower(sc.Name) + "-dlq"}, nil, prometheus.NewRegistry())
 	if err != nil {

@@ -12,9 +12,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
-	"newsflow/internal/consumer"
 	"newsflow/internal/envflag"
 	"newsflow/internal/natsflag"
+	"newsflow/internal/stream"
 )
 
 // commonFlags are the connection, stream and publishing flags of every
@@ -53,7 +53,7 @@ func (f *commonFlags) validate() error {
 	}
 	subjects := listFlag(f.stream.SubjectList())
 	for _, s := range subjects {
-		if !validSubject(s, true) {
+		if err := stream.ValidSubject("subject", s, true); err != nil {
 			return usagef("invalid value %q for --subjects: %q is not a valid subject", f.stream.Subjects, s)
 		}
 	}
@@ -66,7 +66,7 @@ func (f *commonFlags) validate() error {
 		}
 		return nil
 	}
-	if !validSubject(f.subject, false) {
+	if stream.ValidSubject("subject", f.subject, false) != nil {
 		return usagef("invalid value %q for --subject: not a valid subject (no wildcards)", f.subject)
 	}
 	if !subjects.matches(f.subject) {
@@ -92,7 +92,7 @@ func (f *commonFlags) connect(ctx context.Context, log *zap.Logger) (*nats.Conn,
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	sc, _ := f.stream.Config() // checked by validate
-	if _, err := consumer.EnsureStream(sctx, js, sc); err != nil {
+	if _, err := stream.Ensure(sctx, js, sc); err != nil {
 		nc.Close()
 		return nil, nil, err
 	}
@@ -117,7 +117,7 @@ func (l *listFlag) Set(v string) error {
 // matches reports whether any subject of l captures subject.
 func (l listFlag) matches(subject string) bool {
 	for _, f := range l {
-		if subjectMatches(f, subject) {
+		if stream.Matches(f, subject) {
 			return true
 		}
 	}
@@ -166,41 +166,4 @@ func subjectFor(source, override string) string {
 		return override
 	}
 	return ingestPrefix + subjectToken(source)
-}
-
-// validSubject reports whether s is a well-formed subject; wildcards (* and
-// a final >) only when wild.
-func validSubject(s string, wild bool) bool {
-	if s == "" {
-		return false
-	}
-	toks := strings.Split(s, ".")
-	for i, t := range toks {
-		switch {
-		case t == "" || strings.ContainsAny(t, " \t\r\n"):
-			return false
-		case t == "*" || t == ">":
-			if !wild || (t == ">" && i != len(toks)-1) {
-				return false
-			}
-		case strings.ContainsAny(t, "*>"):
-			return false
-		}
-	}
-	return true
-}
-
-// subjectMatches reports whether the filter (with * and > wildcards)
-// captures subject.
-func subjectMatches(filter, subject string) bool {
-	ft, st := strings.Split(filter, "."), strings.Split(subject, ".")
-	for i, f := range ft {
-		if f == ">" {
-			return len(st) > i
-		}
-		if i >= len(st) || (f != "*" && f != st[i]) {
-			return false
-		}
-	}
-	return len(ft) == len(st)
 }

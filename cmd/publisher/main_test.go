@@ -315,22 +315,3 @@ func TestSubjectToken(t *testing.T) {
 		t.Errorf("subjectFor = %q", got)
 	}
 }
-
-func TestSubjectMatches(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		filter, subject string
-		want            bool
-	}{
-		{"news.>", "news.ingest.x", true},
-		{"news.>", "news", false},
-		{"news.*", "news.ingest.x", false},
-		{"news.*.x", "news.ingest.x", true},
-		{"a.b", "a.b", true},
-		{"a.b", "a.b.c", false},
-	} {
-		if got := subjectMatches(tc.filter, tc.subject); got != tc.want {
-			t.Errorf("subjectMatches(%q, %q) = %v", tc.filter, tc.subject, got)
-		}
-	}
-}

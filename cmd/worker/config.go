@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,7 +13,10 @@ import (
 	"newsflow/internal/envflag"
 	"newsflow/internal/llm"
 	"newsflow/internal/natsflag"
+	"newsflow/internal/news"
 	"newsflow/internal/store"
+	"newsflow/internal/stream"
+	"newsflow/internal/telemetry"
 	"newsflow/internal/worker"
 )
 
@@ -78,74 +82,121 @@ func (c *runConfig) register(fs *flag.FlagSet) {
 	c.conn.Register(fs)
 	c.stream.Register(fs)
 	fs.StringVar(&c.durable, "consumer", consumer.DefaultDurable, "durable pull consumer shared by all workers")
-	fs.DurationVar(&c.ackWait, "ack-wait", 30*time.Second, "time JetStream waits for an ack before redelivering; held messages are kept alive every ack-wait/3")
-	fs.IntVar(&c.maxDeliver, "max-deliver", 10, "deliveries of a message before it is dead-lettered")
-	c.backOff = durationList{time.Second, 5 * time.Second, 30 * time.Second, time.Minute, 5 * time.Minute}
+	fs.DurationVar(&c.ackWait, "ack-wait", consumer.DefaultAckWait, "time JetStream waits for an ack before redelivering; held messages are kept alive every ack-wait/3 (at least 100ms)")
+	fs.IntVar(&c.maxDeliver, "max-deliver", consumer.DefaultMaxDeliver, "deliveries of a message before it is dead-lettered (at least 1)")
+	c.backOff = durationList(slices.Clone(consumer.DefaultBackOff))
 	fs.Var(&c.backOff, "backoff", "comma-separated nak delays by delivery count, the last repeating")
-	fs.IntVar(&c.maxAckPend, "max-ack-pending", 20000, "messages delivered and not yet acked, across all workers")
-	fs.IntVar(&c.fetchBatch, "fetch-batch", 500, "messages each pull request asks for (prefetch)")
-	fs.IntVar(&c.maxMsgBytes, "max-message-bytes", 64<<10, "largest accepted message; larger ones are dead-lettered")
-	fs.StringVar(&c.dlqStream, "dlq-stream", consumer.DefaultDLQStream, "dead-letter stream")
-	fs.StringVar(&c.dlqPrefix, "dlq-subject-prefix", consumer.DefaultDLQSubjectPrefix, "dead-letter subject prefix")
+	fs.IntVar(&c.maxAckPend, "max-ack-pending", consumer.DefaultMaxAckPending, "messages delivered and not yet acked, across all workers (at least 1)")
+	fs.IntVar(&c.fetchBatch, "fetch-batch", consumer.DefaultFetchBatch, "messages each pull request asks for (prefetch; 1 to --max-ack-pending)")
+	fs.IntVar(&c.maxMsgBytes, "max-message-bytes", news.DefaultMaxBytes, "largest accepted message; larger ones are dead-lettered (at least 1)")
+	fs.StringVar(&c.dlqStream, "dlq-stream", stream.DefaultDLQName, "dead-letter stream")
+	fs.StringVar(&c.dlqPrefix, "dlq-subject-prefix", stream.DefaultDLQSubjectPrefix, "dead-letter subject prefix")
 
-	fs.IntVar(&c.batchSize, "batch-size", 100, "flush a batch at this many messages")
-	fs.IntVar(&c.batchBytes, "batch-bytes", 1<<20, "flush a batch before its payloads exceed this many bytes")
-	fs.DurationVar(&c.batchWait, "batch-wait", 5*time.Second, "flush a batch this long after its first message")
-	fs.DurationVar(&c.batchIdle, "batch-idle", 100*time.Millisecond, "flush a batch once no message arrived for this long (up to twice that); 0 waits out --batch-wait")
-	fs.IntVar(&c.committers, "committers", 4, "batches enriched and committed at once")
-	fs.DurationVar(&c.commitTimeout, "commit-timeout", 10*time.Second, "bound on one commit attempt")
-	fs.DurationVar(&c.grace, "grace", 25*time.Second, "on SIGTERM, time to finish and ack the open batches before handing the rest back")
+	fs.IntVar(&c.batchSize, "batch-size", batcher.DefaultMaxMessages, "flush a batch at this many messages (at least 1)")
+	fs.IntVar(&c.batchBytes, "batch-bytes", batcher.DefaultMaxBytes, "flush a batch before its payloads exceed this many bytes (at least 1)")
+	fs.DurationVar(&c.batchWait, "batch-wait", batcher.DefaultMaxWait, "flush a batch this long after its first message (> 0)")
+	fs.DurationVar(&c.batchIdle, "batch-idle", batcher.DefaultMaxIdle, "flush a batch once no message arrived for this long (up to twice that); 0 waits out --batch-wait")
+	fs.IntVar(&c.committers, "committers", worker.DefaultCommitters, "batches enriched and committed at once (at least 1)")
+	fs.DurationVar(&c.commitTimeout, "commit-timeout", worker.DefaultCommitTimeout, "bound on one commit attempt (> 0)")
+	fs.DurationVar(&c.grace, "grace", worker.DefaultDrainTimeout, "on SIGTERM, time to finish and ack the open batches before handing the rest back (> 0)")
 
 	fs.StringVar(&c.databaseURL, "database-url", "", "Postgres URL; empty means SQLite at <data-dir>/newsflow.db")
-	fs.IntVar(&c.dbMaxConns, "db-max-conns", 8, "Postgres pool size")
-	fs.IntVar(&c.dbMinIdle, "db-min-idle-conns", 2, "Postgres idle connections kept ready")
-	fs.DurationVar(&c.dbHealthPeriod, "db-health-check-period", 30*time.Second, "Postgres idle connection check interval")
-	fs.DurationVar(&c.dbMaxLifetime, "db-max-conn-lifetime", 30*time.Minute, "Postgres connection lifetime")
+	fs.IntVar(&c.dbMaxConns, "db-max-conns", store.DefaultMaxConns, "Postgres pool size (at least 1)")
+	fs.IntVar(&c.dbMinIdle, "db-min-idle-conns", store.DefaultMinIdleConns, "Postgres idle connections kept ready; 0 keeps none")
+	fs.DurationVar(&c.dbHealthPeriod, "db-health-check-period", store.DefaultHealthCheckPeriod, "Postgres idle connection check interval (> 0)")
+	fs.DurationVar(&c.dbMaxLifetime, "db-max-conn-lifetime", store.DefaultMaxConnLifetime, "Postgres connection lifetime (> 0)")
 	fs.BoolVar(&c.migrate, "migrate", true, "apply schema migrations at start")
 
 	fs.StringVar(&c.redisURL, "redis-url", "", "Redis URL for the shared LLM cache; empty means in-process cache only")
-	fs.IntVar(&c.cacheEntries, "cache-entries", 100000, "in-process cache capacity in stories")
-	fs.DurationVar(&c.cacheTTL, "cache-ttl", 24*time.Hour, "lifetime of a cached enrichment")
-	fs.StringVar(&c.cachePrefix, "cache-prefix", "newsflow:", "prefix of Redis keys")
-	fs.DurationVar(&c.leaseTTL, "cache-lease-ttl", 30*time.Second, "lifetime of the cluster-wide single-flight lease (extended while the owner works)")
+	fs.IntVar(&c.cacheEntries, "cache-entries", cache.DefaultMemoryEntries, "in-process cache capacity in stories (at least 1)")
+	fs.DurationVar(&c.cacheTTL, "cache-ttl", cache.DefaultRedisTTL, "lifetime of a cached enrichment (at least 1ms)")
+	fs.StringVar(&c.cachePrefix, "cache-prefix", cache.DefaultKeyPrefix, "prefix of Redis keys")
+	fs.DurationVar(&c.leaseTTL, "cache-lease-ttl", cache.DefaultLeaseTTL, "lifetime of the cluster-wide single-flight lease, extended while the owner works (at least 3ms)")
 
 	fs.StringVar(&c.llmProvider, "llm-provider", "", "offline, none, gemini or openai; empty means offline")
 	fs.StringVar(&c.llmModel, "llm-model", "", "model name; empty means the provider's default")
 	fs.StringVar(&c.geminiKey, "gemini-api-key", "", "Gemini API key")
 	fs.StringVar(&c.openaiKey, "openai-api-key", "", "OpenAI(-compatible) API key")
 	fs.StringVar(&c.openaiBaseURL, "openai-base-url", "", "OpenAI-compatible API root, e.g. http://127.0.0.1:11434/v1 for Ollama")
-	fs.IntVar(&c.llmConcurrency, "llm-concurrency", 8, "LLM calls in flight at once")
+	fs.IntVar(&c.llmConcurrency, "llm-concurrency", llm.DefaultConcurrency, "LLM calls in flight at once (at least 1)")
 	fs.IntVar(&c.llmRPM, "llm-rpm", 0, "LLM requests per minute; 0 is unlimited")
 	fs.IntVar(&c.llmTPM, "llm-tpm", 0, "LLM tokens per minute; 0 is unlimited")
-	fs.DurationVar(&c.llmTimeout, "llm-timeout", 30*time.Second, "bound on one LLM call")
-	fs.IntVar(&c.llmRetries, "llm-max-retries", 3, "retries of an LLM call after 429, 5xx or network errors")
-	fs.IntVar(&c.breakerFailures, "llm-breaker-failures", 5, "failed calls in a row that open the circuit breaker")
-	fs.DurationVar(&c.breakerCooldown, "llm-breaker-cooldown", 30*time.Second, "time the open breaker waits before a probe call")
-	fs.Float64Var(&c.priceIn, "llm-price-input", 0, "price per 1000 input tokens, for the cost metric")
-	fs.Float64Var(&c.priceOut, "llm-price-output", 0, "price per 1000 output tokens, for the cost metric")
+	fs.DurationVar(&c.llmTimeout, "llm-timeout", llm.DefaultTimeout, "bound on one LLM call (> 0)")
+	fs.IntVar(&c.llmRetries, "llm-max-retries", llm.DefaultMaxRetries, "retries of an LLM call after 429, 5xx or network errors; 0 never retries")
+	fs.IntVar(&c.breakerFailures, "llm-breaker-failures", llm.DefaultBreakerFailures, "failed calls in a row that open the circuit breaker; 0 turns the breaker off")
+	fs.DurationVar(&c.breakerCooldown, "llm-breaker-cooldown", llm.DefaultBreakerCooldown, "time the open breaker waits before a probe call (> 0)")
+	fs.Float64Var(&c.priceIn, "llm-price-input", 0, "price per 1000 input tokens, for the cost metric; 0 does not count cost")
+	fs.Float64Var(&c.priceOut, "llm-price-output", 0, "price per 1000 output tokens, for the cost metric; 0 does not count cost")
 
-	fs.StringVar(&c.httpAddr, "http-addr", "127.0.0.1:8081", "address of /metrics, /healthz and /readyz (port 0 picks a free one)")
+	fs.StringVar(&c.httpAddr, "http-addr", telemetry.DefaultAddr, "address of /metrics, /healthz and /readyz (port 0 picks a free one)")
 	fs.BoolVar(&c.pprof, "pprof", false, "serve Go's /debug/pprof profiles on --http-addr")
-	fs.DurationVar(&c.lagInterval, "lag-interval", 5*time.Second, "consumer lag polling interval; 0 disables the poller")
-	fs.DurationVar(&c.lagTarget, "lag-target", 5*time.Minute, "drain time the replica hint aims for")
+	fs.DurationVar(&c.lagInterval, "lag-interval", telemetry.DefaultPollInterval, "consumer lag polling interval; 0 disables the poller")
+	fs.DurationVar(&c.lagTarget, "lag-target", telemetry.DefaultLagTarget, "drain time the replica hint aims for (> 0)")
 	fs.IntVar(&c.maxReplicas, "max-replicas", 0, "cap of the replica hint, e.g. what the LLM account's rate limit allows; 0 is none")
 }
 
-// validate checks limits that span stages; each stage validates its own.
+// validate rejects values without meaning, naming the flag (a zero is
+// never silently replaced by a default), then checks limits that span
+// stages; each stage validates its own fields again.
 func (c *runConfig) validate() error {
+	for _, f := range []struct {
+		name string
+		v    int
+	}{
+		{"max-deliver", c.maxDeliver}, {"max-ack-pending", c.maxAckPend}, {"fetch-batch", c.fetchBatch},
+		{"max-message-bytes", c.maxMsgBytes}, {"batch-size", c.batchSize}, {"batch-bytes", c.batchBytes},
+		{"committers", c.committers}, {"db-max-conns", c.dbMaxConns}, {"cache-entries", c.cacheEntries},
+		{"llm-concurrency", c.llmConcurrency},
+	} {
+		if f.v < 1 {
+			return fmt.Errorf("invalid value %d for --%s: must be at least 1", f.v, f.name)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{
+		{"db-min-idle-conns", c.dbMinIdle}, {"llm-rpm", c.llmRPM}, {"llm-tpm", c.llmTPM},
+		{"llm-max-retries", c.llmRetries}, {"llm-breaker-failures", c.breakerFailures}, {"max-replicas", c.maxReplicas},
+	} {
+		if f.v < 0 {
+			return fmt.Errorf("invalid value %d for --%s: must be at least 0", f.v, f.name)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"ack-wait", c.ackWait}, {"batch-wait", c.batchWait}, {"commit-timeout", c.commitTimeout}, {"grace", c.grace},
+		{"db-health-check-period", c.dbHealthPeriod}, {"db-max-conn-lifetime", c.dbMaxLifetime}, {"cache-ttl", c.cacheTTL},
+		{"cache-lease-ttl", c.leaseTTL}, {"llm-timeout", c.llmTimeout}, {"llm-breaker-cooldown", c.breakerCooldown},
+		{"lag-target", c.lagTarget},
+	} {
+		if f.v <= 0 {
+			return fmt.Errorf("invalid value %s for --%s: must be positive", f.v, f.name)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    time.Duration
+	}{{"batch-idle", c.batchIdle}, {"lag-interval", c.lagInterval}} {
+		if f.v < 0 {
+			return fmt.Errorf("invalid value %s for --%s: must not be negative (0 turns it off)", f.v, f.name)
+		}
+	}
 	switch {
+	case c.priceIn < 0:
+		return fmt.Errorf("invalid value %g for --llm-price-input: must not be negative", c.priceIn)
+	case c.priceOut < 0:
+		return fmt.Errorf("invalid value %g for --llm-price-output: must not be negative", c.priceOut)
+	case c.fetchBatch > c.maxAckPend:
+		return fmt.Errorf("--fetch-batch (%d) must not exceed --max-ack-pending (%d)", c.fetchBatch, c.maxAckPend)
+	case c.dbMinIdle > c.dbMaxConns:
+		return fmt.Errorf("--db-min-idle-conns (%d) must not exceed --db-max-conns (%d)", c.dbMinIdle, c.dbMaxConns)
 	case c.batchWait+c.commitTimeout >= c.ackWait:
 		return fmt.Errorf("--batch-wait (%s) plus --commit-timeout (%s) must be less than --ack-wait (%s), or an open batch could be redelivered while it waits", c.batchWait, c.commitTimeout, c.ackWait)
 	case c.batchSize > c.maxAckPend:
 		return fmt.Errorf("--batch-size (%d) must not exceed --max-ack-pending (%d), or a batch could never fill", c.batchSize, c.maxAckPend)
-	case c.batchIdle < 0:
-		return fmt.Errorf("--batch-idle must be ≥ 0, got %s", c.batchIdle)
-	case c.maxDeliver < 1:
-		return fmt.Errorf("--max-deliver must be ≥ 1, got %d", c.maxDeliver)
-	case c.grace <= 0:
-		return fmt.Errorf("--grace must be > 0, got %s", c.grace)
-	case c.dbMaxConns < 1:
-		return fmt.Errorf("--db-max-conns must be ≥ 1, got %d", c.dbMaxConns)
 	}
 	_, err := c.stream.Config()
 	return err
@@ -162,8 +213,10 @@ func (c *runConfig) consumerConfig() consumer.Config {
 
 func (c *runConfig) workerConfig() worker.Config {
 	return worker.Config{
-		Batch:      batcher.Config{MaxMessages: c.batchSize, MaxBytes: c.batchBytes, MaxWait: c.batchWait, MaxIdle: c.batchIdle},
-		Committers: c.committers, CommitTimeout: c.commitTimeout, DrainTimeout: c.grace,
+		Batch: batcher.Config{MaxMessages: c.batchSize, MaxBytes: c.batchBytes, MaxWait: c.batchWait, MaxIdle: c.batchIdle,
+			DrainTimeout: c.grace},
+		Committers: c.committers, CommitTimeout: c.commitTimeout, RetryMin: worker.DefaultRetryMin, RetryMax: worker.DefaultRetryMax,
+		DrainTimeout: c.grace,
 	}
 }
 
@@ -173,7 +226,8 @@ func (c *runConfig) poolConfig() store.PoolConfig {
 }
 
 func (c *runConfig) cacheConfig() cache.Config {
-	return cache.Config{MemoryEntries: c.cacheEntries, RedisTTL: c.cacheTTL, KeyPrefix: c.cachePrefix, LeaseTTL: c.leaseTTL}
+	return cache.Config{MemoryEntries: c.cacheEntries, MemoryTTL: c.cacheTTL, RedisTTL: c.cacheTTL, KeyPrefix: c.cachePrefix,
+		LeaseTTL: c.leaseTTL, LeaseWait: cache.DefaultLeaseWait}
 }
 
 func (c *runConfig) providerConfig() llm.ProviderConfig {
@@ -183,7 +237,8 @@ func (c *runConfig) providerConfig() llm.ProviderConfig {
 
 func (c *runConfig) clientConfig() llm.ClientConfig {
 	return llm.ClientConfig{RequestsPerMinute: c.llmRPM, TokensPerMinute: c.llmTPM, Concurrency: c.llmConcurrency,
-		Timeout: c.llmTimeout, MaxRetries: c.llmRetries, BreakerFailures: c.breakerFailures,
+		Timeout: c.llmTimeout, MaxRetries: c.llmRetries, RetryBaseDelay: llm.DefaultRetryBaseDelay, RetryMaxDelay: llm.DefaultRetryMaxDelay,
+		BreakerFailures: c.breakerFailures,
 		BreakerCooldown: c.breakerCooldown, PricePer1KInput: c.priceIn, PricePer1KOutput: c.priceOut}
 }
 

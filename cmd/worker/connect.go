@@ -9,8 +9,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
-	"newsflow/internal/consumer"
 	"newsflow/internal/natsflag"
+	"newsflow/internal/stream"
 )
 
 // natsFlags are the connection flags of the subcommands that read a stream
@@ -22,7 +22,7 @@ type natsFlags struct {
 
 func (f *natsFlags) register(fs *flag.FlagSet) {
 	f.Conn.Register(fs)
-	fs.StringVar(&f.stream, "stream", consumer.DefaultStream, "JetStream stream holding the news")
+	fs.StringVar(&f.stream, "stream", stream.DefaultName, "JetStream stream holding the news")
 }
 
 // connect dials NATS at --nats-url or, when that is empty, the embedded

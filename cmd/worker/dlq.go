@@ -17,6 +17,7 @@ import (
 
 	"newsflow/internal/deadletter"
 	"newsflow/internal/envflag"
+	"newsflow/internal/stream"
 )
 
 func init() {
@@ -94,7 +95,7 @@ func runDLQ(ctx context.Context, args []string, e env) error {
 	fs := flag.NewFlagSet("dlq "+action, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	nf.register(fs)
-	fs.StringVar(&dlqStream, "dlq-stream", deadletter.DefaultStream, "dead-letter stream")
+	fs.StringVar(&dlqStream, "dlq-stream", stream.DefaultDLQName, "dead-letter stream")
 	fs.BoolVar(&asJSON, "json", false, "print JSON (one object per line for list)")
 	if action != "show" {
 		fs.StringVar(&sel.Filter.Match, "match", "", "only dead letters whose error contains this text")

@@ -10,27 +10,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"newsflow/internal/consumer"
 	"newsflow/internal/deadletter"
 	"newsflow/internal/natstest"
+	"newsflow/internal/stream"
 )
-
-// The dead-letter tooling reads the headers the consumer writes.
-func TestDLQ_HeadersMatchConsumer(t *testing.T) {
-	t.Parallel()
-	for _, p := range [][2]string{
-		{deadletter.HeaderError, consumer.HeaderError},
-		{deadletter.HeaderStreamSeq, consumer.HeaderStreamSeq},
-		{deadletter.HeaderDeliveries, consumer.HeaderDeliveries},
-		{deadletter.HeaderOriginalSubject, consumer.HeaderOriginalSubject},
-		{deadletter.HeaderOriginalMsgID, consumer.HeaderOriginalMsgID},
-		{deadletter.DefaultStream, consumer.DefaultDLQStream},
-	} {
-		if p[0] != p[1] {
-			t.Errorf("deadletter uses %q where consumer uses %q", p[0], p[1])
-		}
-	}
-}
 
 func TestDLQ_ListShowReplay(t *testing.T) {
 	t.Parallel()
@@ -46,10 +29,10 @@ func TestDLQ_ListShowReplay(t *testing.T) {
 	orig := name + ".ingest.tg"
 	m := nats.NewMsg(name + "-dlq." + orig)
 	m.Data = []byte(`{"id":"tg:c:7","source":"tg","title":"fixed now"}`)
-	m.Header.Set(consumer.HeaderError, "store: data rejected")
-	m.Header.Set(consumer.HeaderStreamSeq, "7")
-	m.Header.Set(consumer.HeaderDeliveries, "10")
-	m.Header.Set(consumer.HeaderOriginalSubject, orig)
+	m.Header.Set(stream.HeaderError, "store: data rejected")
+	m.Header.Set(stream.HeaderStreamSeq, "7")
+	m.Header.Set(stream.HeaderDeliveries, "10")
+	m.Header.Set(stream.HeaderOriginalSubject, orig)
 	if _, err := js.PublishMsg(ctx, m); err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ func cmdMigrate(ctx context.Context, args []string, e env) error {
 	if err := envflag.Parse(fs, args, e.getenv); err != nil {
 		return err
 	}
-	st, err := openDatabase(ctx, c.databaseURL, c.conn.DataDir, store.PoolConfig{MaxConns: 1, MinIdleConns: -1}, false, e.log, nil)
+	st, err := store.Open(ctx, c.databaseURL, c.conn.DataDir, store.PoolConfig{MaxConns: 1}, false, e.log, nil)
 	if err != nil {
 		return err
 	}

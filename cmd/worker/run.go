@@ -22,6 +22,7 @@ import (
 	"newsflow/internal/llm"
 	"newsflow/internal/natsflag"
 	"newsflow/internal/news"
+	"newsflow/internal/store"
 	"newsflow/internal/telemetry"
 	"newsflow/internal/worker"
 )
@@ -99,7 +100,7 @@ func runWorker(ctx context.Context, c *runConfig, log *zap.Logger) (err error) {
 	}
 
 	// Database: Postgres, or SQLite in the data dir.
-	st, err := openDatabase(ctx, c.databaseURL, c.conn.DataDir, c.poolConfig(), false, log, reg)
+	st, err := store.Open(ctx, c.databaseURL, c.conn.DataDir, c.poolConfig(), false, log, reg)
 	if err != nil {
 		return err
 	}

@@ -61,7 +61,7 @@ func runTop(ctx context.Context, args []string, e env) error {
 		return fmt.Errorf("top: need -n ≥ 1 and --since ≥ 0, got %d and %s", limit, since)
 	}
 
-	st, err := openDatabase(ctx, databaseURL, dataDir, store.PoolConfig{}, true, e.log, nil)
+	st, err := store.Open(ctx, databaseURL, dataDir, store.PoolConfig{}, true, e.log, nil)
 	if err != nil {
 		return fmt.Errorf("top: %w", err)
 	}

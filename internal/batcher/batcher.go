@@ -40,23 +40,46 @@ const (
 // function is expected to handle retryable failures itself.
 type FlushFunc[T any] func(ctx context.Context, batch []T, reason FlushReason) error
 
-// Config bounds a batch. Zero fields take the defaults in New.
+// Defaults of Config.
+const (
+	// DefaultMaxMessages is the batch size.
+	DefaultMaxMessages = 100
+	// DefaultMaxBytes is the batch's payload bound.
+	DefaultMaxBytes = 1 << 20
+	// DefaultMaxWait is the longest a batch stays open.
+	DefaultMaxWait = 5 * time.Second
+	// DefaultMaxIdle is the quiet time that closes a batch early, as the
+	// worker uses it (a zero MaxIdle disables it).
+	DefaultMaxIdle = 100 * time.Millisecond
+	// DefaultDrainTimeout bounds the shutdown flush; the worker's grace
+	// period defaults to it too.
+	DefaultDrainTimeout = 25 * time.Second
+)
+
+// DefaultConfig returns the worker's default batch bounds.
+func DefaultConfig() Config {
+	return Config{MaxMessages: DefaultMaxMessages, MaxBytes: DefaultMaxBytes, MaxWait: DefaultMaxWait,
+		MaxIdle: DefaultMaxIdle, DrainTimeout: DefaultDrainTimeout}
+}
+
+// Config bounds a batch. A zero field that has no meaning (all but MaxIdle
+// and Clock) takes its Default* in New; Validate rejects it.
 type Config struct {
-	// MaxMessages flushes at this many items. Default 100.
+	// MaxMessages flushes at this many items. Default DefaultMaxMessages.
 	MaxMessages int
 	// MaxBytes flushes before the batch's payloads would exceed this size.
-	// Default 1 MiB. An item larger than MaxBytes is flushed on its own.
+	// Default DefaultMaxBytes. An item larger than MaxBytes is flushed on its own.
 	MaxBytes int
-	// MaxWait flushes this long after the batch's first item. Default 5s.
+	// MaxWait flushes this long after the batch's first item. Default DefaultMaxWait.
 	MaxWait time.Duration
 	// MaxIdle, when positive, flushes a batch once no item arrived for
 	// between MaxIdle and twice that: the input has gone quiet (a backlog
 	// drained, or a trickle), so waiting out MaxWait would only add latency.
 	// It is checked every MaxIdle by one timer per batch, not per item.
-	// Zero disables it.
+	// Zero disables it (DefaultConfig sets DefaultMaxIdle).
 	MaxIdle time.Duration
 	// DrainTimeout bounds the final "shutdown" flush, which runs on a context
-	// detached from Run's (already cancelled) one. Default 30s.
+	// detached from Run's (already cancelled) one. Default DefaultDrainTimeout.
 	DrainTimeout time.Duration
 	// Clock supplies timers; nil means the real clock. Tests inject a fake.
 	Clock Clock
@@ -140,10 +163,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 // New returns a Batcher that calls flush with each batch; sizeOf gives an
 // item's payload size in bytes. reg may be nil.
 func New[T any](cfg Config, flush FlushFunc[T], sizeOf func(T) int, log *zap.Logger, reg prometheus.Registerer) (*Batcher[T], error) {
-	cfg.MaxMessages = cmp.Or(cfg.MaxMessages, 100)
-	cfg.MaxBytes = cmp.Or(cfg.MaxBytes, 1<<20)
-	cfg.MaxWait = cmp.Or(cfg.MaxWait, 5*time.Second)
-	cfg.DrainTimeout = cmp.Or(cfg.DrainTimeout, 30*time.Second)
+	cfg.MaxMessages = cmp.Or(cfg.MaxMessages, DefaultMaxMessages)
+	cfg.MaxBytes = cmp.Or(cfg.MaxBytes, DefaultMaxBytes)
+	cfg.MaxWait = cmp.Or(cfg.MaxWait, DefaultMaxWait)
+	cfg.DrainTimeout = cmp.Or(cfg.DrainTimeout, DefaultDrainTimeout)
 	if cfg.Clock == nil {
 		cfg.Clock = realClock{}
 	}

@@ -16,7 +16,23 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
-// Config tunes a Tiered cache. Zero fields take the defaults in New.
+// Defaults of Config.
+const (
+	DefaultMemoryEntries = 100_000
+	DefaultRedisTTL      = 24 * time.Hour
+	DefaultKeyPrefix     = "newsflow:"
+	DefaultLeaseTTL      = 30 * time.Second
+	DefaultLeaseWait     = 2 * time.Minute
+)
+
+// DefaultConfig returns the default configuration.
+func DefaultConfig() Config {
+	return Config{MemoryEntries: DefaultMemoryEntries, MemoryTTL: DefaultRedisTTL, RedisTTL: DefaultRedisTTL,
+		KeyPrefix: DefaultKeyPrefix, LeaseTTL: DefaultLeaseTTL, LeaseWait: DefaultLeaseWait}
+}
+
+// Config tunes a Tiered cache. No field has a meaning at zero: New fills a
+// zero with its Default* and Validate rejects it.
 type Config struct {
 	MemoryEntries int           // in-process LRU capacity, in entries. Default 100,000.
 	MemoryTTL     time.Duration // lifetime of an in-process entry. Default RedisTTL.
@@ -113,12 +129,12 @@ type Tiered struct {
 // only. Metrics are registered on reg (nil: a private registry). Close it
 // when done; New does not take ownership of rdb.
 func New(cfg Config, rdb redis.UniversalClient, log *zap.Logger, reg prometheus.Registerer) (*Tiered, error) {
-	cfg.MemoryEntries = cmp.Or(cfg.MemoryEntries, 100_000)
-	cfg.RedisTTL = cmp.Or(cfg.RedisTTL, 24*time.Hour)
+	cfg.MemoryEntries = cmp.Or(cfg.MemoryEntries, DefaultMemoryEntries)
+	cfg.RedisTTL = cmp.Or(cfg.RedisTTL, DefaultRedisTTL)
 	cfg.MemoryTTL = cmp.Or(cfg.MemoryTTL, cfg.RedisTTL)
-	cfg.KeyPrefix = cmp.Or(cfg.KeyPrefix, "newsflow:")
-	cfg.LeaseTTL = cmp.Or(cfg.LeaseTTL, 30*time.Second)
-	cfg.LeaseWait = cmp.Or(cfg.LeaseWait, 2*time.Minute)
+	cfg.KeyPrefix = cmp.Or(cfg.KeyPrefix, DefaultKeyPrefix)
+	cfg.LeaseTTL = cmp.Or(cfg.LeaseTTL, DefaultLeaseTTL)
+	cfg.LeaseWait = cmp.Or(cfg.LeaseWait, DefaultLeaseWait)
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

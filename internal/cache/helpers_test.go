@@ -3,11 +3,12 @@ package cache
 import (
 	"context"
 	"fmt"
-	"newsflow/internal/await"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"newsflow/internal/await"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"

@@ -3,25 +3,19 @@ package consumer
 import (
 	"cmp"
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"newsflow/internal/news"
+	"newsflow/internal/stream"
 )
 
-// Defaults of Config and StreamConfig.
+// Defaults of Config. The stream's own defaults are in package stream.
 const (
-	DefaultStream           = "NEWS"
-	DefaultSubject          = "news.>"
-	DefaultDurable          = "news-workers"
-	DefaultAckWait          = 30 * time.Second
-	DefaultMaxDeliver       = 10
-	DefaultMaxAckPending    = 20000
-	DefaultFetchBatch       = 500
-	DefaultDLQStream        = "NEWS_DLQ"
-	DefaultDLQSubjectPrefix = "news-dlq"
-	DefaultDuplicateWindow  = 2 * time.Minute
+	DefaultDurable       = "news-workers"
+	DefaultAckWait       = 30 * time.Second
+	DefaultMaxDeliver    = 10
+	DefaultMaxAckPending = 20000
+	DefaultFetchBatch    = 500
 )
 
 // DefaultBackOff is the default nak delay by delivery count: the n-th
@@ -29,95 +23,10 @@ const (
 // last entry.
 var DefaultBackOff = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, time.Minute, 5 * time.Minute}
 
-// StreamConfig describes a JetStream stream. Zero fields take the defaults
-// noted on each.
-type StreamConfig struct {
-	// Name of the stream. Default "NEWS".
-	Name string
-	// Subjects the stream captures. Default ["news.>"].
-	Subjects []string
-	// Replicas is the number of copies in a cluster, 1 to 5. Default 1.
-	Replicas int
-	// MaxAge discards messages older than this. Default 0: no limit.
-	MaxAge time.Duration
-	// MaxBytes caps the stream's size in bytes, discarding the oldest
-	// messages. Default 0: no limit.
-	MaxBytes int64
-	// DuplicateWindow is how long JetStream remembers Nats-Msg-Id values to
-	// drop re-publishes. Default 2m (capped at MaxAge when that is shorter).
-	DuplicateWindow time.Duration
-	// Storage is file (the zero value, jetstream.FileStorage) or memory.
-	Storage jetstream.StorageType
-}
-
-func (sc StreamConfig) withDefaults() StreamConfig {
-	sc.Name = cmp.Or(sc.Name, DefaultStream)
-	if len(sc.Subjects) == 0 {
-		sc.Subjects = []string{DefaultSubject}
-	}
-	sc.Replicas = cmp.Or(sc.Replicas, 1)
-	if sc.DuplicateWindow == 0 {
-		sc.DuplicateWindow = DefaultDuplicateWindow
-		if sc.MaxAge > 0 && sc.MaxAge < sc.DuplicateWindow {
-			sc.DuplicateWindow = sc.MaxAge
-		}
-	}
-	return sc
-}
-
-// Validate reports the first invalid field, naming it and its value.
-func (sc StreamConfig) Validate() error {
-	if err := validName("Stream.Name", sc.Name); err != nil {
-		return err
-	}
-	if len(sc.Subjects) == 0 {
-		return fmt.Errorf("consumer: Stream.Subjects must not be empty")
-	}
-	for _, s := range sc.Subjects {
-		if err := validSubject("Stream.Subjects", s, true); err != nil {
-			return err
-		}
-	}
-	switch {
-	case sc.Replicas < 1 || sc.Replicas > 5:
-		return fmt.Errorf("consumer: Stream.Replicas must be 1 to 5, got %d", sc.Replicas)
-	case sc.MaxAge < 0:
-		return fmt.Errorf("consumer: Stream.MaxAge must be ≥ 0, got %s", sc.MaxAge)
-	case sc.MaxBytes < 0:
-		return fmt.Errorf("consumer: Stream.MaxBytes must be ≥ 0, got %d", sc.MaxBytes)
-	case sc.DuplicateWindow < 0:
-		return fmt.Errorf("consumer: Stream.DuplicateWindow must be ≥ 0, got %s", sc.DuplicateWindow)
-	case sc.MaxAge > 0 && sc.DuplicateWindow > sc.MaxAge:
-		return fmt.Errorf("consumer: Stream.DuplicateWindow %s must not exceed Stream.MaxAge %s", sc.DuplicateWindow, sc.MaxAge)
-	case sc.Storage != jetstream.FileStorage && sc.Storage != jetstream.MemoryStorage:
-		return fmt.Errorf("consumer: Stream.Storage must be file or memory, got %d", int(sc.Storage))
-	}
-	return nil
-}
-
-func (sc StreamConfig) jetstream() jetstream.StreamConfig {
-	maxBytes := sc.MaxBytes
-	if maxBytes == 0 {
-		maxBytes = -1
-	}
-	return jetstream.StreamConfig{
-		Name:       sc.Name,
-		Subjects:   sc.Subjects,
-		Retention:  jetstream.LimitsPolicy,
-		Discard:    jetstream.DiscardOld,
-		MaxAge:     sc.MaxAge,
-		MaxBytes:   maxBytes,
-		MaxMsgs:    -1,
-		Duplicates: sc.DuplicateWindow,
-		Storage:    sc.Storage,
-		Replicas:   sc.Replicas,
-	}
-}
-
 // Config configures a Consumer. Zero fields take the defaults noted on each.
 type Config struct {
 	// Stream is the stream to consume. Default NEWS on news.>.
-	Stream StreamConfig
+	Stream stream.Config
 	// Durable names the pull consumer all workers share. Default "news-workers".
 	Durable string
 	// AckWait is how long the server waits for an ack before redelivering.
@@ -151,7 +60,7 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	c.Stream = c.Stream.withDefaults()
+	c.Stream = c.Stream.WithDefaults()
 	c.Durable = cmp.Or(c.Durable, DefaultDurable)
 	c.AckWait = cmp.Or(c.AckWait, DefaultAckWait)
 	c.MaxDeliver = cmp.Or(c.MaxDeliver, DefaultMaxDeliver)
@@ -161,8 +70,8 @@ func (c Config) withDefaults() Config {
 	c.MaxAckPending = cmp.Or(c.MaxAckPending, DefaultMaxAckPending)
 	c.FetchBatch = cmp.Or(c.FetchBatch, min(DefaultFetchBatch, c.MaxAckPending))
 	c.MaxMessageBytes = cmp.Or(c.MaxMessageBytes, news.DefaultMaxBytes)
-	c.DLQStream = cmp.Or(c.DLQStream, DefaultDLQStream)
-	c.DLQSubjectPrefix = cmp.Or(c.DLQSubjectPrefix, DefaultDLQSubjectPrefix)
+	c.DLQStream = cmp.Or(c.DLQStream, stream.DefaultDLQName)
+	c.DLQSubjectPrefix = cmp.Or(c.DLQSubjectPrefix, stream.DefaultDLQSubjectPrefix)
 	return c
 }
 
@@ -172,7 +81,7 @@ func (c Config) Validate() error {
 	if err := c.Stream.Validate(); err != nil {
 		return err
 	}
-	if err := validName("Durable", c.Durable); err != nil {
+	if err := stream.ValidName("Durable", c.Durable); err != nil {
 		return err
 	}
 	switch {
@@ -192,74 +101,9 @@ func (c Config) Validate() error {
 			return fmt.Errorf("consumer: BackOff[%d] must be > 0, got %s", i, d)
 		}
 	}
-	if err := validName("DLQStream", c.DLQStream); err != nil {
-		return err
-	}
-	if c.DLQStream == c.Stream.Name {
-		return fmt.Errorf("consumer: DLQStream must differ from Stream.Name, both are %q", c.DLQStream)
-	}
-	if err := validSubject("DLQSubjectPrefix", c.DLQSubjectPrefix, false); err != nil {
-		return err
-	}
-	for _, s := range c.Stream.Subjects {
-		if subjectsOverlap(s, c.DLQSubjectPrefix+".>") {
-			return fmt.Errorf("consumer: DLQSubjectPrefix %q overlaps Stream.Subjects %q: dead letters would be consumed again", c.DLQSubjectPrefix, s)
-		}
-	}
-	return nil
+	return c.dlq().Validate(c.Stream)
 }
 
-func (c Config) dlqStream() StreamConfig {
-	return StreamConfig{
-		Name:     c.DLQStream,
-		Subjects: []string{c.DLQSubjectPrefix + ".>"},
-		Replicas: c.Stream.Replicas,
-		Storage:  c.Stream.Storage,
-	}.withDefaults()
-}
-
-// validName checks a stream or consumer name.
-func validName(field, v string) error {
-	if v == "" || strings.ContainsAny(v, " \t\r\n.*>/\\") {
-		return fmt.Errorf("consumer: %s must be non-empty without spaces, '.', '*', '>', '/' or '\\', got %q", field, v)
-	}
-	return nil
-}
-
-// validSubject checks a subject; wildcards are allowed when wild is set.
-func validSubject(field, v string, wild bool) error {
-	if v == "" || strings.ContainsAny(v, " \t\r\n") {
-		return fmt.Errorf("consumer: %s must be a subject without white space, got %q", field, v)
-	}
-	toks := strings.Split(v, ".")
-	for i, t := range toks {
-		switch {
-		case t == "":
-			return fmt.Errorf("consumer: %s has an empty token, got %q", field, v)
-		case !wild && (t == "*" || t == ">"):
-			return fmt.Errorf("consumer: %s must not contain wildcards, got %q", field, v)
-		case t == ">" && i != len(toks)-1:
-			return fmt.Errorf("consumer: %s may use '>' only as the last token, got %q", field, v)
-		}
-	}
-	return nil
-}
-
-// subjectsOverlap reports whether some subject matches both patterns.
-func subjectsOverlap(a, b string) bool {
-	ta, tb := strings.Split(a, "."), strings.Split(b, ".")
-	for i := 0; ; i++ {
-		switch {
-		case i == len(ta) && i == len(tb):
-			return true
-		case i == len(ta) || i == len(tb):
-			return false
-		case ta[i] == ">" || tb[i] == ">":
-			return true
-		case ta[i] == "*" || tb[i] == "*" || ta[i] == tb[i]:
-			continue
-		default:
-			return false
-		}
-	}
+func (c Config) dlq() stream.DLQ {
+	return stream.DLQ{Name: c.DLQStream, SubjectPrefix: c.DLQSubjectPrefix}
 }

@@ -10,7 +10,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+
 	"newsflow/internal/news"
+	"newsflow/internal/stream"
 )
 
 // Delivery is one valid message handed to the pipeline, with its place in
@@ -54,20 +56,6 @@ type Consumer struct {
 	errLog limiter // rate-limits errors that repeat per message
 }
 
-// EnsureStream creates the stream described by sc, or updates it to sc if it
-// exists. Zero fields of sc take their defaults. The publisher uses it too.
-func EnsureStream(ctx context.Context, js jetstream.JetStream, sc StreamConfig) (jetstream.Stream, error) {
-	sc = sc.withDefaults()
-	if err := sc.Validate(); err != nil {
-		return nil, err
-	}
-	s, err := js.CreateOrUpdateStream(ctx, sc.jetstream())
-	if err != nil {
-		return nil, fmt.Errorf("consumer: ensure stream %s: %w", sc.Name, err)
-	}
-	return s, nil
-}
-
 // New ensures the stream, the dead-letter stream and the durable pull
 // consumer (explicit acks, shared by every worker using the same Durable),
 // registers the metrics on reg (nil: a private registry) and starts the
@@ -80,17 +68,17 @@ func New(ctx context.Context, js jetstream.JetStream, cfg Config, log *zap.Logge
 	if log == nil {
 		log = zap.NewNop()
 	}
-	stream, err := EnsureStream(ctx, js, cfg.Stream)
+	st, err := stream.Ensure(ctx, js, cfg.Stream)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := EnsureStream(ctx, js, cfg.dlqStream()); err != nil {
+	if _, err := stream.Ensure(ctx, js, cfg.dlq().Config(cfg.Stream)); err != nil {
 		return nil, err
 	}
 	c := &Consumer{
 		cfg:      cfg,
 		js:       js,
-		stream:   stream,
+		stream:   st,
 		log:      log.Named("consumer").With(zap.String("stream", cfg.Stream.Name), zap.String("consumer", cfg.Durable)),
 		stopKeep: make(chan struct{}),
 		keepDone: make(chan struct{}),

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"newsflow/internal/await"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,9 +17,12 @@ import (
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+
+	"newsflow/internal/await"
 	"newsflow/internal/consumer"
 	"newsflow/internal/natstest"
 	"newsflow/internal/news"
+	"newsflow/internal/stream"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -38,7 +40,7 @@ func setup(t *testing.T, modify func(*consumer.Config)) *bundle {
 	js, nc := natstest.JetStream(t)
 	n := natstest.Name(t)
 	cfg := consumer.Config{
-		Stream:           consumer.StreamConfig{Name: "S_" + n, Subjects: []string{n + ".>"}, Storage: jetstream.MemoryStorage},
+		Stream:           stream.Config{Name: "S_" + n, Subjects: []string{n + ".>"}, Storage: jetstream.MemoryStorage},
 		Durable:          "D_" + n,
 		DLQStream:        "DLQ_" + n,
 		DLQSubjectPrefix: n + "-dlq",
@@ -235,21 +237,21 @@ func TestConsumer_InvalidToDLQ(t *testing.T) {
 			t.Errorf("unexpected dead letter %q", m.Data)
 			continue
 		}
-		if got := m.Header.Get(consumer.HeaderError); !strings.Contains(got, want) {
-			t.Errorf("%s = %q, want it to contain %q", consumer.HeaderError, got, want)
+		if got := m.Header.Get(stream.HeaderError); !strings.Contains(got, want) {
+			t.Errorf("%s = %q, want it to contain %q", stream.HeaderError, got, want)
 		}
 		if m.Subject != b.cfg.DLQSubjectPrefix+"."+b.subject() {
 			t.Errorf("dead letter subject %q", m.Subject)
 		}
-		if got := m.Header.Get(consumer.HeaderOriginalSubject); got != b.subject() {
-			t.Errorf("%s = %q, want %q", consumer.HeaderOriginalSubject, got, b.subject())
+		if got := m.Header.Get(stream.HeaderOriginalSubject); got != b.subject() {
+			t.Errorf("%s = %q, want %q", stream.HeaderOriginalSubject, got, b.subject())
 		}
-		if got := m.Header.Get(consumer.HeaderDeliveries); got != "1" {
-			t.Errorf("%s = %q, want 1", consumer.HeaderDeliveries, got)
+		if got := m.Header.Get(stream.HeaderDeliveries); got != "1" {
+			t.Errorf("%s = %q, want 1", stream.HeaderDeliveries, got)
 		}
-		seq, err := strconv.ParseUint(m.Header.Get(consumer.HeaderStreamSeq), 10, 64)
+		seq, err := strconv.ParseUint(m.Header.Get(stream.HeaderStreamSeq), 10, 64)
 		if err != nil || seq == 0 {
-			t.Errorf("%s = %q", consumer.HeaderStreamSeq, m.Header.Get(consumer.HeaderStreamSeq))
+			t.Errorf("%s = %q", stream.HeaderStreamSeq, m.Header.Get(stream.HeaderStreamSeq))
 		}
 		if got := m.Header.Get(jetstream.MsgIDHeader); got != "dlq-"+strconv.FormatUint(seq, 10) {
 			t.Errorf("%s = %q", jetstream.MsgIDHeader, got)
@@ -302,8 +304,8 @@ func TestConsumer_Settle(t *testing.T) {
 		c.Settle(t.Context(), d, fmt.Errorf("store: commit: %w", permErr{}))
 		waitSettled(t, c)
 		m := dlqMessages(t, b, 1)[0]
-		if got := m.Header.Get(consumer.HeaderError); got != "store: commit: constraint violated" {
-			t.Errorf("%s = %q", consumer.HeaderError, got)
+		if got := m.Header.Get(stream.HeaderError); got != "store: commit: constraint violated" {
+			t.Errorf("%s = %q", stream.HeaderError, got)
 		}
 		if string(m.Data) != string(validJSON(0)) {
 			t.Errorf("dead letter payload %q", m.Data)
@@ -320,11 +322,11 @@ func TestConsumer_Settle(t *testing.T) {
 		c.Settle(t.Context(), d2, retryable)
 		waitSettled(t, c)
 		m := dlqMessages(t, b, 1)[0]
-		if got := m.Header.Get(consumer.HeaderDeliveries); got != "2" {
-			t.Errorf("%s = %q, want 2", consumer.HeaderDeliveries, got)
+		if got := m.Header.Get(stream.HeaderDeliveries); got != "2" {
+			t.Errorf("%s = %q, want 2", stream.HeaderDeliveries, got)
 		}
-		if got := m.Header.Get(consumer.HeaderError); !strings.Contains(got, "database down") {
-			t.Errorf("%s = %q", consumer.HeaderError, got)
+		if got := m.Header.Get(stream.HeaderError); !strings.Contains(got, "database down") {
+			t.Errorf("%s = %q", stream.HeaderError, got)
 		}
 	})
 }
@@ -499,7 +501,7 @@ func TestConsumer_ServerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := &bundle{js: js, nc: nc, prefix: "restart", cfg: consumer.Config{
-		Stream: consumer.StreamConfig{Name: "NEWS", Subjects: []string{"restart.>"}}, FetchBatch: 50,
+		Stream: stream.Config{Name: "NEWS", Subjects: []string{"restart.>"}}, FetchBatch: 50,
 	}}
 	c := b.newConsumer(t)
 	out, _ := run(t, c, 0)
@@ -532,7 +534,7 @@ func TestConfig_Validate(t *testing.T) {
 	}{
 		{"Defaults", func(*consumer.Config) {}, ""},
 		{"StreamName", func(c *consumer.Config) { c.Stream.Name = "a.b" }, `Stream.Name must be non-empty without spaces, '.', '*', '>', '/' or '\', got "a.b"`},
-		{"Subject", func(c *consumer.Config) { c.Stream.Subjects = []string{"news.>.x"} }, `Stream.Subjects may use '>' only as the last token, got "news.>.x"`},
+		{"Subject", func(c *consumer.Config) { c.Stream.Subjects = []string{"news.>.x"} }, `Stream.Subjects must be a subject of non-empty tokens without white space, '>' only last, got "news.>.x"`},
 		{"Replicas", func(c *consumer.Config) { c.Stream.Replicas = 7 }, "Stream.Replicas must be 1 to 5, got 7"},
 		{"AckWait", func(c *consumer.Config) { c.AckWait = time.Millisecond }, "AckWait must be ≥ 100ms, got 1ms"},
 		{"MaxDeliver", func(c *consumer.Config) { c.MaxDeliver = -1 }, "MaxDeliver must be ≥ 1, got -1"},
@@ -547,7 +549,7 @@ func TestConfig_Validate(t *testing.T) {
 			cfg := consumer.Config{
 				Durable: "d", AckWait: time.Second, MaxDeliver: 3, MaxAckPending: 100, FetchBatch: 10,
 				MaxMessageBytes: 1000, BackOff: []time.Duration{time.Second}, DLQStream: "NEWS_DLQ", DLQSubjectPrefix: "news-dlq",
-				Stream: consumer.StreamConfig{Name: "NEWS", Subjects: []string{"news.>"}, Replicas: 1},
+				Stream: stream.Config{Name: "NEWS", Subjects: []string{"news.>"}, Replicas: 1},
 			}
 			tc.modify(&cfg)
 			err := cfg.Validate()
@@ -568,7 +570,7 @@ func BenchmarkConsumer(b *testing.B) {
 	js, _ := natstest.JetStream(b)
 	n := natstest.Name(b)
 	cfg := consumer.Config{
-		Stream:           consumer.StreamConfig{Name: "S_" + n, Subjects: []string{n + ".>"}},
+		Stream:           stream.Config{Name: "S_" + n, Subjects: []string{n + ".>"}},
 		Durable:          "D_" + n,
 		DLQStream:        "DLQ_" + n,
 		DLQSubjectPrefix: n + "-dlq",
@@ -613,7 +615,7 @@ func BenchmarkConsumer(b *testing.B) {
 func BenchmarkRawMessages(b *testing.B) {
 	js, _ := natstest.JetStream(b)
 	n := natstest.Name(b)
-	s, err := consumer.EnsureStream(context.Background(), js, consumer.StreamConfig{Name: "S_" + n, Subjects: []string{n + ".>"}})
+	s, err := stream.Ensure(context.Background(), js, stream.Config{Name: "S_" + n, Subjects: []string{n + ".>"}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -693,8 +695,8 @@ func TestConsumer_DeadLetterKeepsPublisherID(t *testing.T) {
 	}
 	run(t, c, 0)
 	dl := dlqMessages(t, b, 1)[0]
-	if got := dl.Header.Get(consumer.HeaderOriginalMsgID); got != "tg:chan:42" {
-		t.Fatalf("%s = %q, want the publisher's id", consumer.HeaderOriginalMsgID, got)
+	if got := dl.Header.Get(stream.HeaderOriginalMsgID); got != "tg:chan:42" {
+		t.Fatalf("%s = %q, want the publisher's id", stream.HeaderOriginalMsgID, got)
 	}
 }
 

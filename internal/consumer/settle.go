@@ -14,21 +14,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
-)
 
-// Headers of a dead letter. Operations tooling (worker dlq) reads them.
-const (
-	// HeaderError holds the reason the message was dead-lettered.
-	HeaderError = "Newsflow-Error"
-	// HeaderStreamSeq holds the message's sequence in the original stream.
-	HeaderStreamSeq = "Newsflow-Stream-Seq"
-	// HeaderDeliveries holds how often the message had been delivered.
-	HeaderDeliveries = "Newsflow-Deliveries"
-	// HeaderOriginalSubject holds the subject the message was published to.
-	HeaderOriginalSubject = "Newsflow-Original-Subject"
-	// HeaderOriginalMsgID holds the publisher's Nats-Msg-Id, when it set one;
-	// the dead letter's own Nats-Msg-Id deduplicates dead-lettering.
-	HeaderOriginalMsgID = "Newsflow-Original-Msg-Id"
+	"newsflow/internal/stream"
 )
 
 // maxErrorHeader caps the Newsflow-Error header in bytes.
@@ -155,17 +142,17 @@ func (c *Consumer) deadLetter(ctx context.Context, d *Delivery, reason error, la
 	if reason == nil {
 		reason = errors.New("no reason given")
 	}
-	m := nats.NewMsg(c.cfg.DLQSubjectPrefix + "." + d.Subject)
+	m := nats.NewMsg(c.cfg.dlq().Subject(d.Subject))
 	m.Data = d.msg.Data()
-	m.Header.Set(HeaderError, headerValue(reason.Error()))
-	m.Header.Set(HeaderStreamSeq, strconv.FormatUint(d.StreamSeq, 10))
-	m.Header.Set(HeaderDeliveries, strconv.FormatUint(d.NumDelivered, 10))
-	m.Header.Set(HeaderOriginalSubject, d.Subject)
+	m.Header.Set(stream.HeaderError, headerValue(reason.Error()))
+	m.Header.Set(stream.HeaderStreamSeq, strconv.FormatUint(d.StreamSeq, 10))
+	m.Header.Set(stream.HeaderDeliveries, strconv.FormatUint(d.NumDelivered, 10))
+	m.Header.Set(stream.HeaderOriginalSubject, d.Subject)
 	m.Header.Set(jetstream.MsgIDHeader, "dlq-"+strconv.FormatUint(d.StreamSeq, 10))
 	msgID := d.Message.ID
 	if h := d.msg.Headers(); h != nil {
 		if orig := h.Get(jetstream.MsgIDHeader); orig != "" {
-			m.Header.Set(HeaderOriginalMsgID, orig)
+			m.Header.Set(stream.HeaderOriginalMsgID, orig)
 			msgID = cmp.Or(msgID, orig)
 		}
 	}

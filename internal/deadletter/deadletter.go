@@ -14,27 +14,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
-)
 
-// Headers of a dead letter, as internal/consumer writes them. They must
-// equal the consumer package's constants (cmd/worker tests that they do).
-const (
-	// HeaderError holds the reason the message was dead-lettered.
-	HeaderError = "Newsflow-Error"
-	// HeaderStreamSeq holds the message's sequence in the original stream.
-	HeaderStreamSeq = "Newsflow-Stream-Seq"
-	// HeaderDeliveries holds how often the message had been delivered.
-	HeaderDeliveries = "Newsflow-Deliveries"
-	// HeaderOriginalSubject holds the subject the message was published to.
-	HeaderOriginalSubject = "Newsflow-Original-Subject"
-	// HeaderOriginalMsgID holds the publisher's Nats-Msg-Id.
-	HeaderOriginalMsgID = "Newsflow-Original-Msg-Id"
-	// HeaderReplayOf is set on a replayed message: "<dlq stream>:<dlq seq>".
-	HeaderReplayOf = "Newsflow-Replay-Of"
+	"newsflow/internal/stream"
 )
-
-// DefaultStream is the dead-letter stream of the default configuration.
-const DefaultStream = "NEWS_DLQ"
 
 // ErrNotFound reports a dead letter that does not exist (any more).
 var ErrNotFound = errors.New("deadletter: no such dead letter")
@@ -86,7 +68,7 @@ func (f Filter) Matches(e Entry) bool {
 	if f.Match != "" && !strings.Contains(e.Error, f.Match) {
 		return false
 	}
-	if f.Subject != "" && !subjectMatches(f.Subject, e.OriginalSubject) {
+	if f.Subject != "" && !stream.Matches(f.Subject, e.OriginalSubject) {
 		return false
 	}
 	return true
@@ -109,7 +91,7 @@ func (s Selection) explicit() bool { return len(s.Seqs) > 0 || len(s.IDs) > 0 }
 
 // Config names the dead-letter stream.
 type Config struct {
-	// Stream is the dead-letter stream. Default DefaultStream ("NEWS_DLQ").
+	// Stream is the dead-letter stream. Default stream.DefaultDLQName.
 	Stream string
 	// Timeout bounds each replay publish. Default 10s.
 	Timeout time.Duration
@@ -124,7 +106,7 @@ type DLQ struct {
 
 // New returns a DLQ on cfg.Stream. It does not contact the server.
 func New(js jetstream.JetStream, cfg Config, log *zap.Logger) *DLQ {
-	cfg.Stream = cmp.Or(cfg.Stream, DefaultStream)
+	cfg.Stream = cmp.Or(cfg.Stream, stream.DefaultDLQName)
 	cfg.Timeout = cmp.Or(cfg.Timeout, 10*time.Second)
 	return &DLQ{js: js, cfg: cfg, log: log.Named("deadletter").With(zap.String("stream", cfg.Stream))}
 }
@@ -206,21 +188,21 @@ func toEntry(m *jetstream.RawStreamMsg) Entry {
 		Seq:             m.Sequence,
 		Time:            m.Time,
 		Subject:         m.Subject,
-		OriginalSubject: m.Header.Get(HeaderOriginalSubject),
-		Error:           m.Header.Get(HeaderError),
+		OriginalSubject: m.Header.Get(stream.HeaderOriginalSubject),
+		Error:           m.Header.Get(stream.HeaderError),
 		Size:            len(m.Data),
 		Data:            m.Data,
 		Header:          m.Header,
 	}
-	e.Deliveries, _ = strconv.ParseUint(m.Header.Get(HeaderDeliveries), 10, 64)
-	e.StreamSeq, _ = strconv.ParseUint(m.Header.Get(HeaderStreamSeq), 10, 64)
+	e.Deliveries, _ = strconv.ParseUint(m.Header.Get(stream.HeaderDeliveries), 10, 64)
+	e.StreamSeq, _ = strconv.ParseUint(m.Header.Get(stream.HeaderStreamSeq), 10, 64)
 	var body struct {
 		ID string `json:"id"`
 	}
 	if json.Unmarshal(m.Data, &body) == nil && body.ID != "" {
 		e.MsgID = body.ID
 	} else {
-		e.MsgID = cmp.Or(m.Header.Get(HeaderOriginalMsgID), m.Header.Get(jetstream.MsgIDHeader))
+		e.MsgID = cmp.Or(m.Header.Get(stream.HeaderOriginalMsgID), m.Header.Get(jetstream.MsgIDHeader))
 	}
 	return e
 }
@@ -324,13 +306,13 @@ func (d *DLQ) Replay(ctx context.Context, sel Selection) (Result, error) {
 	}
 	for _, e := range entries {
 		if e.OriginalSubject == "" {
-			fail(e.Seq, errors.New("no "+HeaderOriginalSubject+" header"))
+			fail(e.Seq, errors.New("no "+stream.HeaderOriginalSubject+" header"))
 			continue
 		}
 		m := nats.NewMsg(e.OriginalSubject)
 		m.Data = e.Data
 		m.Header.Set(jetstream.MsgIDHeader, ReplayID(e))
-		m.Header.Set(HeaderReplayOf, d.cfg.Stream+":"+strconv.FormatUint(e.Seq, 10))
+		m.Header.Set(stream.HeaderReplayOf, d.cfg.Stream+":"+strconv.FormatUint(e.Seq, 10))
 		pctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
 		ack, err := d.js.PublishMsg(pctx, m)
 		cancel()
@@ -404,21 +386,4 @@ func (r Result) err(op string) error {
 	}
 	slices.Sort(seqs)
 	return fmt.Errorf("deadletter: %s: %d of %d failed, first seq %d: %s", op, len(r.Failed), len(r.Failed)+len(r.Done), seqs[0], r.Failed[seqs[0]])
-}
-
-// subjectMatches reports whether subject matches pattern with NATS
-// wildcards.
-func subjectMatches(pattern, subject string) bool {
-	pt, st := strings.Split(pattern, "."), strings.Split(subject, ".")
-	for i, p := range pt {
-		switch {
-		case p == ">":
-			return len(st) > i
-		case i >= len(st):
-			return false
-		case p != "*" && p != st[i]:
-			return false
-		}
-	}
-	return len(pt) == len(st)
 }

@@ -15,6 +15,7 @@ import (
 
 	"newsflow/internal/deadletter"
 	"newsflow/internal/natstest"
+	"newsflow/internal/stream"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -46,10 +47,10 @@ func (b *bundle) deadLetter(t *testing.T, origSubject, payload, reason string, s
 	t.Helper()
 	m := nats.NewMsg(b.newsSub + "-dlq." + origSubject)
 	m.Data = []byte(payload)
-	m.Header.Set(deadletter.HeaderError, reason)
-	m.Header.Set(deadletter.HeaderStreamSeq, strconv.FormatUint(streamSeq, 10))
-	m.Header.Set(deadletter.HeaderDeliveries, strconv.FormatUint(deliveries, 10))
-	m.Header.Set(deadletter.HeaderOriginalSubject, origSubject)
+	m.Header.Set(stream.HeaderError, reason)
+	m.Header.Set(stream.HeaderStreamSeq, strconv.FormatUint(streamSeq, 10))
+	m.Header.Set(stream.HeaderDeliveries, strconv.FormatUint(deliveries, 10))
+	m.Header.Set(stream.HeaderOriginalSubject, origSubject)
 	m.Header.Set(jetstream.MsgIDHeader, "dlq-"+strconv.FormatUint(streamSeq, 10))
 	if _, err := b.js.PublishMsg(t.Context(), m); err != nil {
 		t.Fatal(err)
@@ -131,7 +132,7 @@ func TestDLQ_ListReplayPurge(t *testing.T) {
 		t.Fatal(err)
 	}
 	if string(m.Data) != `{"id":"a1","source":"a","title":"needs a fix"}` || m.Header.Get(jetstream.MsgIDHeader) != "a1#replay-1" ||
-		m.Header.Get(deadletter.HeaderReplayOf) != b.dlqName+":1" {
+		m.Header.Get(stream.HeaderReplayOf) != b.dlqName+":1" {
 		t.Errorf("replayed message = %q %v", m.Data, m.Header)
 	}
 	if _, err := b.dlq.Get(ctx, 1); !errors.Is(err, deadletter.ErrNotFound) {

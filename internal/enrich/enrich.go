@@ -13,7 +13,6 @@
 package enrich
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -49,7 +48,8 @@ type Config struct {
 	// Provider and Model name the LLM; with PromptVersion they are part of the
 	// cache key, so changing any of them never serves stale answers.
 	Provider, Model, PromptVersion string
-	// Concurrency bounds the LLM calls one batch makes at once. Default 16.
+	// Concurrency bounds the LLM calls one batch makes at once; at least 1.
+	// The worker sets it to the LLM client's Concurrency.
 	Concurrency int
 	// PricePer1KInput and PricePer1KOutput, when set, turn the tokens the
 	// stage saved into money (newsflow_llm_cost_saved_total), in the same
@@ -121,7 +121,6 @@ type cachedValue struct {
 
 // New returns an Enricher. reg may be nil.
 func New(cfg Config, cache Cache, call CallFunc, log *zap.Logger, reg prometheus.Registerer) (*Enricher, error) {
-	cfg.Concurrency = cmp.Or(cfg.Concurrency, 16)
 	if cfg.Concurrency < 1 {
 		return nil, fmt.Errorf("enrich: Concurrency must be ≥ 1, got %d", cfg.Concurrency)
 	}

@@ -124,6 +124,9 @@ func setupWith(t *testing.T, cfg enrich.Config, c enrich.Cache) *bundle {
 	}
 	b := &bundle{calls: newCounter(), reg: prometheus.NewRegistry()}
 	var err error
+	if cfg.Concurrency == 0 {
+		cfg.Concurrency = 16
+	}
 	b.e, err = enrich.New(cfg, c, b.calls.call, zaptest.NewLogger(t), b.reg)
 	if err != nil {
 		t.Fatal(err)
@@ -420,6 +423,7 @@ func TestEnricher_Key(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = tiered.Close() })
 	key := func(cfg enrich.Config, m news.Message) string {
+		cfg.Concurrency = 1
 		e, err := enrich.New(cfg, cacheAdapter{tiered}, newCounter().call, zaptest.NewLogger(t), nil)
 		if err != nil {
 			t.Fatal(err)

@@ -20,8 +20,28 @@ import (
 // maxRetryAfter caps how long a server's Retry-After is honoured.
 const maxRetryAfter = 5 * time.Minute
 
-// ClientConfig bounds and protects the calls a Client makes. Zero fields
-// take the defaults in NewClient.
+// Defaults of ClientConfig.
+const (
+	DefaultConcurrency     = 8
+	DefaultTimeout         = 30 * time.Second
+	DefaultMaxRetries      = 3
+	DefaultRetryBaseDelay  = 500 * time.Millisecond
+	DefaultRetryMaxDelay   = 30 * time.Second
+	DefaultBreakerFailures = 5
+	DefaultBreakerCooldown = 30 * time.Second
+)
+
+// DefaultClientConfig returns the default configuration.
+func DefaultClientConfig() ClientConfig {
+	return ClientConfig{Concurrency: DefaultConcurrency, Timeout: DefaultTimeout, MaxRetries: DefaultMaxRetries,
+		RetryBaseDelay: DefaultRetryBaseDelay, RetryMaxDelay: DefaultRetryMaxDelay,
+		BreakerFailures: DefaultBreakerFailures, BreakerCooldown: DefaultBreakerCooldown}
+}
+
+// ClientConfig bounds and protects the calls a Client makes. Where zero has
+// a meaning (RequestsPerMinute, TokensPerMinute, MaxRetries,
+// BreakerFailures, prices) it is honoured; the other fields take their
+// Default* in NewClient when zero, and Validate rejects a zero.
 type ClientConfig struct {
 	// RequestsPerMinute limits calls started per minute, bursting up to one
 	// second's worth. Default 0: unlimited.
@@ -31,25 +51,27 @@ type ClientConfig struct {
 	// corrected by the reported usage afterwards. Bursts up to ten seconds'
 	// worth. Default 0: unlimited.
 	TokensPerMinute int
-	// Concurrency is the most calls in flight at once. Default 8.
+	// Concurrency is the most calls in flight at once. Default DefaultConcurrency.
 	Concurrency int
 	// Timeout bounds one attempt (one HTTP request, or two on a parse
-	// retry). Default 30s.
+	// retry). Default DefaultTimeout.
 	Timeout time.Duration
 	// MaxRetries is how often a call is retried after a 429, a 5xx, a
-	// network error or a timeout. Default 3; negative: never.
+	// network error or a timeout; 0: never. DefaultClientConfig sets
+	// DefaultMaxRetries.
 	MaxRetries int
 	// RetryBaseDelay is the first retry's backoff, doubled per retry and
-	// jittered to between half and all of it. Default 500ms.
+	// jittered to between half and all of it. Default DefaultRetryBaseDelay.
 	RetryBaseDelay time.Duration
 	// RetryMaxDelay caps the backoff (a server's Retry-After may ask for
-	// more, up to 5m). Default 30s.
+	// more, up to 5m). Default DefaultRetryMaxDelay.
 	RetryMaxDelay time.Duration
 	// BreakerFailures is how many calls in a row must fail (after their
-	// retries) for the circuit breaker to open. Default 5; negative: never.
+	// retries) for the circuit breaker to open; 0: no breaker.
+	// DefaultClientConfig sets DefaultBreakerFailures.
 	BreakerFailures int
 	// BreakerCooldown is how long the open breaker refuses calls before it
-	// lets one probe through. Default 30s.
+	// lets one probe through. Default DefaultBreakerCooldown.
 	BreakerCooldown time.Duration
 	// PricePer1KInput is the price of 1000 input tokens, in any currency,
 	// for newsflow_llm_cost_total. Default 0: cost not counted.
@@ -67,6 +89,10 @@ func (c ClientConfig) Validate() error {
 		return fmt.Errorf("llm: TokensPerMinute must be ≥ 0, got %d", c.TokensPerMinute)
 	case c.Concurrency < 1:
 		return fmt.Errorf("llm: Concurrency must be ≥ 1, got %d", c.Concurrency)
+	case c.MaxRetries < 0:
+		return fmt.Errorf("llm: MaxRetries must be ≥ 0 (0: never), got %d", c.MaxRetries)
+	case c.BreakerFailures < 0:
+		return fmt.Errorf("llm: BreakerFailures must be ≥ 0 (0: no breaker), got %d", c.BreakerFailures)
 	case c.Timeout <= 0:
 		return fmt.Errorf("llm: Timeout must be > 0, got %s", c.Timeout)
 	case c.RetryBaseDelay <= 0 || c.RetryMaxDelay < c.RetryBaseDelay:
@@ -102,13 +128,11 @@ func NewClient(p Provider, cfg ClientConfig, log *zap.Logger, reg prometheus.Reg
 	if p == nil {
 		return nil, errors.New("llm: NewClient needs a provider")
 	}
-	cfg.Concurrency = cmp.Or(cfg.Concurrency, 8)
-	cfg.Timeout = cmp.Or(cfg.Timeout, 30*time.Second)
-	cfg.MaxRetries = cmp.Or(cfg.MaxRetries, 3)
-	cfg.RetryBaseDelay = cmp.Or(cfg.RetryBaseDelay, 500*time.Millisecond)
-	cfg.RetryMaxDelay = cmp.Or(cfg.RetryMaxDelay, max(30*time.Second, cfg.RetryBaseDelay))
-	cfg.BreakerFailures = cmp.Or(cfg.BreakerFailures, 5)
-	cfg.BreakerCooldown = cmp.Or(cfg.BreakerCooldown, 30*time.Second)
+	cfg.Concurrency = cmp.Or(cfg.Concurrency, DefaultConcurrency)
+	cfg.Timeout = cmp.Or(cfg.Timeout, DefaultTimeout)
+	cfg.RetryBaseDelay = cmp.Or(cfg.RetryBaseDelay, DefaultRetryBaseDelay)
+	cfg.RetryMaxDelay = cmp.Or(cfg.RetryMaxDelay, max(DefaultRetryMaxDelay, cfg.RetryBaseDelay))
+	cfg.BreakerCooldown = cmp.Or(cfg.BreakerCooldown, DefaultBreakerCooldown)
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -19,7 +19,8 @@ import (
 )
 
 // fastRetries keeps backoff short so retry tests take milliseconds.
-var fastRetries = llm.ClientConfig{RetryBaseDelay: time.Millisecond, RetryMaxDelay: 5 * time.Millisecond}
+var fastRetries = llm.ClientConfig{MaxRetries: llm.DefaultMaxRetries, BreakerFailures: llm.DefaultBreakerFailures,
+	RetryBaseDelay: time.Millisecond, RetryMaxDelay: 5 * time.Millisecond}
 
 func newClient(t *testing.T, p llm.Provider, cfg llm.ClientConfig) (*llm.Client, *prometheus.Registry) {
 	t.Helper()
@@ -181,7 +182,7 @@ func TestClient_BreakerOpensAndCloses(t *testing.T) {
 	s := llmtest.NewGeminiServer(t, llmtest.Options{})
 	p := protocols[0].newProvider(t, s, s.APIKey())
 	cfg := fastRetries
-	cfg.MaxRetries = -1
+	cfg.MaxRetries = 0
 	cfg.BreakerFailures = 2
 	cfg.BreakerCooldown = 50 * time.Millisecond
 	c, reg := newClient(t, p, cfg)
@@ -233,7 +234,7 @@ func TestClient_WaitReadyHonoursContext(t *testing.T) {
 	t.Parallel()
 	s := llmtest.NewOpenAIServer(t, llmtest.Options{})
 	cfg := fastRetries
-	cfg.MaxRetries = -1
+	cfg.MaxRetries = 0
 	cfg.BreakerFailures = 1
 	cfg.BreakerCooldown = time.Hour
 	c, _ := newClient(t, protocols[1].newProvider(t, s, s.APIKey()), cfg)
@@ -315,7 +316,7 @@ func TestClient_KeepAlive(t *testing.T) {
 func TestClient_ContextCancel(t *testing.T) {
 	t.Parallel()
 	forEachProtocol(t, llmtest.Options{Latency: 10 * time.Second}, func(t *testing.T, s *llmtest.Server, p llm.Provider) {
-		c, _ := newClient(t, p, llm.ClientConfig{})
+		c, _ := newClient(t, p, llm.DefaultClientConfig())
 		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 		defer cancel()
 		start := time.Now()
@@ -335,7 +336,7 @@ func TestClient_ContextCancel(t *testing.T) {
 func TestClient_ContextCancelDuringBackoff(t *testing.T) {
 	t.Parallel()
 	forEachProtocol(t, llmtest.Options{}, func(t *testing.T, s *llmtest.Server, p llm.Provider) {
-		c, _ := newClient(t, p, llm.ClientConfig{})
+		c, _ := newClient(t, p, llm.DefaultClientConfig())
 		s.FailNext(1, 503, "30")
 		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 		defer cancel()
@@ -397,6 +398,7 @@ func TestClientConfig_Validate(t *testing.T) {
 	for _, cfg := range []llm.ClientConfig{
 		{RequestsPerMinute: -1}, {TokensPerMinute: -1}, {Concurrency: -2}, {Timeout: -time.Second},
 		{RetryBaseDelay: time.Minute, RetryMaxDelay: time.Second}, {BreakerCooldown: -1}, {PricePer1KInput: -1},
+		{MaxRetries: -1}, {BreakerFailures: -1},
 	} {
 		if _, err := llm.NewClient(llm.NewOffline(), cfg, nil, nil); err == nil {
 			t.Errorf("NewClient(%+v) accepted an invalid config", cfg)
@@ -408,7 +410,7 @@ func TestClient_SharedRegistry(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()
 	for range 2 {
-		if _, err := llm.NewClient(llm.NewOffline(), llm.ClientConfig{}, nil, reg); err != nil {
+		if _, err := llm.NewClient(llm.NewOffline(), llm.DefaultClientConfig(), nil, reg); err != nil {
 			t.Fatalf("second client on one registry: %v", err)
 		}
 	}

@@ -31,7 +31,7 @@ type GeminiConfig struct {
 	// HTTPClient overrides the HTTP client. Default: NewTransport(Concurrency).
 	HTTPClient *http.Client
 	// Concurrency sizes the default transport: it keeps and opens at most this
-	// many connections per host. Set it to the Client's Concurrency. Default 8.
+	// many connections per host. Set it to the Client's Concurrency. Default DefaultConcurrency.
 	Concurrency int
 	// ThinkingBudget caps the model's thinking tokens, which are billed as
 	// output. Default (nil): 0, thinking off, for gemini-2.5-flash models

@@ -34,7 +34,7 @@ type OpenAIConfig struct {
 	// HTTPClient overrides the HTTP client. Default: NewTransport(Concurrency).
 	HTTPClient *http.Client
 	// Concurrency sizes the default transport: it keeps and opens at most this
-	// many connections per host. Set it to the Client's Concurrency. Default 8.
+	// many connections per host. Set it to the Client's Concurrency. Default DefaultConcurrency.
 	Concurrency int
 }
 

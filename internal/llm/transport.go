@@ -21,9 +21,6 @@ import (
 // while we need control over keep-alive pooling, timeouts and retries (the
 // Client does those, once, for every provider).
 
-// defaultConcurrency sizes the transport when no concurrency is given.
-const defaultConcurrency = 8
-
 // maxAnswerBytes bounds how much of a response body is read.
 const maxAnswerBytes = 4 << 20
 
@@ -39,7 +36,7 @@ const maxAnswerBytes = 4 << 20
 // and handshakes.
 func NewTransport(concurrency int) *http.Transport {
 	if concurrency < 1 {
-		concurrency = defaultConcurrency
+		concurrency = DefaultConcurrency
 	}
 	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	return &http.Transport{

@@ -18,9 +18,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
-	"newsflow/internal/consumer"
 	"newsflow/internal/embedded"
 	"newsflow/internal/envflag"
+	"newsflow/internal/stream"
 )
 
 // Conn is the NATS connection flags: --nats-url and --data-dir.
@@ -57,7 +57,7 @@ func (c *Conn) Connect(log *zap.Logger, name string, opts ...nats.Option) (*nats
 	return nc, nil
 }
 
-// Stream is the stream flags. Zero values take consumer's defaults.
+// Stream is the stream flags; their defaults are package stream's.
 type Stream struct {
 	Name            string
 	Subjects        string // comma-separated
@@ -70,12 +70,12 @@ type Stream struct {
 
 // Register adds the flags to fs.
 func (s *Stream) Register(fs *flag.FlagSet) {
-	fs.StringVar(&s.Name, "stream", consumer.DefaultStream, "JetStream stream holding the news; created or updated with the stream-* flags")
-	fs.StringVar(&s.Subjects, "subjects", consumer.DefaultSubject, "comma-separated subjects the stream captures")
-	fs.IntVar(&s.Replicas, "stream-replicas", 1, "stream replicas in a NATS cluster (1 to 5)")
+	fs.StringVar(&s.Name, "stream", stream.DefaultName, "JetStream stream holding the news; created or updated with the stream-* flags")
+	fs.StringVar(&s.Subjects, "subjects", stream.DefaultSubject, "comma-separated subjects the stream captures")
+	fs.IntVar(&s.Replicas, "stream-replicas", stream.DefaultReplicas, "stream replicas in a NATS cluster (1 to 5)")
 	fs.DurationVar(&s.MaxAge, "stream-max-age", 0, "discard stream messages older than this; 0 keeps them")
 	fs.Int64Var(&s.MaxBytes, "stream-max-bytes", 0, "cap the stream at this many bytes, discarding the oldest; 0 is unlimited")
-	fs.DurationVar(&s.DuplicateWindow, "duplicate-window", consumer.DefaultDuplicateWindow, "how long the stream remembers Nats-Msg-Id values to drop re-publishes")
+	fs.DurationVar(&s.DuplicateWindow, "duplicate-window", stream.DefaultDuplicateWindow, "how long the stream remembers Nats-Msg-Id values to drop re-publishes")
 	fs.StringVar(&s.Storage, "stream-storage", "file", "stream storage: file or memory")
 }
 
@@ -84,7 +84,7 @@ func (s *Stream) SubjectList() []string { return envflag.SplitList(s.Subjects) }
 
 // Config returns the stream configuration, or an error naming the flag and
 // value that is out of range.
-func (s *Stream) Config() (consumer.StreamConfig, error) {
+func (s *Stream) Config() (stream.Config, error) {
 	var st jetstream.StorageType
 	switch s.Storage {
 	case "file", "":
@@ -92,24 +92,24 @@ func (s *Stream) Config() (consumer.StreamConfig, error) {
 	case "memory":
 		st = jetstream.MemoryStorage
 	default:
-		return consumer.StreamConfig{}, fmt.Errorf("invalid value %q for --stream-storage: want file or memory", s.Storage)
+		return stream.Config{}, fmt.Errorf("invalid value %q for --stream-storage: want file or memory", s.Storage)
 	}
 	switch {
 	case s.Replicas < 1 || s.Replicas > 5:
-		return consumer.StreamConfig{}, fmt.Errorf("invalid value %d for --stream-replicas: must be 1 to 5", s.Replicas)
+		return stream.Config{}, fmt.Errorf("invalid value %d for --stream-replicas: must be 1 to 5", s.Replicas)
 	case s.MaxAge < 0:
-		return consumer.StreamConfig{}, fmt.Errorf("invalid value %s for --stream-max-age: must not be negative", s.MaxAge)
+		return stream.Config{}, fmt.Errorf("invalid value %s for --stream-max-age: must not be negative", s.MaxAge)
 	case s.MaxBytes < 0:
-		return consumer.StreamConfig{}, fmt.Errorf("invalid value %d for --stream-max-bytes: must not be negative (0 is unlimited)", s.MaxBytes)
+		return stream.Config{}, fmt.Errorf("invalid value %d for --stream-max-bytes: must not be negative (0 is unlimited)", s.MaxBytes)
 	case s.DuplicateWindow < 0:
-		return consumer.StreamConfig{}, fmt.Errorf("invalid value %s for --duplicate-window: must not be negative", s.DuplicateWindow)
+		return stream.Config{}, fmt.Errorf("invalid value %s for --duplicate-window: must not be negative", s.DuplicateWindow)
 	case len(s.SubjectList()) == 0:
-		return consumer.StreamConfig{}, fmt.Errorf("invalid value %q for --subjects: need at least one subject", s.Subjects)
+		return stream.Config{}, fmt.Errorf("invalid value %q for --subjects: need at least one subject", s.Subjects)
 	}
-	sc := consumer.StreamConfig{Name: s.Name, Subjects: s.SubjectList(), Replicas: s.Replicas, MaxAge: s.MaxAge,
+	sc := stream.Config{Name: s.Name, Subjects: s.SubjectList(), Replicas: s.Replicas, MaxAge: s.MaxAge,
 		MaxBytes: s.MaxBytes, DuplicateWindow: s.DuplicateWindow, Storage: st}
 	if err := sc.Validate(); err != nil {
-		return consumer.StreamConfig{}, err
+		return stream.Config{}, err
 	}
 	return sc, nil
 }

@@ -20,25 +20,39 @@ import (
 	"newsflow/internal/news"
 )
 
-// PoolConfig sizes the Postgres connection pool. Zero fields take the defaults.
+// Defaults of PoolConfig.
+const (
+	DefaultMaxConns          = 8
+	DefaultMinIdleConns      = 2
+	DefaultHealthCheckPeriod = 30 * time.Second
+	DefaultMaxConnLifetime   = 30 * time.Minute
+)
+
+// DefaultPoolConfig returns the default pool.
+func DefaultPoolConfig() PoolConfig {
+	return PoolConfig{MaxConns: DefaultMaxConns, MinIdleConns: DefaultMinIdleConns,
+		HealthCheckPeriod: DefaultHealthCheckPeriod, MaxConnLifetime: DefaultMaxConnLifetime}
+}
+
+// PoolConfig sizes the Postgres connection pool. MinIdleConns 0 means none;
+// the other fields have no meaning at zero and take their Default*.
 type PoolConfig struct {
-	// MaxConns caps open connections. Default 8.
+	// MaxConns caps open connections. Default DefaultMaxConns.
 	MaxConns int32
 	// MinIdleConns is how many idle connections the pool keeps ready.
-	// Default 2; negative means none.
+	// DefaultPoolConfig sets DefaultMinIdleConns; 0 keeps none.
 	MinIdleConns int32
-	// HealthCheckPeriod is how often idle connections are checked. Default 30s.
+	// HealthCheckPeriod is how often idle connections are checked. Default DefaultHealthCheckPeriod.
 	HealthCheckPeriod time.Duration
-	// MaxConnLifetime is when a connection is closed and replaced. Default 30m.
+	// MaxConnLifetime is when a connection is closed and replaced. Default DefaultMaxConnLifetime.
 	MaxConnLifetime time.Duration
 }
 
-// withDefaults fills zero fields.
+// withDefaults fills the fields that have no meaning at zero.
 func (c PoolConfig) withDefaults() PoolConfig {
-	c.MaxConns = cmp.Or(c.MaxConns, 8)
-	c.MinIdleConns = cmp.Or(c.MinIdleConns, 2)
-	c.HealthCheckPeriod = cmp.Or(c.HealthCheckPeriod, 30*time.Second)
-	c.MaxConnLifetime = cmp.Or(c.MaxConnLifetime, 30*time.Minute)
+	c.MaxConns = cmp.Or(c.MaxConns, DefaultMaxConns)
+	c.HealthCheckPeriod = cmp.Or(c.HealthCheckPeriod, DefaultHealthCheckPeriod)
+	c.MaxConnLifetime = cmp.Or(c.MaxConnLifetime, DefaultMaxConnLifetime)
 	return c
 }
 
@@ -47,6 +61,8 @@ func (c PoolConfig) Validate() error {
 	switch {
 	case c.MaxConns < 1:
 		return fmt.Errorf("store: PoolConfig.MaxConns must be ≥ 1, got %d", c.MaxConns)
+	case c.MinIdleConns < 0:
+		return fmt.Errorf("store: PoolConfig.MinIdleConns must be ≥ 0, got %d", c.MinIdleConns)
 	case c.MinIdleConns > c.MaxConns:
 		return fmt.Errorf("store: PoolConfig.MinIdleConns must be ≤ MaxConns (%d), got %d", c.MaxConns, c.MinIdleConns)
 	case c.HealthCheckPeriod < 0:
@@ -89,7 +105,7 @@ func OpenPostgres(ctx context.Context, dsn string, cfg PoolConfig, log *zap.Logg
 		return nil, fmt.Errorf("store: parse database URL: %w", cause)
 	}
 	pcfg.MaxConns = cfg.MaxConns
-	pcfg.MinIdleConns = max(cfg.MinIdleConns, 0)
+	pcfg.MinIdleConns = cfg.MinIdleConns
 	pcfg.HealthCheckPeriod = cfg.HealthCheckPeriod
 	pcfg.MaxConnLifetime = cfg.MaxConnLifetime
 	pcfg.MaxConnLifetimeJitter = cfg.MaxConnLifetime / 10

@@ -22,7 +22,7 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // testPool keeps test pools small: the test server is shared.
-var testPool = store.PoolConfig{MaxConns: 3, MinIdleConns: -1}
+var testPool = store.PoolConfig{MaxConns: 3}
 
 func openPostgres(t *testing.T, dsn string) *store.Postgres {
 	t.Helper()
@@ -274,6 +274,7 @@ func TestPoolConfig_Validate(t *testing.T) {
 	for _, c := range []store.PoolConfig{
 		{MaxConns: 0},
 		{MaxConns: 2, MinIdleConns: 3},
+		{MaxConns: 2, MinIdleConns: -1},
 		{MaxConns: 2, HealthCheckPeriod: -time.Second},
 	} {
 		if err := c.Validate(); err == nil {

@@ -46,6 +46,8 @@ type CheckFunc func(ctx context.Context) CheckResult
 
 // Defaults of Server.
 const (
+	// DefaultAddr is the worker's metrics and health address.
+	DefaultAddr = "127.0.0.1:8081"
 	// DefaultCheckTimeout bounds each readiness check.
 	DefaultCheckTimeout = 2 * time.Second
 	// DefaultShutdownTimeout bounds the graceful shutdown in Run.

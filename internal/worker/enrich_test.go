@@ -22,6 +22,7 @@ import (
 	"newsflow/internal/natstest"
 	"newsflow/internal/news"
 	"newsflow/internal/redistest"
+	"newsflow/internal/stream"
 	"newsflow/internal/worker"
 )
 
@@ -238,7 +239,7 @@ func noDeadLetters(t *testing.T, b *bundle) {
 		s, err := b.js.Stream(t.Context(), b.name+"_DLQ")
 		if err == nil {
 			if msg, err := s.GetMsg(t.Context(), 1); err == nil {
-				t.Errorf("first dead letter: %s", msg.Header.Get(consumer.HeaderError))
+				t.Errorf("first dead letter: %s", msg.Header.Get(stream.HeaderError))
 			}
 		}
 		t.Fatalf("%d dead letters, want none", n)
@@ -556,9 +557,9 @@ func TestWorker_EnrichGarbage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reason := dl.Header.Get(consumer.HeaderError)
-	if !strings.Contains(reason, "does not match the schema") || dl.Header.Get(consumer.HeaderDeliveries) != "2" {
-		t.Errorf("dead letter: error %q after %s deliveries, want the schema error after 2", reason, dl.Header.Get(consumer.HeaderDeliveries))
+	reason := dl.Header.Get(stream.HeaderError)
+	if !strings.Contains(reason, "does not match the schema") || dl.Header.Get(stream.HeaderDeliveries) != "2" {
+		t.Errorf("dead letter: error %q after %s deliveries, want the schema error after 2", reason, dl.Header.Get(stream.HeaderDeliveries))
 	}
 	if got, err := news.Decode(dl.Data); err != nil || got.ID != x.ID {
 		t.Errorf("dead letter holds %+v (%v), want message %s", got, err, x.ID)

@@ -57,22 +57,33 @@ type Gate interface {
 	WaitReady(ctx context.Context) error
 }
 
-// Config configures the pipeline. Zero fields take the defaults noted.
+// Defaults of Config.
+const (
+	DefaultCommitters    = 4
+	DefaultCommitTimeout = 10 * time.Second
+	DefaultRetryMin      = 100 * time.Millisecond
+	DefaultRetryMax      = 30 * time.Second
+	// DefaultDrainTimeout is the grace period of a shutdown: the batcher's.
+	DefaultDrainTimeout = batcher.DefaultDrainTimeout
+)
+
+// Config configures the pipeline. No field has a meaning at zero: New fills
+// a zero with its Default* and Validate rejects it.
 type Config struct {
 	// Batch bounds each batch (see batcher.Config for defaults).
 	Batch batcher.Config
 	// Committers is how many batches are enriched and committed at once.
-	// Default 4.
+	// Default DefaultCommitters.
 	Committers int
-	// CommitTimeout bounds one commit attempt. Default 10s.
+	// CommitTimeout bounds one commit attempt. Default DefaultCommitTimeout.
 	CommitTimeout time.Duration
 	// RetryMin and RetryMax bound the capped exponential backoff between
 	// commit (or enrichment) attempts while a dependency is down.
-	// Defaults 100ms and 30s.
+	// Defaults DefaultRetryMin and DefaultRetryMax.
 	RetryMin, RetryMax time.Duration
 	// DrainTimeout bounds the shutdown: after the context is cancelled, work
 	// still unfinished this much later is handed back to JetStream (nak).
-	// Default 25s.
+	// Default DefaultDrainTimeout.
 	DrainTimeout time.Duration
 	// Buffer is the capacity of the channel between consumer and batcher.
 	// Default Batch.MaxMessages.
@@ -95,14 +106,14 @@ func (c Config) Validate() error {
 }
 
 func (c Config) withDefaults() Config {
-	c.Batch.MaxMessages = cmp.Or(c.Batch.MaxMessages, 100)
-	c.Batch.MaxBytes = cmp.Or(c.Batch.MaxBytes, 1<<20)
-	c.Batch.MaxWait = cmp.Or(c.Batch.MaxWait, 5*time.Second)
-	c.Committers = cmp.Or(c.Committers, 4)
-	c.CommitTimeout = cmp.Or(c.CommitTimeout, 10*time.Second)
-	c.RetryMin = cmp.Or(c.RetryMin, 100*time.Millisecond)
-	c.RetryMax = cmp.Or(c.RetryMax, 30*time.Second)
-	c.DrainTimeout = cmp.Or(c.DrainTimeout, 25*time.Second)
+	c.Batch.MaxMessages = cmp.Or(c.Batch.MaxMessages, batcher.DefaultMaxMessages)
+	c.Batch.MaxBytes = cmp.Or(c.Batch.MaxBytes, batcher.DefaultMaxBytes)
+	c.Batch.MaxWait = cmp.Or(c.Batch.MaxWait, batcher.DefaultMaxWait)
+	c.Committers = cmp.Or(c.Committers, DefaultCommitters)
+	c.CommitTimeout = cmp.Or(c.CommitTimeout, DefaultCommitTimeout)
+	c.RetryMin = cmp.Or(c.RetryMin, DefaultRetryMin)
+	c.RetryMax = cmp.Or(c.RetryMax, DefaultRetryMax)
+	c.DrainTimeout = cmp.Or(c.DrainTimeout, DefaultDrainTimeout)
 	c.Batch.DrainTimeout = cmp.Or(c.Batch.DrainTimeout, c.DrainTimeout)
 	c.Buffer = cmp.Or(c.Buffer, c.Batch.MaxMessages)
 	return c

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"newsflow/internal/await"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 	"go.uber.org/zap/zaptest"
 
+	"newsflow/internal/await"
 	"newsflow/internal/batcher"
 	"newsflow/internal/consumer"
 	"newsflow/internal/gen"
@@ -25,6 +25,7 @@ import (
 	"newsflow/internal/news"
 	"newsflow/internal/store"
 	"newsflow/internal/store/storetest"
+	"newsflow/internal/stream"
 	"newsflow/internal/worker"
 )
 
@@ -57,7 +58,7 @@ func setupB(t testing.TB) *bundle {
 	name := natstest.Name(t)
 	b := &bundle{js: js, nc: nc, name: name, subject: strings.ToLower(name) + ".ingest.test"}
 	b.cfg = consumer.Config{
-		Stream:           consumer.StreamConfig{Name: name, Subjects: []string{strings.ToLower(name) + ".>"}},
+		Stream:           stream.Config{Name: name, Subjects: []string{strings.ToLower(name) + ".>"}},
 		Durable:          name,
 		AckWait:          10 * time.Second,
 		DLQStream:        name + "_DLQ",
@@ -66,7 +67,7 @@ func setupB(t testing.TB) *bundle {
 	natstest.DeleteStreamOnCleanup(t, js, name)
 	natstest.DeleteStreamOnCleanup(t, js, name+"_DLQ")
 	ctx := t.Context()
-	if _, err := consumer.EnsureStream(ctx, js, b.cfg.Stream); err != nil {
+	if _, err := stream.Ensure(ctx, js, b.cfg.Stream); err != nil {
 		t.Fatal(err)
 	}
 	b.dsn = storetest.PostgresDSN(t)
@@ -354,7 +355,7 @@ func TestWorker_PoisonMessages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		reason := msg.Header.Get(consumer.HeaderError)
+		reason := msg.Header.Get(stream.HeaderError)
 		switch {
 		case strings.Contains(reason, "SQLSTATE 23514"):
 			reasons["database"]++
