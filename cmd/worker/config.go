@@ -202,6 +202,19 @@ func (c *runConfig) validate() error {
 	return err
 }
 
+// settings is the worker's configuration; validate has checked it.
+func (c *runConfig) settings() worker.Settings {
+	return worker.Settings{
+		NATSURL: c.conn.URL, DataDir: c.conn.DataDir,
+		Consumer: c.consumerConfig(), Pipeline: c.workerConfig(),
+		DatabaseURL: c.databaseURL, Pool: c.poolConfig(), Migrate: c.migrate,
+		RedisURL: c.redisURL, Cache: c.cacheConfig(),
+		LLMProvider: c.llmProvider, Provider: c.providerConfig(), Client: c.clientConfig(),
+		HTTPAddr: c.httpAddr, Pprof: c.pprof,
+		LagInterval: c.lagInterval, LagTarget: c.lagTarget, MaxReplicas: c.maxReplicas,
+	}
+}
+
 func (c *runConfig) consumerConfig() consumer.Config {
 	sc, _ := c.stream.Config() // checked by validate
 	return consumer.Config{
@@ -239,7 +252,7 @@ func (c *runConfig) clientConfig() llm.ClientConfig {
 	return llm.ClientConfig{RequestsPerMinute: c.llmRPM, TokensPerMinute: c.llmTPM, Concurrency: c.llmConcurrency,
 		Timeout: c.llmTimeout, MaxRetries: c.llmRetries, RetryBaseDelay: llm.DefaultRetryBaseDelay, RetryMaxDelay: llm.DefaultRetryMaxDelay,
 		BreakerFailures: c.breakerFailures,
-		BreakerCooldown: c.breakerCooldown, PricePer1KInput: c.priceIn, PricePer1KOutput: c.priceOut}
+		BreakerCooldown: c.breakerCooldown, Prices: news.Prices{PerKInput: c.priceIn, PerKOutput: c.priceOut}}
 }
 
 // durationList is a flag.Value of comma-separated durations.

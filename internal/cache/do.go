@@ -7,13 +7,15 @@ import (
 	"fmt"
 	"time"
 
+	"newsflow/internal/backoff"
+
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 )
 
 const (
-	backoffMin = 50 * time.Millisecond // first re-check while waiting on a lease
-	backoffMax = time.Second           // re-check at least this often
+	recheckMin = 50 * time.Millisecond // first re-check while waiting on a lease
+	recheckMax = time.Second           // re-check at least this often
 	settleTime = 2 * time.Second       // budget for storing/releasing after fn, even when closing
 )
 
@@ -134,10 +136,10 @@ func (t *Tiered) clusterFlight(ctx context.Context, key string, fn func(context.
 	vk, lk := t.valueKey(key), t.leaseKey(key)
 	token := rand.Text()
 	var (
-		notify  chan struct{} // non-nil once registered for the done notification
-		waited  bool
-		backoff = backoffMin
-		giveUp  <-chan time.Time
+		notify   chan struct{} // non-nil once registered for the done notification
+		waited   bool
+		rechecks int // re-checks after a timeout, for the backoff
+		giveUp   <-chan time.Time
 	)
 	defer func() {
 		if notify != nil {
@@ -189,11 +191,11 @@ func (t *Tiered) clusterFlight(ctx context.Context, key string, fn func(context.
 			giveUp = timer.C
 			continue
 		}
-		timer := time.NewTimer(backoff)
+		timer := time.NewTimer(backoff.Delay(rechecks, recheckMin, recheckMax))
 		select {
 		case <-notify:
 		case <-timer.C:
-			backoff = min(2*backoff, backoffMax)
+			rechecks++
 		case <-giveUp:
 			timer.Stop()
 			return nil, 0, fmt.Errorf("cache: key %s: %w", key, ErrLeaseWait)

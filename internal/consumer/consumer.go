@@ -16,7 +16,7 @@ import (
 )
 
 // Delivery is one valid message handed to the pipeline, with its place in
-// the stream. The pipeline settles it exactly once, with Ack, Settle,
+// the stream. The pipeline settles it exactly once, with Ack, Retry,
 // DeadLetter or NakAll.
 type Delivery struct {
 	// Message is the decoded, validated message. PublishedAt is the

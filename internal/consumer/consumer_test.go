@@ -259,12 +259,6 @@ func TestConsumer_InvalidToDLQ(t *testing.T) {
 	}
 }
 
-// permErr is an error a later stage reports as permanent.
-type permErr struct{}
-
-func (permErr) Error() string   { return "constraint violated" }
-func (permErr) Permanent() bool { return true }
-
 func TestConsumer_Settle(t *testing.T) {
 	t.Parallel()
 	retryable := errors.New("database down")
@@ -276,7 +270,7 @@ func TestConsumer_Settle(t *testing.T) {
 		b.publishValid(t, 0, 1)
 		out, _ := run(t, c, 0)
 		d := receive(t, out, 1)[0]
-		c.Settle(t.Context(), d, nil)
+		c.Ack([]*consumer.Delivery{d})
 		waitSettled(t, c)
 	})
 	t.Run("Retryable", func(t *testing.T) {
@@ -286,12 +280,12 @@ func TestConsumer_Settle(t *testing.T) {
 		b.publishValid(t, 0, 1)
 		out, _ := run(t, c, 0)
 		d := receive(t, out, 1)[0]
-		c.Settle(t.Context(), d, retryable)
+		c.Retry(t.Context(), d, retryable)
 		d2 := receive(t, out, 1)[0]
 		if d2.StreamSeq != d.StreamSeq || d2.NumDelivered != 2 {
 			t.Errorf("redelivery: seq %d delivered %d, want seq %d delivered 2", d2.StreamSeq, d2.NumDelivered, d.StreamSeq)
 		}
-		c.Settle(t.Context(), d2, nil)
+		c.Ack([]*consumer.Delivery{d2})
 		waitSettled(t, c)
 	})
 	t.Run("Permanent", func(t *testing.T) {
@@ -301,7 +295,9 @@ func TestConsumer_Settle(t *testing.T) {
 		b.publishValid(t, 0, 1)
 		out, _ := run(t, c, 0)
 		d := receive(t, out, 1)[0]
-		c.Settle(t.Context(), d, fmt.Errorf("store: commit: %w", permErr{}))
+		if err := c.DeadLetter(t.Context(), d, fmt.Errorf("store: commit: %w", errors.New("constraint violated"))); err != nil {
+			t.Fatal(err)
+		}
 		waitSettled(t, c)
 		m := dlqMessages(t, b, 1)[0]
 		if got := m.Header.Get(stream.HeaderError); got != "store: commit: constraint violated" {
@@ -317,9 +313,9 @@ func TestConsumer_Settle(t *testing.T) {
 		c := b.newConsumer(t)
 		b.publishValid(t, 0, 1)
 		out, _ := run(t, c, 0)
-		c.Settle(t.Context(), receive(t, out, 1)[0], retryable)
+		c.Retry(t.Context(), receive(t, out, 1)[0], retryable)
 		d2 := receive(t, out, 1)[0]
-		c.Settle(t.Context(), d2, retryable)
+		c.Retry(t.Context(), d2, retryable)
 		waitSettled(t, c)
 		m := dlqMessages(t, b, 1)[0]
 		if got := m.Header.Get(stream.HeaderDeliveries); got != "2" {

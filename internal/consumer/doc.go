@@ -6,8 +6,10 @@
 //
 // What it does not do: batching, enrichment or storage. The worker's
 // pipeline reports each delivery's fate back through Ack (after its batch
-// committed), Settle (ack, retry with backoff, or dead-letter, decided by the
-// error) or NakAll (hand back at once).
+// committed), Retry (nak with the backoff for its delivery count, or
+// dead-letter on its last delivery), DeadLetter (bad data) or NakAll (hand
+// back at once). Which of them applies is the pipeline's decision
+// (internal/worker's classify), not this package's.
 //
 // Invalid messages (malformed JSON, contract violations, too large) never
 // reach the output channel: they are published to the dead-letter stream
@@ -22,7 +24,7 @@
 // pulls the client-side prefetch buffer into its own tracked backlog, so
 // those messages are kept alive as well.
 //
-// Concurrency: one goroutine calls Run per Consumer at a time; Ack, Settle,
+// Concurrency: one goroutine calls Run per Consumer at a time; Ack, Retry,
 // DeadLetter, NakAll, Info and Stream are safe for concurrent use. Any
 // number of Consumers (in one process or many) may share one durable; the
 // server splits the messages between them. Close stops the keep-alive

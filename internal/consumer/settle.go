@@ -21,31 +21,6 @@ import (
 // maxErrorHeader caps the Newsflow-Error header in bytes.
 const maxErrorHeader = 1024
 
-// permanent is implemented by errors that retrying cannot fix
-// (news.DecodeError, store.DataError, ...).
-type permanent interface{ Permanent() bool }
-
-type action int
-
-const (
-	ack action = iota
-	deadLetter
-	nakWithDelay
-)
-
-// outcome decides a delivery's fate from the pipeline's error (STYLE §5).
-func outcome(err error) action {
-	var p permanent
-	switch {
-	case err == nil:
-		return ack
-	case errors.As(err, &p) && p.Permanent():
-		return deadLetter
-	default:
-		return nakWithDelay
-	}
-}
-
 // backoff is the nak delay after the numDelivered-th delivery failed.
 func (c *Consumer) backoff(numDelivered uint64) time.Duration {
 	i := int(min(numDelivered, uint64(len(c.cfg.BackOff))))
@@ -86,31 +61,16 @@ func (c *Consumer) NakAll(ds []*Delivery) {
 	}
 }
 
-// Settle settles one delivery by the pipeline's error: nil acks it; an
-// error with Permanent() true dead-letters it; any other error naks it with
-// the backoff for its delivery count, or dead-letters it when this was its
-// last allowed delivery (a message is never dropped silently). ctx bounds
-// the dead-letter publish; pass a live context during shutdown.
-func (c *Consumer) Settle(ctx context.Context, d *Delivery, err error) {
-	switch outcome(err) {
-	case ack:
-		c.keep.untrack(d)
-		if err := d.msg.Ack(); err != nil {
-			if c.errLog.allow() {
-				c.log.Warn("ack failed", zap.String("msg_id", d.Message.ID), zap.Uint64("stream_seq", d.StreamSeq), zap.Error(err))
-			}
-			return
-		}
-		c.m.processed.Inc()
-	case deadLetter:
-		_ = c.deadLetter(ctx, d, err, reasonPoison)
-	case nakWithDelay:
-		if d.NumDelivered >= uint64(c.cfg.MaxDeliver) {
-			_ = c.deadLetter(ctx, d, fmt.Errorf("gave up after %d deliveries: %w", d.NumDelivered, err), reasonRetries)
-			return
-		}
-		c.nakDelay(d, err)
+// Retry hands a delivery back with the nak delay for its delivery count
+// (BackOff), or dead-letters it when this was its last allowed delivery: a
+// message is never dropped silently. ctx bounds the dead-letter publish;
+// pass a live context during shutdown. The pipeline decides when to call it.
+func (c *Consumer) Retry(ctx context.Context, d *Delivery, cause error) {
+	if d.NumDelivered >= uint64(c.cfg.MaxDeliver) {
+		_ = c.deadLetter(ctx, d, fmt.Errorf("gave up after %d deliveries: %w", d.NumDelivered, cause), reasonRetries)
+		return
 	}
+	c.nakDelay(d, cause)
 }
 
 func (c *Consumer) nakDelay(d *Delivery, cause error) {

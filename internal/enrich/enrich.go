@@ -35,13 +35,8 @@ type Cache interface {
 	Do(ctx context.Context, key string, fn func(context.Context) ([]byte, error)) (val []byte, computed bool, err error)
 }
 
-// Usage is the token count of one LLM call.
-type Usage struct {
-	InputTokens, OutputTokens int
-}
-
 // CallFunc enriches one story through the LLM.
-type CallFunc func(ctx context.Context, m news.Message) (news.Enrichment, Usage, error)
+type CallFunc func(ctx context.Context, m news.Message) (news.Enrichment, news.Usage, error)
 
 // Config configures the stage.
 type Config struct {
@@ -51,10 +46,10 @@ type Config struct {
 	// Concurrency bounds the LLM calls one batch makes at once; at least 1.
 	// The worker sets it to the LLM client's Concurrency.
 	Concurrency int
-	// PricePer1KInput and PricePer1KOutput, when set, turn the tokens the
-	// stage saved into money (newsflow_llm_cost_saved_total), in the same
-	// currency as the LLM client's cost metric. Default 0: not counted.
-	PricePer1KInput, PricePer1KOutput float64
+	// Prices, when set, turn the tokens the stage saved into money
+	// (newsflow_llm_cost_saved_total); the worker passes the LLM client's.
+	// Zero: not counted.
+	Prices news.Prices
 }
 
 // Enricher runs the stage. Create it with New.
@@ -124,6 +119,9 @@ func New(cfg Config, cache Cache, call CallFunc, log *zap.Logger, reg prometheus
 	if cfg.Concurrency < 1 {
 		return nil, fmt.Errorf("enrich: Concurrency must be ≥ 1, got %d", cfg.Concurrency)
 	}
+	if err := cfg.Prices.Validate(); err != nil {
+		return nil, fmt.Errorf("enrich: %w", err)
+	}
 	if cache == nil || call == nil {
 		return nil, fmt.Errorf("enrich: a cache and a call function are required")
 	}
@@ -183,9 +181,8 @@ type story struct {
 
 // Enrich sets the Enrichment of every row, which must have ContentHash set.
 // It returns nil when all succeeded, else one error per row (nil for rows that
-// were enriched). The errors keep the LLM client's Permanent() behaviour, so
-// the caller can tell an outage (retry later) from a story that cannot be
-// enriched.
+// were enriched). The errors wrap the LLM client's, so the caller can tell
+// an outage from a story that cannot be enriched.
 func (e *Enricher) Enrich(ctx context.Context, rows []news.Article) []error {
 	byHash := make(map[news.Hash]*story, len(rows))
 	stories := make([]*story, 0, len(rows))
@@ -282,11 +279,6 @@ func (e *Enricher) fetch(ctx context.Context, m news.Message, key string) (cache
 	return v, computed, err
 }
 
-// cost prices one call's tokens at the configured rates (0 when unset).
-func (e *Enricher) cost(inputTokens, outputTokens int) float64 {
-	return (float64(inputTokens)*e.cfg.PricePer1KInput + float64(outputTokens)*e.cfg.PricePer1KOutput) / 1000
-}
-
 // callLLM makes one LLM call and counts it.
 func (e *Enricher) callLLM(ctx context.Context, m news.Message) (cachedValue, error) {
 	enr, usage, err := e.call(ctx, m)
@@ -295,7 +287,7 @@ func (e *Enricher) callLLM(ctx context.Context, m news.Message) (cachedValue, er
 	}
 	e.totals.Calls.Add(1)
 	e.totals.TokensUsed.Add(int64(usage.InputTokens + usage.OutputTokens))
-	e.totals.addCostUsed(e.cost(usage.InputTokens, usage.OutputTokens))
+	e.totals.addCostUsed(e.cfg.Prices.Cost(usage))
 	return cachedValue{Enrichment: enr, InputTokens: usage.InputTokens, OutputTokens: usage.OutputTokens}, nil
 }
 
@@ -326,7 +318,7 @@ func (e *Enricher) apply(rows []news.Article, s *story, v cachedValue, by string
 	e.totals.TokensSaved.Add(saved * tokens)
 	e.metrics.tokensSaved.Add(float64(saved * tokens))
 	if saved > 0 {
-		cost := float64(saved) * e.cost(v.InputTokens, v.OutputTokens)
+		cost := float64(saved) * e.cfg.Prices.Cost(news.Usage{InputTokens: v.InputTokens, OutputTokens: v.OutputTokens})
 		e.metrics.costSaved.Add(cost)
 		e.totals.addCostSaved(cost)
 	}

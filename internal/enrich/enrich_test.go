@@ -32,7 +32,7 @@ func (a cacheAdapter) Do(ctx context.Context, key string, fn func(context.Contex
 }
 
 // usage is what every fake call costs.
-var usage = enrich.Usage{InputTokens: 10, OutputTokens: 5}
+var usage = news.Usage{InputTokens: 10, OutputTokens: 5}
 
 // counter is a CallFunc that counts calls per title and answers a
 // deterministic enrichment; titles in fail get that error instead.
@@ -48,7 +48,7 @@ type counter struct {
 
 func newCounter() *counter { return &counter{calls: map[string]int{}, fail: map[string]error{}} }
 
-func (c *counter) call(ctx context.Context, m news.Message) (news.Enrichment, enrich.Usage, error) {
+func (c *counter) call(ctx context.Context, m news.Message) (news.Enrichment, news.Usage, error) {
 	c.mu.Lock()
 	c.calls[m.Title]++
 	c.inFlight++
@@ -68,11 +68,11 @@ func (c *counter) call(ctx context.Context, m news.Message) (news.Enrichment, en
 		select {
 		case <-gate:
 		case <-ctx.Done():
-			return news.Enrichment{}, enrich.Usage{}, ctx.Err()
+			return news.Enrichment{}, news.Usage{}, ctx.Err()
 		}
 	}
 	if err != nil {
-		return news.Enrichment{}, enrich.Usage{}, err
+		return news.Enrichment{}, news.Usage{}, err
 	}
 	return answer(m.Title), usage, nil
 }
@@ -538,7 +538,7 @@ func TestEnrich_CorruptCacheEntry(t *testing.T) {
 // into money, in Totals and in newsflow_llm_cost_saved_total.
 func TestEnrich_CostSaved(t *testing.T) {
 	t.Parallel()
-	b := setup(t, enrich.Config{PricePer1KInput: 0.5, PricePer1KOutput: 2})
+	b := setup(t, enrich.Config{Prices: news.Prices{PerKInput: 0.5, PerKOutput: 2}})
 	for _, prefix := range []string{"first", "second"} {
 		if errs := b.e.Enrich(t.Context(), rows(prefix, tenRowsThreeStories...)); errs != nil {
 			t.Fatalf("Enrich: %v", errs)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
+	"newsflow/internal/backoff"
 	"newsflow/internal/news"
 )
 
@@ -73,11 +73,8 @@ type ClientConfig struct {
 	// BreakerCooldown is how long the open breaker refuses calls before it
 	// lets one probe through. Default DefaultBreakerCooldown.
 	BreakerCooldown time.Duration
-	// PricePer1KInput is the price of 1000 input tokens, in any currency,
-	// for newsflow_llm_cost_total. Default 0: cost not counted.
-	PricePer1KInput float64
-	// PricePer1KOutput is the price of 1000 output tokens. Default 0.
-	PricePer1KOutput float64
+	// Prices turn tokens into newsflow_llm_cost_total; zero: cost not counted.
+	Prices news.Prices
 }
 
 // Validate reports the first field out of range.
@@ -99,8 +96,9 @@ func (c ClientConfig) Validate() error {
 		return fmt.Errorf("llm: need 0 < RetryBaseDelay ≤ RetryMaxDelay, got %s and %s", c.RetryBaseDelay, c.RetryMaxDelay)
 	case c.BreakerCooldown <= 0:
 		return fmt.Errorf("llm: BreakerCooldown must be > 0, got %s", c.BreakerCooldown)
-	case c.PricePer1KInput < 0 || c.PricePer1KOutput < 0:
-		return fmt.Errorf("llm: prices must be ≥ 0, got %g and %g", c.PricePer1KInput, c.PricePer1KOutput)
+	}
+	if err := c.Prices.Validate(); err != nil {
+		return fmt.Errorf("llm: %w", err)
 	}
 	return nil
 }
@@ -166,6 +164,9 @@ func NewClient(p Provider, cfg ClientConfig, log *zap.Logger, reg prometheus.Reg
 // Model returns the wrapped provider's Model.
 func (c *Client) Model() string { return c.p.Model() }
 
+// Names returns the provider's and model's names, for the cache key.
+func (c *Client) Names() (provider, model string) { return c.p.Names() }
+
 // BreakerOpen reports whether the circuit breaker is open (or half-open,
 // awaiting a probe's outcome): calls fail fast with ErrBreakerOpen, except
 // the one probe after each cooldown.
@@ -213,7 +214,7 @@ func (c *Client) Enrich(ctx context.Context, m news.Message) (Result, error) {
 // enrich runs the attempts of one call.
 func (c *Client) enrich(ctx context.Context, m news.Message) (Result, error) {
 	est := estimateTokens(m)
-	var total Usage
+	var total news.Usage
 	for attempt := 0; ; attempt++ {
 		if err := c.wait(ctx, est); err != nil {
 			return Result{Usage: total}, err
@@ -256,7 +257,7 @@ func (c *Client) enrich(ctx context.Context, m news.Message) (Result, error) {
 			c.pause(ra) // the server is saturated: hold back every call, not just this one
 		}
 		c.log.Warn("llm call failed, retrying", zap.Int("attempt", attempt+1), zap.Duration("retry_in", delay), zap.Error(err))
-		if err := sleep(ctx, delay); err != nil {
+		if err := backoff.Sleep(ctx, delay); err != nil {
 			return Result{Usage: total}, err
 		}
 	}
@@ -265,7 +266,7 @@ func (c *Client) enrich(ctx context.Context, m news.Message) (Result, error) {
 // wait honours a shared Retry-After pause and the rate limits.
 func (c *Client) wait(ctx context.Context, est int) error {
 	if until := c.pauseUntil.Load(); until != 0 {
-		if err := sleep(ctx, time.Until(time.Unix(0, until))); err != nil {
+		if err := backoff.Sleep(ctx, time.Until(time.Unix(0, until))); err != nil {
 			return err
 		}
 	}
@@ -297,14 +298,14 @@ var errLimitDeadline = errors.New("llm: rate limit wait would pass the deadline"
 
 // account counts tokens and cost, and charges the token limiter for what
 // the estimate missed.
-func (c *Client) account(u Usage, est int) {
+func (c *Client) account(u news.Usage, est int) {
 	if u.InputTokens > 0 {
 		c.m.tokens.WithLabelValues("input").Add(float64(u.InputTokens))
 	}
 	if u.OutputTokens > 0 {
 		c.m.tokens.WithLabelValues("output").Add(float64(u.OutputTokens))
 	}
-	if cost := (float64(u.InputTokens)*c.cfg.PricePer1KInput + float64(u.OutputTokens)*c.cfg.PricePer1KOutput) / 1000; cost > 0 {
+	if cost := c.cfg.Prices.Cost(u); cost > 0 {
 		c.m.cost.Add(cost)
 	}
 	if extra := u.InputTokens + u.OutputTokens - est; c.tokLim != nil && extra > 0 {
@@ -323,15 +324,9 @@ func (c *Client) pause(d time.Duration) {
 	}
 }
 
-// backoff returns the jittered delay before retry attempt+1: base·2^attempt,
-// capped, then a uniform pick from its upper half.
+// backoff returns the jittered delay before retry attempt+1.
 func (c *Client) backoff(attempt int) time.Duration {
-	d := c.cfg.RetryMaxDelay
-	if attempt < 30 {
-		d = min(c.cfg.RetryBaseDelay<<attempt, c.cfg.RetryMaxDelay)
-	}
-	half := d / 2
-	return half + rand.N(half+1)
+	return backoff.Jitter(backoff.Delay(attempt, c.cfg.RetryBaseDelay, c.cfg.RetryMaxDelay))
 }
 
 // verdict tells the breaker what err says about the service.
@@ -344,7 +339,7 @@ func (c *Client) verdict(ctx context.Context, err error) verdict {
 	case ctx.Err() != nil, errors.Is(err, errLimitDeadline):
 		return verdictNeutral
 	case errors.As(err, &se):
-		if se.serviceFault() {
+		if se.ServiceFault() {
 			return verdictFailure
 		}
 		return verdictSuccess // it answered; the request was at fault
@@ -365,20 +360,5 @@ func (c *Client) logPermanent(err error) {
 	}
 	if c.authLogged.CompareAndSwap(false, true) {
 		c.log.Error("llm API key rejected: check "+keyEnv(se.Provider), zap.Int("status", se.StatusCode), zap.Error(err))
-	}
-}
-
-// sleep waits for d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"newsflow/internal/llm"
 	"newsflow/internal/llm/llmtest"
+	"newsflow/internal/news"
 )
 
 // fastRetries keeps backoff short so retry tests take milliseconds.
@@ -374,7 +375,7 @@ func TestClient_TokensAndCost(t *testing.T) {
 	t.Parallel()
 	s := llmtest.NewGeminiServer(t, llmtest.Options{})
 	c, reg := newClient(t, protocols[0].newProvider(t, s, s.APIKey()),
-		llm.ClientConfig{PricePer1KInput: 0.3, PricePer1KOutput: 2.5, TokensPerMinute: 1_000_000})
+		llm.ClientConfig{Prices: news.Prices{PerKInput: 0.3, PerKOutput: 2.5}, TokensPerMinute: 1_000_000})
 	for _, title := range []string{"a", "b", "c"} {
 		if _, err := c.Enrich(t.Context(), story(title)); err != nil {
 			t.Fatal(err)
@@ -397,7 +398,7 @@ func TestClientConfig_Validate(t *testing.T) {
 	t.Parallel()
 	for _, cfg := range []llm.ClientConfig{
 		{RequestsPerMinute: -1}, {TokensPerMinute: -1}, {Concurrency: -2}, {Timeout: -time.Second},
-		{RetryBaseDelay: time.Minute, RetryMaxDelay: time.Second}, {BreakerCooldown: -1}, {PricePer1KInput: -1},
+		{RetryBaseDelay: time.Minute, RetryMaxDelay: time.Second}, {BreakerCooldown: -1}, {Prices: news.Prices{PerKInput: -1}},
 		{MaxRetries: -1}, {BreakerFailures: -1},
 	} {
 		if _, err := llm.NewClient(llm.NewOffline(), cfg, nil, nil); err == nil {

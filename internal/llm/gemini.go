@@ -81,6 +81,9 @@ func NewGemini(cfg GeminiConfig) (*Gemini, error) {
 // Model returns "gemini/" and the model id.
 func (g *Gemini) Model() string { return ProviderGemini + "/" + g.model }
 
+// Names returns "gemini" and the model id.
+func (g *Gemini) Names() (provider, model string) { return ProviderGemini, g.model }
+
 // CloseIdleConnections closes the transport's idle keep-alive connections.
 func (g *Gemini) CloseIdleConnections() { g.hc.CloseIdleConnections() }
 
@@ -130,16 +133,16 @@ func (g *Gemini) Enrich(ctx context.Context, m news.Message) (Result, error) {
 		SystemInstruction: &geminiContent{Parts: []geminiPart{{Text: systemPrompt}}},
 		GenerationConfig:  gen,
 	}
-	res, err := enrichTwice(ctx, func(ctx context.Context) (string, Usage, error) {
+	res, err := enrichTwice(ctx, func(ctx context.Context) (string, news.Usage, error) {
 		data, err := postJSON(ctx, g.hc, ProviderGemini, g.url, g.hdr, req, geminiErrorInfo)
 		if err != nil {
-			return "", Usage{}, err
+			return "", news.Usage{}, err
 		}
 		var r geminiResponse
 		if err := json.Unmarshal(data, &r); err != nil {
-			return "", Usage{}, nil // an undecodable envelope counts as a bad answer
+			return "", news.Usage{}, nil // an undecodable envelope counts as a bad answer
 		}
-		u := Usage{InputTokens: r.UsageMetadata.PromptTokenCount,
+		u := news.Usage{InputTokens: r.UsageMetadata.PromptTokenCount,
 			OutputTokens: r.UsageMetadata.CandidatesTokenCount + r.UsageMetadata.ThoughtsTokenCount}
 		if len(r.Candidates) == 0 || len(r.Candidates[0].Content.Parts) == 0 {
 			return "", u, nil

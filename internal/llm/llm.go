@@ -12,26 +12,12 @@ import (
 	"newsflow/internal/news"
 )
 
-// Usage counts the tokens one call consumed, as the provider reported them.
-type Usage struct {
-	// InputTokens is the prompt size in tokens.
-	InputTokens int
-	// OutputTokens is the answer size in tokens (thinking tokens included
-	// where the provider bills them as output).
-	OutputTokens int
-}
-
-// Add returns the sum of u and v.
-func (u Usage) Add(v Usage) Usage {
-	return Usage{InputTokens: u.InputTokens + v.InputTokens, OutputTokens: u.OutputTokens + v.OutputTokens}
-}
-
 // Result is the outcome of one successful enrichment call.
 type Result struct {
 	// Enrichment is the validated answer; its Model is the provider's Model().
 	Enrichment news.Enrichment
 	// Usage is what the call cost in tokens, summed over a parse retry.
-	Usage Usage
+	Usage news.Usage
 }
 
 // Provider enriches one story per call. Implementations are safe for
@@ -41,8 +27,11 @@ type Provider interface {
 	// fix has a Permanent() bool method returning true.
 	Enrich(ctx context.Context, m news.Message) (Result, error)
 	// Model names the provider and model, e.g. "gemini/gemini-2.5-flash". It
-	// belongs in the cache key.
+	// is what the llm_model column records.
 	Model() string
+	// Names returns the provider and the model separately, e.g. "gemini" and
+	// "gemini-2.5-flash"; with the prompt version they make the cache key.
+	Names() (provider, model string)
 }
 
 // Provider names accepted by NewProvider (LLM_PROVIDER).
@@ -165,15 +154,10 @@ func (e *StatusError) Unwrap() error {
 	return nil
 }
 
-// Outage reports whether the answer says the service, or our access to it,
-// is failing rather than this request: 401, 403 (the key), 404 (the model),
-// 408, 429 and 5xx. A pipeline holds its work through such errors, even the
-// ones Permanent for the call, instead of failing the story.
-func (e *StatusError) Outage() bool { return e.serviceFault() }
-
-// serviceFault reports whether the error says the service (or our access to
-// it) is unhealthy, as opposed to something wrong with one request.
-func (e *StatusError) serviceFault() bool {
+// ServiceFault reports whether the answer says the service, or our access
+// to it, is failing rather than this request: 401, 403 (the key), 404 (the
+// model), 408, 429 and 5xx.
+func (e *StatusError) ServiceFault() bool {
 	switch e.StatusCode {
 	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound,
 		http.StatusRequestTimeout, http.StatusTooManyRequests:
@@ -206,11 +190,15 @@ func (e *ParseError) Error() string {
 // Permanent reports that retrying the call again is not expected to help.
 func (e *ParseError) Permanent() bool { return true }
 
-// permanentError marks a configuration or request error as permanent.
+// ErrBadRequest is wrapped by errors building or encoding a request: the
+// story cannot be sent as it is, so retrying the call cannot help.
+var ErrBadRequest = errors.New("llm: request could not be built")
+
+// permanentError marks a request error as permanent; it matches ErrBadRequest.
 type permanentError struct{ err error }
 
 func (e *permanentError) Error() string   { return e.err.Error() }
-func (e *permanentError) Unwrap() error   { return e.err }
+func (e *permanentError) Unwrap() []error { return []error{ErrBadRequest, e.err} }
 func (e *permanentError) Permanent() bool { return true }
 
 // isPermanent reports whether err says so.

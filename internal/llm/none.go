@@ -16,6 +16,9 @@ func NewNone() *None { return &None{} }
 // Model returns "none".
 func (*None) Model() string { return ProviderNone }
 
+// Names returns "none" twice.
+func (*None) Names() (provider, model string) { return ProviderNone, ProviderNone }
+
 // Enrich returns an empty enrichment, or ctx's error if it is done.
 func (*None) Enrich(ctx context.Context, _ news.Message) (Result, error) {
 	if err := ctx.Err(); err != nil {

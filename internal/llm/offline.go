@@ -12,7 +12,10 @@ import (
 
 // OfflineModel is the Model of the offline provider. Bump its version when
 // the heuristics change, so cached enrichments are recomputed.
-const OfflineModel = "offline/v1"
+const OfflineModel = ProviderOffline + "/" + offlineVersion
+
+// offlineVersion names the offline enricher's rules in the cache key.
+const offlineVersion = "v1"
 
 // maxOfflineWords is how many body words the heuristics look at.
 const maxOfflineWords = 1000
@@ -45,6 +48,9 @@ func NewOffline() *Offline { return &Offline{} }
 
 // Model returns "offline/v1".
 func (*Offline) Model() string { return OfflineModel }
+
+// Names returns "offline" and the rules' version.
+func (*Offline) Names() (provider, model string) { return ProviderOffline, offlineVersion }
 
 // Enrich computes m's enrichment locally. Usage is zero.
 func (*Offline) Enrich(ctx context.Context, m news.Message) (Result, error) {

@@ -80,6 +80,9 @@ func NewOpenAI(cfg OpenAIConfig) (*OpenAI, error) {
 // Model returns "openai/" and the model name.
 func (o *OpenAI) Model() string { return ProviderOpenAI + "/" + o.model }
 
+// Names returns "openai" and the model name.
+func (o *OpenAI) Names() (provider, model string) { return ProviderOpenAI, o.model }
+
 // CloseIdleConnections closes the transport's idle keep-alive connections.
 func (o *OpenAI) CloseIdleConnections() { o.hc.CloseIdleConnections() }
 
@@ -126,16 +129,16 @@ func (o *OpenAI) Enrich(ctx context.Context, m news.Message) (Result, error) {
 			},
 		},
 	}
-	res, err := enrichTwice(ctx, func(ctx context.Context) (string, Usage, error) {
+	res, err := enrichTwice(ctx, func(ctx context.Context) (string, news.Usage, error) {
 		data, err := postJSON(ctx, o.hc, ProviderOpenAI, o.url, o.hdr, req, openAIErrorInfo)
 		if err != nil {
-			return "", Usage{}, err
+			return "", news.Usage{}, err
 		}
 		var r openAIResponse
 		if err := json.Unmarshal(data, &r); err != nil {
-			return "", Usage{}, nil // an undecodable envelope counts as a bad answer
+			return "", news.Usage{}, nil // an undecodable envelope counts as a bad answer
 		}
-		u := Usage{InputTokens: r.Usage.PromptTokens, OutputTokens: r.Usage.CompletionTokens}
+		u := news.Usage{InputTokens: r.Usage.PromptTokens, OutputTokens: r.Usage.CompletionTokens}
 		if len(r.Choices) == 0 || r.Choices[0].Message.Content == nil {
 			return "", u, nil // includes a refusal
 		}

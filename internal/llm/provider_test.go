@@ -86,7 +86,7 @@ func TestProvider_HappyPath(t *testing.T) {
 				t.Errorf("enrichment (-want +got):\n%s", d)
 			}
 			in, out := s.Tokens()
-			if got, want := res.Usage, (llm.Usage{InputTokens: in, OutputTokens: out}); got != want || in == 0 || out == 0 {
+			if got, want := res.Usage, (news.Usage{InputTokens: in, OutputTokens: out}); got != want || in == 0 || out == 0 {
 				t.Errorf("usage = %+v, want %+v (non-zero)", got, want)
 			}
 			if s.Calls() != 1 || s.CallsFor(m.Title) != 1 {

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"newsflow/internal/news"
 )
 
 // Why net/http and not the vendors' SDKs: each call is one JSON POST with a
@@ -134,8 +136,8 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 // enrichTwice runs call and parses its answer; an answer that does not match
 // the schema is asked for once more, then the call fails with a permanent
 // *ParseError. Usage adds up over both attempts.
-func enrichTwice(ctx context.Context, call func(context.Context) (string, Usage, error)) (Result, error) {
-	var total Usage
+func enrichTwice(ctx context.Context, call func(context.Context) (string, news.Usage, error)) (Result, error) {
+	var total news.Usage
 	var reason string
 	for attempt := 1; attempt <= 2; attempt++ {
 		text, u, err := call(ctx)

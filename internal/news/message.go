@@ -67,9 +67,6 @@ func (e *DecodeError) Error() string {
 	return "invalid message: " + e.Field + ": " + e.Reason
 }
 
-// Permanent reports that retrying cannot fix a malformed message.
-func (e *DecodeError) Permanent() bool { return true }
-
 // Decode parses and validates one message of at most DefaultMaxBytes.
 func Decode(b []byte) (Message, error) { return DecodeLimit(b, DefaultMaxBytes) }
 

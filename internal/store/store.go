@@ -1,7 +1,6 @@
 package store
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -71,17 +70,6 @@ func (e *DataError) Error() string {
 
 // Unwrap returns the driver's error.
 func (e *DataError) Unwrap() error { return e.Err }
-
-// Permanent reports that retrying the same data cannot succeed.
-func (e *DataError) Permanent() bool { return true }
-
-// IsRetryable reports whether err is worth retrying: any non-nil error that
-// is not a *DataError (connection loss, serialization failure 40001, deadlock
-// 40P01, a context deadline, a database that is not migrated yet).
-func IsRetryable(err error) bool {
-	var de *DataError
-	return err != nil && !errors.As(err, &de)
-}
 
 // zeroHash is the unset content hash; Commit computes the hash then.
 var zeroHash news.Hash

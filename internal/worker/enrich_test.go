@@ -101,11 +101,11 @@ func (b *bundle) startProc(t *testing.T, fake *llmtest.Server, pc procConfig) *p
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = p.tiered.Close() })
-	call := func(ctx context.Context, m news.Message) (news.Enrichment, enrich.Usage, error) {
+	call := func(ctx context.Context, m news.Message) (news.Enrichment, news.Usage, error) {
 		r, err := p.client.Enrich(ctx, m)
-		return r.Enrichment, enrich.Usage{InputTokens: r.Usage.InputTokens, OutputTokens: r.Usage.OutputTokens}, err
+		return r.Enrichment, r.Usage, err
 	}
-	prov, model, _ := strings.Cut(p.client.Model(), "/")
+	prov, model := p.client.Names()
 	p.enr, err = enrich.New(enrich.Config{Provider: prov, Model: model, PromptVersion: llm.PromptVersion, Concurrency: pc.client.Concurrency},
 		cacheAdapter{p.tiered}, call, log, p.reg)
 	if err != nil {

@@ -28,6 +28,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
+	"newsflow/internal/backoff"
 	"newsflow/internal/batcher"
 	"newsflow/internal/consumer"
 	"newsflow/internal/news"
@@ -38,7 +39,8 @@ type Consumer interface {
 	Run(ctx context.Context, out chan<- *consumer.Delivery) error
 	Ack(ds []*consumer.Delivery)
 	NakAll(ds []*consumer.Delivery)
-	Settle(ctx context.Context, d *consumer.Delivery, err error)
+	Retry(ctx context.Context, d *consumer.Delivery, cause error)
+	DeadLetter(ctx context.Context, d *consumer.Delivery, reason error) error
 }
 
 // Store commits one batch of articles in one transaction, idempotently.
@@ -248,39 +250,16 @@ func (w *Worker) process(ctx context.Context, b batch) {
 	w.commit(ctx, ds, rows)
 }
 
-// storyFailed marks a story the LLM could not enrich. It is not permanent
-// for the message: the consumer naks it with backoff and dead-letters it only
-// on its last delivery, as the design asks.
-type storyFailed struct{ err error }
-
-func (e storyFailed) Error() string   { return e.err.Error() }
-func (e storyFailed) Unwrap() error   { return e.err }
-func (e storyFailed) Permanent() bool { return false }
-
-func isPermanent(err error) bool {
-	var p interface{ Permanent() bool }
-	return errors.As(err, &p) && p.Permanent()
-}
-
-// isOutage reports whether err says a dependency is failing rather than the
-// message, e.g. the LLM rejecting the API key: permanent for the call, yet
-// no reason to fail the story. Enrichment holds and retries such errors.
-func isOutage(err error) bool {
-	var o interface{ Outage() bool }
-	return errors.As(err, &o) && o.Outage()
-}
-
-// enrich enriches rows, waiting out outages (breaker open, retryable
-// errors, errors that report Outage() true such as a rejected API key), and
-// returns the deliveries and rows that are ready to commit.
-// Stories that fail permanently are settled here (nak with backoff).
+// enrich enriches rows, holding those whose error classify says is a
+// dependency outage (breaker open, 5xx, a rejected API key) and retrying
+// them with backoff, and returns the deliveries and rows that are ready to
+// commit. Stories that failed themselves are handed back here (Retry).
 func (w *Worker) enrich(ctx context.Context, ds []*consumer.Delivery, rows []news.Article) ([]*consumer.Delivery, []news.Article) {
 	var (
 		doneDs   = make([]*consumer.Delivery, 0, len(ds))
 		doneRows = make([]news.Article, 0, len(rows))
-		backoff  = w.cfg.RetryMin
 	)
-	for {
+	for attempt := 0; ; attempt++ {
 		if w.gate != nil {
 			if err := w.gate.WaitReady(ctx); err != nil {
 				w.cons.NakAll(ds)
@@ -292,15 +271,16 @@ func (w *Worker) enrich(ctx context.Context, ds []*consumer.Delivery, rows []new
 		var retryRows []news.Article
 		var lastErr error
 		for i := range rows {
-			switch err := errAt(errs, i); {
-			case err == nil:
+			switch err := errAt(errs, i); classify(err) {
+			case ack:
 				doneDs, doneRows = append(doneDs, ds[i]), append(doneRows, rows[i])
-			case isPermanent(err) && !isOutage(err):
+			case retryLater, deadLetter: // the story failed: the consumer's backoff, then its dead-letter rule
 				w.m.enrichFailed.Inc()
-				w.cons.Settle(settleCtx(ctx), ds[i], storyFailed{err})
-			default:
+				w.cons.Retry(settleCtx(ctx), ds[i], err)
+			case holdWhileDown:
 				retryDs, retryRows, lastErr = append(retryDs, ds[i]), append(retryRows, rows[i]), err
 			}
+
 		}
 		if len(retryDs) == 0 {
 			return doneDs, doneRows
@@ -309,12 +289,12 @@ func (w *Worker) enrich(ctx context.Context, ds []*consumer.Delivery, rows []new
 			w.cons.NakAll(retryDs)
 			return doneDs, doneRows
 		}
-		w.warn("enrichment failed, retrying", zap.Int("batch_size", len(retryDs)), zap.Duration("retry_in", backoff), zap.Error(lastErr))
-		if !sleep(ctx, backoff) {
+		wait := w.retryDelay(attempt)
+		w.warn("enrichment failed, retrying", zap.Int("batch_size", len(retryDs)), zap.Duration("retry_in", wait), zap.Error(lastErr))
+		if backoff.Sleep(ctx, wait) != nil {
 			w.cons.NakAll(retryDs)
 			return doneDs, doneRows
 		}
-		backoff = min(2*backoff, w.cfg.RetryMax)
 		ds, rows = retryDs, retryRows
 	}
 }
@@ -332,8 +312,7 @@ func errAt(errs []error, i int) error {
 // transaction fail it splits the batch in halves until it finds the poison
 // rows, dead-letters them and commits the rest.
 func (w *Worker) commit(ctx context.Context, ds []*consumer.Delivery, rows []news.Article) {
-	backoff := w.cfg.RetryMin
-	for {
+	for attempt := 0; ; attempt++ {
 		now := time.Now()
 		for i := range rows {
 			rows[i].IngestedAt = now
@@ -354,12 +333,12 @@ func (w *Worker) commit(ctx context.Context, ds []*consumer.Delivery, rows []new
 			w.totals.LastCommit.Store(done.UnixNano())
 			return
 		}
-		if isPermanent(err) {
+		if classify(err) == deadLetter {
 			if len(rows) == 1 {
 				w.log.Error("dead-lettering poison message", zap.String("msg_id", ds[0].Message.ID),
 					zap.Uint64("stream_seq", ds[0].StreamSeq), zap.Error(err))
 				w.totals.DeadLettered.Add(1)
-				w.cons.Settle(settleCtx(ctx), ds[0], err)
+				_ = w.cons.DeadLetter(settleCtx(ctx), ds[0], err) // on failure it naks: never lost
 				return
 			}
 			w.m.splits.Inc()
@@ -374,12 +353,12 @@ func (w *Worker) commit(ctx context.Context, ds []*consumer.Delivery, rows []new
 		}
 		w.totals.Retried.Add(1)
 		w.m.retries.Inc()
-		w.warn("commit failed, retrying", zap.Int("batch_size", len(rows)), zap.Duration("retry_in", backoff), zap.Error(err))
-		if !sleep(ctx, backoff) {
+		wait := w.retryDelay(attempt)
+		w.warn("commit failed, retrying", zap.Int("batch_size", len(rows)), zap.Duration("retry_in", wait), zap.Error(err))
+		if backoff.Sleep(ctx, wait) != nil {
 			w.cons.NakAll(ds)
 			return
 		}
-		backoff = min(2*backoff, w.cfg.RetryMax)
 	}
 }
 
@@ -391,16 +370,10 @@ func settleCtx(ctx context.Context) context.Context {
 	return c
 }
 
-// sleep waits d or until ctx ends; it reports whether the wait completed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+// retryDelay is the wait before retry attempt+1 of a commit or an
+// enrichment while a dependency is down.
+func (w *Worker) retryDelay(attempt int) time.Duration {
+	return backoff.Delay(attempt, w.cfg.RetryMin, w.cfg.RetryMax)
 }
 
 // warn logs at most one warning per second: a dependency outage makes every
