@@ -3,7 +3,7 @@ GO        ?= go
 BIN       := bin
 PKGS      := ./...
 
-.PHONY: run test check fmt vet staticcheck build bench bench-quick deploy-check clean
+.PHONY: run test check fmt tidy vet staticcheck build bench bench-quick deploy-check clean
 
 ## run: build, start a worker on the embedded defaults, publish a sample, print the top stories, stop.
 run: build
@@ -15,11 +15,15 @@ run: build
 test: vet
 	$(GO) test -race -count=1 -timeout 5m $(PKGS)
 
-## check: everything CI checks: formatting, vet, staticcheck, tests, deploy files.
-check: fmt staticcheck test deploy-check
+## check: everything CI checks: formatting, go.mod tidiness, vet, staticcheck, tests, deploy files.
+check: fmt tidy staticcheck test deploy-check
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+## tidy: fail when `go mod tidy` would change go.mod or go.sum.
+tidy:
+	$(GO) mod tidy -diff
 
 vet:
 	$(GO) vet $(PKGS)

@@ -163,6 +163,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 // New returns a Batcher that calls flush with each batch; sizeOf gives an
 // item's payload size in bytes. reg may be nil.
 func New[T any](cfg Config, flush FlushFunc[T], sizeOf func(T) int, log *zap.Logger, reg prometheus.Registerer) (*Batcher[T], error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	cfg.MaxMessages = cmp.Or(cfg.MaxMessages, DefaultMaxMessages)
 	cfg.MaxBytes = cmp.Or(cfg.MaxBytes, DefaultMaxBytes)
 	cfg.MaxWait = cmp.Or(cfg.MaxWait, DefaultMaxWait)
@@ -178,9 +181,6 @@ func New[T any](cfg Config, flush FlushFunc[T], sizeOf func(T) int, log *zap.Log
 	}
 	return &Batcher[T]{cfg: cfg, flush: flush, sizeOf: sizeOf, log: log.Named("batcher"), metrics: newMetrics(reg)}, nil
 }
-
-// Config returns the effective configuration, defaults applied.
-func (b *Batcher[T]) Config() Config { return b.cfg }
 
 // Run reads items from in until it is closed, flushing batches as they fill
 // or age, then flushes what remains with reason "shutdown" and returns. It

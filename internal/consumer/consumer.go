@@ -122,9 +122,6 @@ func (c *Consumer) Info(ctx context.Context) (*jetstream.ConsumerInfo, error) {
 	return info, nil
 }
 
-// Stream returns the consumed stream, for lag tooling.
-func (c *Consumer) Stream() jetstream.Stream { return c.stream }
-
 // Close stops the keep-alive ticker. Deliveries still held after Close are
 // no longer kept alive. Call it after Run returned and the pipeline settled
 // what it got; it is safe to call more than once.

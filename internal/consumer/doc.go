@@ -25,7 +25,7 @@
 // those messages are kept alive as well.
 //
 // Concurrency: one goroutine calls Run per Consumer at a time; Ack, Retry,
-// DeadLetter, NakAll, Info and Stream are safe for concurrent use. Any
+// DeadLetter, NakAll and Info are safe for concurrent use. Any
 // number of Consumers (in one process or many) may share one durable; the
 // server splits the messages between them. Close stops the keep-alive
 // ticker; call it after the last delivery was settled.

@@ -106,6 +106,9 @@ type DLQ struct {
 
 // New returns a DLQ on cfg.Stream. It does not contact the server.
 func New(js jetstream.JetStream, cfg Config, log *zap.Logger) *DLQ {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	cfg.Stream = cmp.Or(cfg.Stream, stream.DefaultDLQName)
 	cfg.Timeout = cmp.Or(cfg.Timeout, 10*time.Second)
 	return &DLQ{js: js, cfg: cfg, log: log.Named("deadletter").With(zap.String("stream", cfg.Stream))}

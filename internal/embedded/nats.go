@@ -51,6 +51,9 @@ type NATS struct {
 // cfg.DataDir, waits until it accepts connections, and writes its client URL
 // to <DataDir>/nats.url.
 func StartNATS(cfg NATSConfig, log *zap.Logger) (*NATS, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	if cfg.DataDir == "" {
 		return nil, errors.New("embedded: NATSConfig.DataDir is required")
 	}

@@ -116,6 +116,9 @@ type cachedValue struct {
 
 // New returns an Enricher. reg may be nil.
 func New(cfg Config, cache Cache, call CallFunc, log *zap.Logger, reg prometheus.Registerer) (*Enricher, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	if cfg.Concurrency < 1 {
 		return nil, fmt.Errorf("enrich: Concurrency must be ≥ 1, got %d", cfg.Concurrency)
 	}

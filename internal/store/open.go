@@ -32,6 +32,9 @@ func SQLitePath(dataDir string) string { return filepath.Join(dataDir, "newsflow
 // for the commands that only read. reg may be nil.
 func Open(ctx context.Context, databaseURL, dataDir string, pool PoolConfig, existingOnly bool,
 	log *zap.Logger, reg prometheus.Registerer) (DB, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	if databaseURL != "" {
 		p, err := OpenPostgres(ctx, databaseURL, pool, log, reg)
 		if err != nil {

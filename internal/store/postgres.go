@@ -91,6 +91,9 @@ type Postgres struct {
 // the server. It does not migrate; call Migrate. reg, when non-nil, receives
 // the pool and row metrics.
 func OpenPostgres(ctx context.Context, dsn string, cfg PoolConfig, log *zap.Logger, reg prometheus.Registerer) (*Postgres, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err

@@ -37,6 +37,9 @@ type SQLite struct {
 // file at path in WAL mode. It does not migrate; call Migrate. reg, when
 // non-nil, receives the row metrics.
 func OpenSQLite(ctx context.Context, path string, log *zap.Logger, reg prometheus.Registerer) (*SQLite, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("store: sqlite path %q must be non-empty and contain no '?' or '#'", path)
 	}
@@ -78,9 +81,6 @@ func (s *SQLite) unregister(reg prometheus.Registerer) {
 	reg.Unregister(s.metrics.inserted)
 	reg.Unregister(s.metrics.duplicate)
 }
-
-// DB returns the underlying database handle, for tests.
-func (s *SQLite) DB() *sql.DB { return s.db }
 
 // Ping checks that the database file can be read.
 func (s *SQLite) Ping(ctx context.Context) error {

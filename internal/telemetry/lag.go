@@ -134,9 +134,6 @@ func NewLagMeter(js jetstream.JetStream, cfg LagConfig) (*LagMeter, error) {
 	return &LagMeter{js: js, cfg: cfg, now: time.Now, state: map[string]*rateState{}}, nil
 }
 
-// Config returns the meter's configuration with defaults applied.
-func (m *LagMeter) Config() LagConfig { return m.cfg }
-
 // Sample reads the state of the stream's consumers (or the configured one)
 // and returns their lag, sorted by consumer name.
 func (m *LagMeter) Sample(ctx context.Context) ([]Lag, error) {

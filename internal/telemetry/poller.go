@@ -36,6 +36,9 @@ type Poller struct {
 // NewPoller returns a poller of m every interval (DefaultPollInterval when
 // 0), registering its metrics on reg (nil: not registered).
 func NewPoller(m *LagMeter, interval time.Duration, log *zap.Logger, reg prometheus.Registerer) (*Poller, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	if interval < 0 {
 		return nil, fmt.Errorf("telemetry: poller: need interval ≥ 0, got %s", interval)
 	}

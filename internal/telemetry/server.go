@@ -61,13 +61,8 @@ type Server struct {
 	log  *zap.Logger
 	srv  *http.Server
 
-	// CheckTimeout bounds each readiness check. Default DefaultCheckTimeout.
-	// Set it before Run.
-	CheckTimeout time.Duration
-
-	// Pprof mounts net/http/pprof under /debug/pprof/. Off by default: a
-	// profile costs CPU and reveals internals. Set it before Run.
-	Pprof bool
+	checkTimeout time.Duration // bounds each readiness check
+	pprof        bool          // mount net/http/pprof
 
 	mu     sync.Mutex
 	mux    *http.ServeMux // built on first use
@@ -75,10 +70,25 @@ type Server struct {
 	ln     net.Listener
 }
 
+// ServerOption configures a Server at construction.
+type ServerOption func(*Server)
+
+// WithPprof mounts net/http/pprof under /debug/pprof/. Off by default: a
+// profile costs CPU and reveals internals.
+func WithPprof(on bool) ServerOption { return func(s *Server) { s.pprof = on } }
+
+// WithCheckTimeout bounds each readiness check. Default DefaultCheckTimeout.
+func WithCheckTimeout(d time.Duration) ServerOption {
+	return func(s *Server) { s.checkTimeout = cmp.Or(d, DefaultCheckTimeout) }
+}
+
 // NewServer returns a server for addr (host:port; port 0 picks a free one)
 // exposing reg at /metrics. It adds the Go runtime and process collectors to
 // reg. A nil reg means a fresh registry.
-func NewServer(addr string, reg *prometheus.Registry, log *zap.Logger) *Server {
+func NewServer(addr string, reg *prometheus.Registry, log *zap.Logger, opts ...ServerOption) *Server {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
@@ -93,7 +103,11 @@ func NewServer(addr string, reg *prometheus.Registry, log *zap.Logger) *Server {
 			}
 		}
 	}
-	s := &Server{addr: addr, reg: reg, log: log.Named("telemetry"), checks: map[string]CheckFunc{}}
+	s := &Server{addr: addr, reg: reg, log: log.Named("telemetry"), checks: map[string]CheckFunc{},
+		checkTimeout: DefaultCheckTimeout}
+	for _, o := range opts {
+		o(s)
+	}
 	s.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.handler().ServeHTTP(w, r) }),
 		ReadHeaderTimeout: 5 * time.Second}
 	return s
@@ -117,7 +131,7 @@ func (s *Server) handler() http.Handler {
 		return s.mux
 	}
 	mux := http.NewServeMux()
-	if s.Pprof {
+	if s.pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -158,7 +172,7 @@ func (s *Server) Ready(ctx context.Context) Readiness {
 	for n, fn := range s.checks {
 		checks[n] = fn
 	}
-	timeout := cmp.Or(s.CheckTimeout, DefaultCheckTimeout)
+	timeout := s.checkTimeout
 	s.mu.Unlock()
 
 	rep := Readiness{Ready: true, Status: "ready", Checks: make(map[string]CheckResult, len(checks))}

@@ -36,8 +36,7 @@ func get(t *testing.T, url string) (int, string) {
 
 func TestServer_Readyz(t *testing.T) {
 	t.Parallel()
-	s := NewServer("127.0.0.1:0", prometheus.NewRegistry(), zaptest.NewLogger(t))
-	s.CheckTimeout = 200 * time.Millisecond
+	s := NewServer("127.0.0.1:0", prometheus.NewRegistry(), zaptest.NewLogger(t), WithCheckTimeout(200*time.Millisecond))
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(hs.Close)
 

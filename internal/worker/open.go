@@ -128,8 +128,7 @@ func (svc *Service) close() {
 }
 
 func (svc *Service) openHTTP(context.Context) error {
-	svc.http = telemetry.NewServer(svc.s.HTTPAddr, svc.reg, svc.log)
-	svc.http.Pprof = svc.s.Pprof
+	svc.http = telemetry.NewServer(svc.s.HTTPAddr, svc.reg, svc.log, telemetry.WithPprof(svc.s.Pprof))
 	if err := svc.http.Listen(); err != nil {
 		return fmt.Errorf("listen on --http-addr %s: %w", svc.s.HTTPAddr, err)
 	}

@@ -154,6 +154,9 @@ type Worker struct {
 
 // New returns a Worker. enricher and gate may be nil; reg may be nil.
 func New(cfg Config, cons Consumer, store Store, enricher Enricher, gate Gate, log *zap.Logger, reg prometheus.Registerer) (*Worker, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -167,9 +170,6 @@ func New(cfg Config, cons Consumer, store Store, enricher Enricher, gate Gate, l
 		warnings: rate.Sometimes{Interval: time.Second},
 	}, nil
 }
-
-// Config returns the effective configuration, defaults applied.
-func (w *Worker) Config() Config { return w.cfg }
 
 // Totals returns the running counts.
 func (w *Worker) Totals() *Totals { return &w.totals }
