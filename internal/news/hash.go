@@ -22,10 +22,10 @@ func (h Hash) String() string { return hex.EncodeToString(h[:]) }
 // collapsed to one space). Two reposts of one story under different ids,
 // sources or URLs share it.
 //
-// BLAKE2b-256 rather than SHA-256 for its worst case: on CPUs without the SHA
-// extensions it is about 2.7 times as fast (1.4 against 3.6-5.1 µs for 1,150
-// bytes), on CPUs with them about 1.6 times as slow (1.5 against 0.96 µs),
-// and as collision resistant. The hash must be the same on every host.
+// BLAKE2b-256 rather than SHA-256 for its worst case: much faster on CPUs
+// without the SHA extensions, somewhat slower on CPUs with them, and as
+// collision resistant (README's Benchmarks; go test -bench
+// ContentHashGenerated ./internal/news/). The hash must be the same on every host.
 // Changing the hash or the normalisation changes every story's content hash,
 // so stored rows and cache keys made before no longer match new ones.
 func (m *Message) ContentHash() Hash {

@@ -244,10 +244,9 @@ const copySQL = `COPY articles (id, source, url, title, body, lang, published_at
 // (pgBatch.arrays), skipping every id already stored or repeated within the
 // batch, in one round trip. The arrays are unnested in the select list, not
 // FROM unnest(...): the select-list form streams rows through a ProjectSet
-// node, while the FROM form first materialises them in a tuplestore, which
-// took 6-23 % more server time (both forms alternated over 600 batches of 100
-// rows in one DO block, three runs). A batch's arrays have equal lengths, so
-// both forms give the same rows.
+// node instead of materialising them in a tuplestore first (figures in
+// README's Benchmarks). A batch's arrays have equal lengths, so both forms
+// give the same rows.
 const insertIgnoreSQL = `INSERT INTO articles (id, source, url, title, body, lang, published_at, ingested_at,
 	content_hash, summary, category, importance, llm_model, stream_seq)
 SELECT unnest($1::text[]), unnest($2::text[]), unnest($3::text[]), unnest($4::text[]), unnest($5::text[]),
@@ -289,14 +288,9 @@ const safeRun = 100
 // worth of rows at a time, with one WAL record per page, and skips ON
 // CONFLICT's speculative insertion (an index probe before each row, then a
 // speculative insert and its confirmation); the client sends the stream
-// unbuffered instead of rebuilding a 100+ KiB Bind message. Against the
-// plain INSERT of insertIgnoreSQL's arrays, which it replaced, it cut the
-// worker's and the server's CPU per message by about 7 % each, measured
-// against nats-server's, whose work did not change (eight alternated pairs of
-// one-worker runs of go run ./bench); BenchmarkCommit shows the client's
-// part, about 1.2 µs per row, while its server figure stays within the
-// shared host's noise. Plain INSERT had already saved 27-37 % of the
-// server's statement time over ON CONFLICT. The result is the same either
+// unbuffered instead of rebuilding a 100+ KiB Bind message, so it costs
+// both sides less CPU per message (README's Benchmarks; go run ./bench
+// --workers 1 --latency-rate 0, and BenchmarkCommit). The result is the same either
 // way: a failed statement rolled back, so the batch is still committed once,
 // in one transaction, and ids already stored are skipped. After a conflict,
 // the next safeRun batches use insertIgnoreSQL directly (a batch that finds
