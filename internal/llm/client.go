@@ -191,50 +191,106 @@ func (c *Client) Close() {
 // including ErrBreakerOpen and exhausted retries, are worth retrying later.
 // When ctx ends, Enrich returns its error promptly.
 func (c *Client) Enrich(ctx context.Context, m news.Message) (Result, error) {
+	var res Result
+	err := c.guard(ctx, func(ctx context.Context) error {
+		var err error
+		res.Usage, err = c.attempts(ctx, estimateTokens([]news.Message{m}), func(actx context.Context) (news.Usage, error) {
+			r, err := c.p.Enrich(actx, m)
+			if err == nil {
+				res.Enrichment = r.Enrichment
+			}
+			return r.Usage, err
+		})
+		return err
+	})
+	return res, err
+}
+
+// EnrichMany enriches ms, at most MaxStoriesPerCall of them, in one request
+// when the provider is a MultiProvider (else one call per story), with the
+// same limits, retries and breaker as Enrich: the request counts once
+// against the requests-per-minute limit and with all its tokens against the
+// tokens-per-minute limit. An error applies to every story (the call
+// failed); otherwise each StoryResult says whether its story succeeded. A
+// story missing or invalid in the answer has a *ParseError and is not asked
+// for again here.
+func (c *Client) EnrichMany(ctx context.Context, ms []news.Message) ([]StoryResult, error) {
+	mp, ok := c.p.(MultiProvider)
+	if !ok {
+		out := make([]StoryResult, len(ms))
+		for i, m := range ms {
+			r, err := c.Enrich(ctx, m)
+			if err != nil && !errors.As(err, new(*ParseError)) {
+				return nil, err
+			}
+			out[i] = StoryResult{Enrichment: r.Enrichment, Usage: r.Usage, Err: err}
+		}
+		return out, nil
+	}
+	var out []StoryResult
+	err := c.guard(ctx, func(ctx context.Context) error {
+		_, err := c.attempts(ctx, estimateTokens(ms), func(actx context.Context) (news.Usage, error) {
+			rs, err := mp.EnrichMany(actx, ms)
+			var u news.Usage
+			for _, r := range rs {
+				u = u.Add(r.Usage)
+			}
+			if err == nil {
+				out = rs
+			}
+			return u, err
+		})
+		return err
+	})
+	return out, err
+}
+
+// guard runs one logical call through the breaker and the concurrency bound.
+func (c *Client) guard(ctx context.Context, call func(context.Context) error) error {
 	if err := ctx.Err(); err != nil {
-		return Result{}, err
+		return err
 	}
 	probe, err := c.breaker.allow()
 	if err != nil {
 		c.m.rejected.Inc()
-		return Result{}, err
+		return err
 	}
 	select {
 	case c.sem <- struct{}{}:
 	case <-ctx.Done():
 		c.breaker.record(probe, verdictNeutral)
-		return Result{}, ctx.Err()
+		return ctx.Err()
 	}
 	defer func() { <-c.sem }()
-	res, err := c.enrich(ctx, m)
+	err = call(ctx)
 	c.breaker.record(probe, c.verdict(ctx, err))
-	return res, err
+	return err
 }
 
-// enrich runs the attempts of one call.
-func (c *Client) enrich(ctx context.Context, m news.Message) (Result, error) {
-	est := estimateTokens(m)
+// attempts runs the attempts of one call: each waits for the rate limits,
+// gets its own timeout, and is retried as Enrich describes. It returns the
+// usage summed over the attempts.
+func (c *Client) attempts(ctx context.Context, est int, attempt func(context.Context) (news.Usage, error)) (news.Usage, error) {
 	var total news.Usage
-	for attempt := 0; ; attempt++ {
+	for n := 0; ; n++ {
 		if err := c.wait(ctx, est); err != nil {
-			return Result{Usage: total}, err
+			return total, err
 		}
 		actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 		start := time.Now()
-		res, err := c.p.Enrich(actx, m)
+		u, err := attempt(actx)
 		cancel()
 		c.m.seconds.Observe(time.Since(start).Seconds())
-		total = total.Add(res.Usage)
-		c.account(res.Usage, est)
+		total = total.Add(u)
+		c.account(u, est)
 		if err == nil {
 			c.m.calls.WithLabelValues("ok").Inc()
 			c.authLogged.Store(false)
-			res.Usage = total
-			return res, nil
+			return total, nil
 		}
 		if ctx.Err() != nil {
 			c.m.calls.WithLabelValues("error").Inc()
-			return Result{Usage: total}, ctx.Err()
+			return total, ctx.Err()
 		}
 		if errors.Is(err, context.DeadlineExceeded) {
 			err = fmt.Errorf("llm: %s: call timed out after %s: %w", c.p.Model(), c.cfg.Timeout, err)
@@ -242,23 +298,23 @@ func (c *Client) enrich(ctx context.Context, m news.Message) (Result, error) {
 		if isPermanent(err) {
 			c.m.calls.WithLabelValues("error").Inc()
 			c.logPermanent(err)
-			return Result{Usage: total}, err
+			return total, err
 		}
-		if attempt >= c.cfg.MaxRetries {
+		if n >= c.cfg.MaxRetries {
 			c.m.calls.WithLabelValues("error").Inc()
-			return Result{Usage: total}, fmt.Errorf("llm: %s: giving up after %d attempts: %w", c.p.Model(), attempt+1, err)
+			return total, fmt.Errorf("llm: %s: giving up after %d attempts: %w", c.p.Model(), n+1, err)
 		}
 		c.m.calls.WithLabelValues("retry").Inc()
-		delay := c.backoff(attempt)
+		delay := c.backoff(n)
 		var se *StatusError
 		if errors.As(err, &se) && se.RetryAfter > 0 {
 			ra := min(se.RetryAfter, maxRetryAfter)
 			delay = max(delay, ra)
 			c.pause(ra) // the server is saturated: hold back every call, not just this one
 		}
-		c.log.Warn("llm call failed, retrying", zap.Int("attempt", attempt+1), zap.Duration("retry_in", delay), zap.Error(err))
+		c.log.Warn("llm call failed, retrying", zap.Int("attempt", n+1), zap.Duration("retry_in", delay), zap.Error(err))
 		if err := backoff.Sleep(ctx, delay); err != nil {
-			return Result{Usage: total}, err
+			return total, err
 		}
 	}
 }
@@ -301,6 +357,9 @@ var errLimitDeadline = errors.New("llm: rate limit wait would pass the deadline"
 func (c *Client) account(u news.Usage, est int) {
 	if u.InputTokens > 0 {
 		c.m.tokens.WithLabelValues("input").Add(float64(u.InputTokens))
+	}
+	if u.CachedInputTokens > 0 {
+		c.m.tokens.WithLabelValues("input_cached").Add(float64(u.CachedInputTokens))
 	}
 	if u.OutputTokens > 0 {
 		c.m.tokens.WithLabelValues("output").Add(float64(u.OutputTokens))

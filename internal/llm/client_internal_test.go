@@ -13,7 +13,7 @@ import (
 func TestClient_TokenRateLimit(t *testing.T) {
 	t.Parallel()
 	m := news.Message{ID: "1", Source: "s", Title: "t", Body: "b"}
-	est := estimateTokens(m)
+	est := estimateTokens([]news.Message{m})
 	// Rate: 4 calls' worth per second; burst: 40 calls' worth. 42 calls
 	// need the burst plus 2 more: ≥ 0.5 s.
 	c, err := NewClient(NewOffline(), ClientConfig{TokensPerMinute: 240 * est, Concurrency: 8}, nil, nil)

@@ -375,7 +375,7 @@ func TestClient_TokensAndCost(t *testing.T) {
 	t.Parallel()
 	s := llmtest.NewGeminiServer(t, llmtest.Options{})
 	c, reg := newClient(t, protocols[0].newProvider(t, s, s.APIKey()),
-		llm.ClientConfig{Prices: news.Prices{PerKInput: 0.3, PerKOutput: 2.5}, TokensPerMinute: 1_000_000})
+		llm.ClientConfig{Prices: news.Prices{PerKInput: 0.3, PerKOutput: 2.5, PerKInputCached: 0.075}, TokensPerMinute: 1_000_000})
 	for _, title := range []string{"a", "b", "c"} {
 		if _, err := c.Enrich(t.Context(), story(title)); err != nil {
 			t.Fatal(err)
@@ -388,7 +388,11 @@ func TestClient_TokensAndCost(t *testing.T) {
 	if got := metric(t, reg, "newsflow_llm_tokens_total", "direction", "output"); got != float64(out) {
 		t.Errorf("output tokens = %v, want %d", got, out)
 	}
-	want := (float64(in)*0.3 + float64(out)*2.5) / 1000
+	cached := s.CachedTokens()
+	if got := metric(t, reg, "newsflow_llm_tokens_total", "direction", "input_cached"); got != float64(cached) || cached == 0 {
+		t.Errorf("cached input tokens = %v, want %d (> 0: the second and third calls share the prefix)", got, cached)
+	}
+	want := (float64(in-cached)*0.3 + float64(cached)*0.075 + float64(out)*2.5) / 1000
 	if got := metric(t, reg, "newsflow_llm_cost_total"); got < want*0.999 || got > want*1.001 {
 		t.Errorf("cost = %v, want %v", got, want)
 	}
@@ -415,4 +419,53 @@ func TestClient_SharedRegistry(t *testing.T) {
 			t.Fatalf("second client on one registry: %v", err)
 		}
 	}
+}
+
+// TestClient_EnrichMany: several stories go in one request, which counts
+// once against the request limit and with all its tokens; a 503 is retried
+// like any call; per-story usage adds up to what the server reported.
+func TestClient_EnrichMany(t *testing.T) {
+	t.Parallel()
+	forEachProtocol(t, llmtest.Options{}, func(t *testing.T, s *llmtest.Server, p llm.Provider) {
+		c, reg := newClient(t, p, fastRetries)
+		s.FailNext(1, 503, "")
+		ms := []news.Message{story("c"), story("a"), story("b"), story("d")}
+		s.MangleNext("b", llmtest.Omit, 1)
+		rs, err := c.EnrichMany(t.Context(), ms)
+		if err != nil {
+			t.Fatalf("EnrichMany: %v", err)
+		}
+		var sum news.Usage
+		for i, r := range rs {
+			sum = sum.Add(r.Usage)
+			if ms[i].Title == "b" {
+				var pe *llm.ParseError
+				if !errors.As(r.Err, &pe) {
+					t.Errorf("story b: err = %v, want a *ParseError", r.Err)
+				}
+				continue
+			}
+			want := llmtest.Expected(ms[i].Title, ms[i].Body)
+			want.Model = p.Model()
+			if r.Err != nil || r.Enrichment != want {
+				t.Errorf("story %s: %+v, %v; want %+v", ms[i].Title, r.Enrichment, r.Err, want)
+			}
+			if r.Usage.InputTokens == 0 || r.Usage.OutputTokens == 0 {
+				t.Errorf("story %s: usage %+v, want a share of the call's", ms[i].Title, r.Usage)
+			}
+		}
+		in, out := s.Tokens()
+		if sum != (news.Usage{InputTokens: in, OutputTokens: out, CachedInputTokens: s.CachedTokens()}) {
+			t.Errorf("story usages add up to %+v, server reported in %d out %d", sum, in, out)
+		}
+		if s.Calls() != 2 || s.Stories() != 8 {
+			t.Errorf("%d requests about %d stories, want 2 (a 503, then the retry) about 8", s.Calls(), s.Stories())
+		}
+		if got := metric(t, reg, "newsflow_llm_calls_total", "outcome", "ok"); got != 1 {
+			t.Errorf("ok calls = %v, want 1", got)
+		}
+		if got := metric(t, reg, "newsflow_llm_tokens_total", "direction", "input"); got != float64(in) {
+			t.Errorf("input tokens = %v, want %d", got, in)
+		}
+	})
 }

@@ -1,8 +1,14 @@
 // Package llm owns the enrichment stage's one external dependency: a large
-// language model that summarises, categorises, scores and language-tags one
-// news story per request.
+// language model that summarises, categorises, scores and language-tags news
+// stories, one or several per request.
 //
-// A Provider turns one news.Message into a news.Enrichment. There are four:
+// A Provider turns one news.Message into a news.Enrichment; a MultiProvider
+// (Gemini, OpenAI) also takes up to MaxStoriesPerCall stories in one request,
+// each under a short key ("s1", "s2", … in a stable order), with a response
+// schema that requires every key and checks every story strictly. An answer
+// that leaves out or botches one story fails only that story (a *ParseError
+// in its StoryResult); an answer cut off keeps the stories complete before
+// the cut. There are four providers:
 //
 //   - Gemini speaks the Google Generative Language API (generateContent with a
 //     JSON response schema);
@@ -15,8 +21,9 @@
 //   - None returns an empty enrichment (enrichment disabled).
 //
 // NewProvider builds one by name (LLM_PROVIDER). Providers make exactly one
-// HTTP request per call, except that an answer that does not match the schema
-// is asked for once more before the call fails with a permanent *ParseError.
+// HTTP request per call, except that Enrich asks once more for an answer that
+// does not match the schema before it fails with a permanent *ParseError
+// (EnrichMany leaves that choice to its caller).
 // They do not retry transport or HTTP errors, rate limit, or bound
 // concurrency: wrap a Provider in a Client for that. The Client adds
 // requests- and tokens-per-minute limits, bounded concurrency, a per-call
@@ -25,7 +32,12 @@
 //
 // Every prompt is versioned (PromptVersion); the cache key of an enrichment
 // includes the provider, the model and the prompt version, so changing the
-// prompt invalidates cached answers.
+// prompt invalidates cached answers. Every request starts with the same
+// system prompt of about 1,500 tokens (instructions, category definitions
+// with examples, an importance rubric with anchors), byte for byte, so that
+// the providers' prompt caches serve it at the cached rate; the stories come
+// after it. The cached part is read from the usage each provider reports and
+// counted as direction "input_cached".
 //
 // This package does not cache and does not deduplicate: that is the job of
 // the enrichment stage that consumes it.

@@ -111,17 +111,29 @@ type geminiResponse struct {
 		BlockReason string `json:"blockReason"`
 	} `json:"promptFeedback"`
 	UsageMetadata struct {
-		PromptTokenCount     int `json:"promptTokenCount"`
-		CandidatesTokenCount int `json:"candidatesTokenCount"`
-		ThoughtsTokenCount   int `json:"thoughtsTokenCount"`
+		PromptTokenCount        int `json:"promptTokenCount"`
+		CachedContentTokenCount int `json:"cachedContentTokenCount"`
+		CandidatesTokenCount    int `json:"candidatesTokenCount"`
+		ThoughtsTokenCount      int `json:"thoughtsTokenCount"`
 	} `json:"usageMetadata"`
 }
 
-// Enrich asks Gemini about m.
+// Enrich asks Gemini about m alone.
 func (g *Gemini) Enrich(ctx context.Context, m news.Message) (Result, error) {
+	return enrichOne(ctx, m, g.EnrichMany)
+}
+
+// EnrichMany asks Gemini about ms in one request.
+func (g *Gemini) EnrichMany(ctx context.Context, ms []news.Message) ([]StoryResult, error) {
+	return enrichMany(ctx, ms, g.Model(), g.ask)
+}
+
+// ask sends one request. The system instruction (the fixed prefix) comes
+// first, so Gemini's implicit caching can serve it.
+func (g *Gemini) ask(ctx context.Context, r request) (string, news.Usage, error) {
 	gen := map[string]any{
 		"responseMimeType": "application/json",
-		"responseSchema":   geminiSchema(),
+		"responseSchema":   geminiSchema(r.keys),
 		"temperature":      0,
 		"candidateCount":   1,
 	}
@@ -129,34 +141,29 @@ func (g *Gemini) Enrich(ctx context.Context, m news.Message) (Result, error) {
 		gen["thinkingConfig"] = map[string]any{"thinkingBudget": *g.thinking}
 	}
 	req := geminiRequest{
-		Contents:          []geminiContent{{Role: "user", Parts: []geminiPart{{Text: UserPrompt(m)}}}},
+		Contents:          []geminiContent{{Role: "user", Parts: []geminiPart{{Text: r.user}}}},
 		SystemInstruction: &geminiContent{Parts: []geminiPart{{Text: systemPrompt}}},
 		GenerationConfig:  gen,
 	}
-	res, err := enrichTwice(ctx, func(ctx context.Context) (string, news.Usage, error) {
-		data, err := postJSON(ctx, g.hc, ProviderGemini, g.url, g.hdr, req, geminiErrorInfo)
-		if err != nil {
-			return "", news.Usage{}, err
-		}
-		var r geminiResponse
-		if err := json.Unmarshal(data, &r); err != nil {
-			return "", news.Usage{}, nil // an undecodable envelope counts as a bad answer
-		}
-		u := news.Usage{InputTokens: r.UsageMetadata.PromptTokenCount,
-			OutputTokens: r.UsageMetadata.CandidatesTokenCount + r.UsageMetadata.ThoughtsTokenCount}
-		if len(r.Candidates) == 0 || len(r.Candidates[0].Content.Parts) == 0 {
-			return "", u, nil
-		}
-		var text strings.Builder
-		for _, p := range r.Candidates[0].Content.Parts { // a long answer may come in several parts
-			text.WriteString(p.Text)
-		}
-		return text.String(), u, nil
-	})
-	if err == nil {
-		res.Enrichment.Model = g.Model()
+	data, err := postJSON(ctx, g.hc, ProviderGemini, g.url, g.hdr, req, geminiErrorInfo)
+	if err != nil {
+		return "", news.Usage{}, err
 	}
-	return res, err
+	var resp geminiResponse
+	if err := json.Unmarshal(data, &resp); err != nil {
+		return "", news.Usage{}, nil // an undecodable envelope counts as a bad answer
+	}
+	md := resp.UsageMetadata
+	u := news.Usage{InputTokens: md.PromptTokenCount, CachedInputTokens: min(md.CachedContentTokenCount, md.PromptTokenCount),
+		OutputTokens: md.CandidatesTokenCount + md.ThoughtsTokenCount}
+	if len(resp.Candidates) == 0 || len(resp.Candidates[0].Content.Parts) == 0 {
+		return "", u, nil
+	}
+	var text strings.Builder
+	for _, p := range resp.Candidates[0].Content.Parts { // a long answer may come in several parts
+		text.WriteString(p.Text)
+	}
+	return text.String(), u, nil
 }
 
 // geminiErrorInfo extracts the message and RetryInfo delay from a Google

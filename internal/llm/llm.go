@@ -12,6 +12,36 @@ import (
 	"newsflow/internal/news"
 )
 
+// splitUsage divides u over stories in proportion to weight (their share
+// of the input), so that the parts add up to u exactly.
+func splitUsage(u news.Usage, weight []int) []news.Usage {
+	total := 0
+	for _, w := range weight {
+		total += w
+	}
+	out := make([]news.Usage, len(weight))
+	if total <= 0 {
+		total = len(weight)
+		weight = nil
+	}
+	part := func(n, cum int) int { return int((int64(n)*int64(cum) + int64(total)/2) / int64(total)) }
+	cum := 0
+	for i := range out {
+		prev := cum
+		if weight == nil {
+			cum++
+		} else {
+			cum += weight[i]
+		}
+		out[i] = news.Usage{
+			InputTokens:       part(u.InputTokens, cum) - part(u.InputTokens, prev),
+			CachedInputTokens: part(u.CachedInputTokens, cum) - part(u.CachedInputTokens, prev),
+			OutputTokens:      part(u.OutputTokens, cum) - part(u.OutputTokens, prev),
+		}
+	}
+	return out
+}
+
 // Result is the outcome of one successful enrichment call.
 type Result struct {
 	// Enrichment is the validated answer; its Model is the provider's Model().
@@ -32,6 +62,31 @@ type Provider interface {
 	// Names returns the provider and the model separately, e.g. "gemini" and
 	// "gemini-2.5-flash"; with the prompt version they make the cache key.
 	Names() (provider, model string)
+}
+
+// StoryResult is one story's outcome in a multi-story call.
+type StoryResult struct {
+	// Enrichment is the validated answer when Err is nil; its Model is the
+	// provider's Model().
+	Enrichment news.Enrichment
+	// Usage is the story's share of the call's tokens, by its share of the
+	// input; the shares of a call add up to its usage.
+	Usage news.Usage
+	// Err is a *ParseError when the story was missing from the answer or its
+	// part did not match the schema; the other stories of the call stand.
+	Err error
+}
+
+// MultiProvider is a Provider that can enrich several stories in one
+// request (Gemini and OpenAI do).
+type MultiProvider interface {
+	Provider
+	// EnrichMany asks the model about ms in one request, at most
+	// MaxStoriesPerCall of them. It returns one StoryResult per story, in
+	// the order of ms, or an error that applies to the whole call (network,
+	// HTTP status). It does not ask again for stories whose answers were
+	// missing or invalid: that is the caller's choice.
+	EnrichMany(ctx context.Context, ms []news.Message) ([]StoryResult, error)
 }
 
 // Provider names accepted by NewProvider (LLM_PROVIDER).

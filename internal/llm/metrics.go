@@ -10,7 +10,7 @@ import (
 type metrics struct {
 	calls       *prometheus.CounterVec // outcome: ok|error|retry
 	seconds     prometheus.Histogram
-	tokens      *prometheus.CounterVec // direction: input|output
+	tokens      *prometheus.CounterVec // direction: input|input_cached|output
 	cost        prometheus.Counter
 	breakerOpen prometheus.Gauge
 	rejected    prometheus.Counter
@@ -29,7 +29,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "newsflow_llm_tokens_total",
-			Help: "Tokens consumed by LLM calls, as the provider reported them, by direction: input, output.",
+			Help: "Tokens consumed by LLM calls, as the provider reported them, by direction: input (all prompt tokens), input_cached (the part served from the provider's prompt cache), output.",
 		}, []string{"direction"}),
 		cost: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "newsflow_llm_cost_total",

@@ -107,47 +107,58 @@ type openAIResponse struct {
 		FinishReason string `json:"finish_reason"`
 	} `json:"choices"`
 	Usage struct {
-		PromptTokens     int `json:"prompt_tokens"`
-		CompletionTokens int `json:"completion_tokens"`
+		PromptTokens        int `json:"prompt_tokens"`
+		CompletionTokens    int `json:"completion_tokens"`
+		PromptTokensDetails *struct {
+			CachedTokens int `json:"cached_tokens"`
+		} `json:"prompt_tokens_details"`
 	} `json:"usage"`
 }
 
-// Enrich asks the model about m.
+// Enrich asks the model about m alone.
 func (o *OpenAI) Enrich(ctx context.Context, m news.Message) (Result, error) {
+	return enrichOne(ctx, m, o.EnrichMany)
+}
+
+// EnrichMany asks the model about ms in one request.
+func (o *OpenAI) EnrichMany(ctx context.Context, ms []news.Message) ([]StoryResult, error) {
+	return enrichMany(ctx, ms, o.Model(), o.ask)
+}
+
+// ask sends one request. The system message (the fixed prefix) comes
+// first, so OpenAI's automatic prompt caching can serve it.
+func (o *OpenAI) ask(ctx context.Context, r request) (string, news.Usage, error) {
 	req := openAIRequest{
 		Model: o.model,
 		Messages: []openAIMessage{
 			{Role: "system", Content: systemPrompt},
-			{Role: "user", Content: UserPrompt(m)},
+			{Role: "user", Content: r.user},
 		},
 		ResponseFormat: map[string]any{
 			"type": "json_schema",
 			"json_schema": map[string]any{
 				"name":   "enrichment",
 				"strict": true,
-				"schema": answerSchema(),
+				"schema": answerSchema(r.keys),
 			},
 		},
 	}
-	res, err := enrichTwice(ctx, func(ctx context.Context) (string, news.Usage, error) {
-		data, err := postJSON(ctx, o.hc, ProviderOpenAI, o.url, o.hdr, req, openAIErrorInfo)
-		if err != nil {
-			return "", news.Usage{}, err
-		}
-		var r openAIResponse
-		if err := json.Unmarshal(data, &r); err != nil {
-			return "", news.Usage{}, nil // an undecodable envelope counts as a bad answer
-		}
-		u := news.Usage{InputTokens: r.Usage.PromptTokens, OutputTokens: r.Usage.CompletionTokens}
-		if len(r.Choices) == 0 || r.Choices[0].Message.Content == nil {
-			return "", u, nil // includes a refusal
-		}
-		return *r.Choices[0].Message.Content, u, nil
-	})
-	if err == nil {
-		res.Enrichment.Model = o.Model()
+	data, err := postJSON(ctx, o.hc, ProviderOpenAI, o.url, o.hdr, req, openAIErrorInfo)
+	if err != nil {
+		return "", news.Usage{}, err
 	}
-	return res, err
+	var resp openAIResponse
+	if err := json.Unmarshal(data, &resp); err != nil {
+		return "", news.Usage{}, nil // an undecodable envelope counts as a bad answer
+	}
+	u := news.Usage{InputTokens: resp.Usage.PromptTokens, OutputTokens: resp.Usage.CompletionTokens}
+	if d := resp.Usage.PromptTokensDetails; d != nil {
+		u.CachedInputTokens = min(d.CachedTokens, u.InputTokens)
+	}
+	if len(resp.Choices) == 0 || resp.Choices[0].Message.Content == nil {
+		return "", u, nil // includes a refusal
+	}
+	return *resp.Choices[0].Message.Content, u, nil
 }
 
 // openAIErrorInfo extracts the message from {"error":{"message":"…"}}.

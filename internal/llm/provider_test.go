@@ -96,6 +96,31 @@ func TestProvider_HappyPath(t *testing.T) {
 	}
 }
 
+// TestProvider_CachedTokens checks that both providers read the cached part
+// of the prompt from the usage the API reports: none on the first call, the
+// shared prefix on the next.
+func TestProvider_CachedTokens(t *testing.T) {
+	t.Parallel()
+	forEachProtocol(t, llmtest.Options{}, func(t *testing.T, s *llmtest.Server, p llm.Provider) {
+		first, err := p.Enrich(t.Context(), story("one"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		second, err := p.Enrich(t.Context(), story("two"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first.Usage.CachedInputTokens != 0 {
+			t.Errorf("first call: cached = %d, want 0", first.Usage.CachedInputTokens)
+		}
+		got := second.Usage.CachedInputTokens
+		if got != s.CachedTokens() || got < 1024 || got > second.Usage.InputTokens {
+			t.Errorf("second call: cached = %d of %d input, server reported %d; want the same, ≥ 1024",
+				got, second.Usage.InputTokens, s.CachedTokens())
+		}
+	})
+}
+
 func TestProvider_GarbageRetriedOnceThenPermanent(t *testing.T) {
 	t.Parallel()
 	forEachProtocol(t, llmtest.Options{}, func(t *testing.T, s *llmtest.Server, p llm.Provider) {

@@ -133,23 +133,62 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// enrichTwice runs call and parses its answer; an answer that does not match
-// the schema is asked for once more, then the call fails with a permanent
-// *ParseError. Usage adds up over both attempts.
-func enrichTwice(ctx context.Context, call func(context.Context) (string, news.Usage, error)) (Result, error) {
+// askFunc makes one request for req and returns the answer text and the
+// usage reported. An answer it cannot read is "" with a nil error: a bad
+// answer, not a failed call.
+type askFunc func(ctx context.Context, req request) (string, news.Usage, error)
+
+// enrichMany makes one request for ms and parses its answer per story: the
+// stories it answered well succeed, the others get a *ParseError. model is
+// set on every enrichment. The call's usage is split over the stories by
+// their share of the input.
+func enrichMany(ctx context.Context, ms []news.Message, model string, ask askFunc) ([]StoryResult, error) {
+	if len(ms) == 0 {
+		return nil, nil
+	}
+	if len(ms) > MaxStoriesPerCall {
+		return nil, &permanentError{fmt.Errorf("llm: %d stories in one call, at most %d", len(ms), MaxStoriesPerCall)}
+	}
+	req := newRequest(ms)
+	text, u, err := ask(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	got, reasons := parseAnswers(text, req.keys)
+	shares := splitUsage(u, req.weight)
+	out := make([]StoryResult, len(ms))
+	for j, i := range req.order {
+		out[i].Usage = shares[i]
+		if reasons[j] != "" {
+			out[i].Err = &ParseError{Reason: reasons[j], Attempts: 1}
+			continue
+		}
+		got[j].Model = model
+		out[i].Enrichment = got[j]
+	}
+	return out, nil
+}
+
+// enrichOne asks about m alone; an answer that does not match the schema
+// is asked for once more, then the call fails with a permanent *ParseError.
+// Usage adds up over both attempts.
+func enrichOne(ctx context.Context, m news.Message, many func(context.Context, []news.Message) ([]StoryResult, error)) (Result, error) {
 	var total news.Usage
-	var reason string
-	for attempt := 1; attempt <= 2; attempt++ {
-		text, u, err := call(ctx)
-		total = total.Add(u)
+	reason := "no answer"
+	for range 2 {
+		rs, err := many(ctx, []news.Message{m})
 		if err != nil {
 			return Result{Usage: total}, err
 		}
-		e, why := parseAnswer(text)
-		if why == "" {
-			return Result{Enrichment: e, Usage: total}, nil
+		r := rs[0]
+		total = total.Add(r.Usage)
+		if r.Err == nil {
+			return Result{Enrichment: r.Enrichment, Usage: total}, nil
 		}
-		reason = why
+		var pe *ParseError
+		if errors.As(r.Err, &pe) {
+			reason = pe.Reason
+		}
 	}
 	return Result{Usage: total}, &ParseError{Reason: reason, Attempts: 2}
 }

@@ -3,11 +3,14 @@
 // OpenAI chat completions protocol as package llm uses them.
 //
 // A fake validates what a real API would reject (path, method, auth header,
-// request shape, structured-output schema) and answers with a deterministic
-// enrichment derived from the story in the prompt (see Expected), with
-// usage numbers. It counts calls, calls per story title and new TCP
-// connections, and has knobs for latency, a concurrency cap, failures
-// (e.g. 503, or 429 with Retry-After) and garbage answers.
+// request shape, structured-output schema) and answers every story of a
+// request (one or more, each under its key) with a deterministic enrichment
+// derived from the story (see Expected), with usage numbers, including the
+// cached-prefix tokens a provider's prompt cache would serve. It counts
+// calls, stories per title and new TCP connections, and has knobs for
+// latency (fixed and per token), a concurrency cap, a requests-per-minute
+// limit, failures (e.g. 503, or 429 with Retry-After), garbage answers and
+// answers that get one story wrong (MangleNext).
 //
 // A Server is safe for concurrent use; its knobs may be turned while calls
 // are in flight. It is closed by t.Cleanup.
@@ -20,14 +23,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/time/rate"
 
 	"newsflow/internal/news"
 )
@@ -35,9 +43,19 @@ import (
 // DefaultAPIKey is the key a fake expects when Options.APIKey is empty.
 const DefaultAPIKey = "test-key"
 
-// storyMarker precedes the story (a JSON object with title and body) at the
-// end of the user prompt; it must match package llm's prompt.
-const storyMarker = "\nStory:\n"
+// storiesMarker precedes the stories (one JSON object per line with key,
+// title and body) at the end of the user prompt; it must match package
+// llm's prompt (llm.StoriesMarker, which this package cannot import
+// without a cycle in llm's tests).
+const storiesMarker = "\nStories:\n"
+
+// minCachedTokens and cacheBlockTokens model OpenAI's prompt cache: a
+// prefix of at least 1,024 tokens seen before is served from the cache, in
+// blocks of 128 tokens.
+const (
+	minCachedTokens  = 1024
+	cacheBlockTokens = 128
+)
 
 // garbageAnswer is the answer text sent by GarbageNext: cut-off JSON.
 const garbageAnswer = `{"summary": "this answer was cut off mid`
@@ -69,7 +87,42 @@ type Options struct {
 	// OverloadRetryAfter is the Retry-After header on the 429s for requests
 	// over MaxConcurrent, e.g. "1". Default: no header.
 	OverloadRetryAfter string
+	// LatencyPerInputToken and LatencyPerOutputToken add to Latency for
+	// every uncached input token and every output token of an answer, as a
+	// real model's prefill and decoding do. Default 0.
+	LatencyPerInputToken, LatencyPerOutputToken time.Duration
+	// RequestsPerMinute refuses requests over this rate with 429 and a
+	// Retry-After header, like a provider's rate limit (a token bucket
+	// holding one second's worth). Default 0: no limit.
+	RequestsPerMinute int
+	// DropShare leaves each story of a multi-story request out of the
+	// answer with this probability, as a model sometimes does in a long
+	// answer; a request about one story is always answered. Default 0.
+	DropShare float64
+	// NoPromptCache turns off the prompt-cache model: by default, a system
+	// prompt of at least 1,024 tokens seen before is reported as cached
+	// (OpenAI usage.prompt_tokens_details.cached_tokens, Gemini
+	// usageMetadata.cachedContentTokenCount), in blocks of 128 tokens.
+	NoPromptCache bool
 }
+
+// Mangle is a way MangleNext gets one story of an answer wrong.
+type Mangle int
+
+// Mangles.
+const (
+	// Omit leaves the story out of the answer.
+	Omit Mangle = iota + 1
+	// Invalid answers the story with a category outside the enum.
+	Invalid
+	// Truncate cuts the answer off in the middle of the story's part (the
+	// stories after it are lost too).
+	Truncate
+	// Reorder answers the keys in reverse order (all stories stay valid).
+	Reorder
+	// ExtraKey adds a key that was not asked for, before the story's.
+	ExtraKey
+)
 
 // failure is one queued FailNext answer.
 type failure struct {
@@ -104,7 +157,13 @@ type Server struct {
 	latency     time.Duration
 	bad         []string
 	tokensIn    int
+	tokensCache int
 	tokensOut   int
+	stories     int
+	mangles     map[string]mangle // by title: applied to the next requests carrying it
+	prefixes    map[string]bool   // system prompts seen (prompt cache)
+	limiter     *rate.Limiter     // nil: no RPM limit
+	limited     int
 }
 
 // NewGeminiServer starts a fake of the Gemini API:
@@ -120,7 +179,11 @@ func newServer(t TB, opts Options, gemini bool) *Server {
 	if opts.APIKey == "" {
 		opts.APIKey = DefaultAPIKey
 	}
-	s := &Server{opts: opts, gemini: gemini, closing: make(chan struct{}), perTitle: map[string]int{}, latency: opts.Latency}
+	s := &Server{opts: opts, gemini: gemini, closing: make(chan struct{}), perTitle: map[string]int{}, latency: opts.Latency,
+		mangles: map[string]mangle{}, prefixes: map[string]bool{}}
+	if opts.RequestsPerMinute > 0 {
+		s.limiter = rate.NewLimiter(rate.Limit(float64(opts.RequestsPerMinute)/60), max(1, opts.RequestsPerMinute/60))
+	}
 	if opts.MaxConcurrent > 0 {
 		s.slots = make(chan struct{}, opts.MaxConcurrent)
 	}
@@ -161,6 +224,45 @@ func (s *Server) Calls() int {
 	return s.calls
 }
 
+// Stories returns how many stories well-formed requests asked about, over
+// all requests.
+func (s *Server) Stories() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stories
+}
+
+// RateLimited returns how many requests were refused with 429 for
+// exceeding RequestsPerMinute.
+func (s *Server) RateLimited() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.limited
+}
+
+// CachedTokens returns the input tokens reported as served from the prompt
+// cache, over all answers (a part of Tokens' in).
+func (s *Server) CachedTokens() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tokensCache
+}
+
+// mangle is a queued MangleNext.
+type mangle struct {
+	how Mangle
+	n   int
+}
+
+// MangleNext makes the next n requests that carry a story with this title
+// get that story wrong in the way m says; the other stories of those
+// requests are answered well.
+func (s *Server) MangleNext(title string, m Mangle, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mangles[title] = mangle{how: m, n: n}
+}
+
 // CallsFor returns how many well-formed requests asked about a story with
 // this title (exact match, as sent).
 func (s *Server) CallsFor(title string) int {
@@ -176,7 +278,8 @@ func (s *Server) Titles() int {
 	return len(s.perTitle)
 }
 
-// Answered returns how many requests got a valid enrichment.
+// Answered returns how many requests got valid enrichments (all stories
+// answered).
 func (s *Server) Answered() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -280,11 +383,18 @@ func Expected(title, body string) news.Enrichment {
 // tokens is the fakes' token count: a quarter of the bytes, rounded up.
 func tokens(s string) int { return (len(s) + 3) / 4 }
 
+// story is one story of a request.
+type story struct {
+	Key   *string `json:"key"`
+	Title *string `json:"title"`
+	Body  *string `json:"body"`
+}
+
 // call is a request the protocol handler has validated.
 type call struct {
-	prompt string // system and user text
-	title  string
-	body   string
+	system  string // system text
+	prompt  string // system and user text
+	stories []story
 }
 
 func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
@@ -308,8 +418,24 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	s.perTitle[c.title]++
+	for _, st := range c.stories {
+		s.perTitle[*st.Title]++
+	}
+	s.stories += len(c.stories)
 	s.mu.Unlock()
+
+	if s.limiter != nil {
+		if r := s.limiter.Reserve(); r.Delay() > 0 {
+			wait := r.Delay()
+			r.Cancel()
+			s.mu.Lock()
+			s.limited++
+			s.mu.Unlock()
+			s.writeError(w, http.StatusTooManyRequests, "rate limit reached for requests per minute",
+				strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+			return
+		}
+	}
 
 	if s.slots != nil {
 		select {
@@ -353,6 +479,23 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 	}()
 
+	answer := garbageAnswer
+	if fail == nil && !garbage {
+		answer = s.answer(c.stories)
+	}
+	in, out := tokens(c.prompt), tokens(answer)
+	cached := 0
+	s.mu.Lock()
+	if fail != nil {
+		in, out = 0, 0 // an error answer costs no model time
+	} else if !s.opts.NoPromptCache {
+		if n := tokens(c.system); n >= minCachedTokens && s.prefixes[c.system] {
+			cached = n / cacheBlockTokens * cacheBlockTokens
+		}
+		s.prefixes[c.system] = true
+	}
+	s.mu.Unlock()
+	latency += time.Duration(in-cached)*s.opts.LatencyPerInputToken + time.Duration(out)*s.opts.LatencyPerOutputToken
 	if latency > 0 {
 		t := time.NewTimer(latency)
 		select {
@@ -369,14 +512,9 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, fail.status, http.StatusText(fail.status), fail.retryAfter)
 		return
 	}
-	answer := garbageAnswer
-	if !garbage {
-		b, _ := json.Marshal(Expected(c.title, c.body))
-		answer = string(b)
-	}
-	in, out := tokens(c.prompt), tokens(answer)
 	s.mu.Lock()
 	s.tokensIn += in
+	s.tokensCache += cached
 	s.tokensOut += out
 	if !garbage {
 		s.answered++
@@ -390,7 +528,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 				"finishReason": "STOP",
 				"index":        0,
 			}},
-			"usageMetadata": map[string]any{"promptTokenCount": in, "candidatesTokenCount": out, "totalTokenCount": in + out},
+			"usageMetadata": map[string]any{"promptTokenCount": in, "cachedContentTokenCount": cached, "candidatesTokenCount": out, "totalTokenCount": in + out},
 			"modelVersion":  "fake",
 		}
 	} else {
@@ -403,7 +541,8 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 				"message":       map[string]any{"role": "assistant", "content": answer, "refusal": nil},
 				"finish_reason": "stop",
 			}},
-			"usage": map[string]any{"prompt_tokens": in, "completion_tokens": out, "total_tokens": in + out},
+			"usage": map[string]any{"prompt_tokens": in, "completion_tokens": out, "total_tokens": in + out,
+				"prompt_tokens_details": map[string]any{"cached_tokens": cached}},
 		}
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -467,30 +606,134 @@ func readJSON(r *http.Request, v any) error {
 	return nil
 }
 
-// storyFromPrompt finds the story JSON after the marker in the user prompt.
-func storyFromPrompt(user string) (title, body string, err error) {
-	i := strings.LastIndex(user, storyMarker)
-	if i < 0 {
-		return "", "", fmt.Errorf("prompt has no %q marker", strings.TrimSpace(storyMarker))
+// answer is the answer text for stories: one object keyed by the stories'
+// keys, with any queued MangleNext applied.
+func (s *Server) answer(stories []story) string {
+	type part struct {
+		key string
+		val []byte
 	}
-	var st struct {
-		Title *string `json:"title"`
-		Body  *string `json:"body"`
+	parts := make([]part, 0, len(stories)+1)
+	reverse, truncateAt := false, -1
+	s.mu.Lock()
+	for _, st := range stories {
+		m := s.mangles[*st.Title]
+		if m.n--; m.n > 0 {
+			s.mangles[*st.Title] = m
+		} else {
+			delete(s.mangles, *st.Title)
+		}
+		e := Expected(*st.Title, *st.Body)
+		if len(stories) > 1 && s.opts.DropShare > 0 && rand.Float64() < s.opts.DropShare {
+			m.how = Omit
+		}
+		switch m.how {
+		case Omit:
+			continue
+		case Invalid:
+			e.Category = "weather"
+		case Truncate:
+			truncateAt = len(parts)
+		case Reorder:
+			reverse = true
+		case ExtraKey:
+			b, _ := json.Marshal(e)
+			parts = append(parts, part{key: "zz" + *st.Key, val: b})
+		}
+		b, _ := json.Marshal(struct {
+			Summary    string `json:"summary"`
+			Category   string `json:"category"`
+			Importance int    `json:"importance"`
+			Language   string `json:"language"`
+		}{e.Summary, e.Category, e.Importance, e.Language})
+		parts = append(parts, part{key: *st.Key, val: b})
 	}
-	if err := json.Unmarshal([]byte(user[i+len(storyMarker):]), &st); err != nil || st.Title == nil || st.Body == nil {
-		return "", "", fmt.Errorf("story after the marker is not a JSON object with title and body")
+	s.mu.Unlock()
+	if reverse {
+		slices.Reverse(parts)
 	}
-	return *st.Title, *st.Body, nil
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, p := range parts {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, _ := json.Marshal(p.key)
+		b.Write(k)
+		b.WriteByte(':')
+		if i == truncateAt {
+			b.Write(p.val[:len(p.val)/2])
+			return b.String()
+		}
+		b.Write(p.val)
+	}
+	b.WriteByte('}')
+	return b.String()
 }
 
-// checkSchema checks a structured-output schema (either dialect) for the
-// four enrichment fields and the category enum.
-func checkSchema(schema map[string]any, typeObject string) error {
+// storiesFromPrompt finds the stories after the marker in the user prompt.
+func storiesFromPrompt(user string) ([]story, error) {
+	i := strings.LastIndex(user, storiesMarker)
+	if i < 0 {
+		return nil, fmt.Errorf("prompt has no %q marker", strings.TrimSpace(storiesMarker))
+	}
+	var out []story
+	seen := map[string]bool{}
+	for line := range strings.SplitSeq(user[i+len(storiesMarker):], "\n") {
+		var st story
+		if err := json.Unmarshal([]byte(line), &st); err != nil || st.Key == nil || st.Title == nil || st.Body == nil || *st.Key == "" {
+			return nil, fmt.Errorf("story line after the marker is not a JSON object with key, title and body")
+		}
+		if seen[*st.Key] {
+			return nil, fmt.Errorf("story key %q given twice", *st.Key)
+		}
+		seen[*st.Key] = true
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// checkSchema checks a structured-output schema (either dialect): an object
+// with one required property per story key, each an object with the four
+// enrichment fields and the category enum; strict OpenAI schemas also need
+// additionalProperties false at both levels.
+func checkSchema(schema map[string]any, typeObject string, stories []story, strict bool) error {
 	if schema == nil {
 		return fmt.Errorf("no response schema")
 	}
 	if t, _ := schema["type"].(string); t != typeObject {
 		return fmt.Errorf("schema type %q, want %q", t, typeObject)
+	}
+	if ap, ok := schema["additionalProperties"].(bool); strict && (!ok || ap) {
+		return fmt.Errorf("strict schema needs additionalProperties false")
+	}
+	props, _ := schema["properties"].(map[string]any)
+	req, _ := schema["required"].([]any)
+	if len(props) != len(stories) {
+		return fmt.Errorf("schema has %d properties for %d stories", len(props), len(stories))
+	}
+	for _, st := range stories {
+		if !slices.Contains(req, any(*st.Key)) {
+			return fmt.Errorf("schema does not require story key %q", *st.Key)
+		}
+		sub, _ := props[*st.Key].(map[string]any)
+		if err := checkStorySchema(sub, typeObject, strict); err != nil {
+			return fmt.Errorf("story %q: %w", *st.Key, err)
+		}
+	}
+	return nil
+}
+
+// checkStorySchema checks one story's schema.
+func checkStorySchema(schema map[string]any, typeObject string, strict bool) error {
+	if schema == nil {
+		return fmt.Errorf("no schema")
+	}
+	if t, _ := schema["type"].(string); t != typeObject {
+		return fmt.Errorf("schema type %q, want %q", t, typeObject)
+	}
+	if ap, ok := schema["additionalProperties"].(bool); strict && (!ok || ap) {
+		return fmt.Errorf("strict schema needs additionalProperties false")
 	}
 	props, _ := schema["properties"].(map[string]any)
 	req, _ := schema["required"].([]any)
@@ -557,9 +800,6 @@ func (s *Server) parseGemini(r *http.Request) (call, int, error) {
 	if req.GenerationConfig.ResponseMimeType != "application/json" {
 		return call{}, http.StatusBadRequest, fmt.Errorf("responseMimeType %q, want application/json", req.GenerationConfig.ResponseMimeType)
 	}
-	if err := checkSchema(req.GenerationConfig.ResponseSchema, "OBJECT"); err != nil {
-		return call{}, http.StatusBadRequest, err
-	}
 	var prompt, user strings.Builder
 	if req.SystemInstruction != nil {
 		for _, p := range req.SystemInstruction.Parts {
@@ -569,12 +809,16 @@ func (s *Server) parseGemini(r *http.Request) (call, int, error) {
 	for _, p := range req.Contents[len(req.Contents)-1].Parts {
 		user.WriteString(p.Text)
 	}
+	system := prompt.String()
 	prompt.WriteString(user.String())
-	title, body, err := storyFromPrompt(user.String())
+	stories, err := storiesFromPrompt(user.String())
 	if err != nil {
 		return call{}, http.StatusBadRequest, err
 	}
-	return call{prompt: prompt.String(), title: title, body: body}, 0, nil
+	if err := checkSchema(req.GenerationConfig.ResponseSchema, "OBJECT", stories, false); err != nil {
+		return call{}, http.StatusBadRequest, err
+	}
+	return call{system: system, prompt: prompt.String(), stories: stories}, 0, nil
 }
 
 func (s *Server) parseOpenAI(r *http.Request) (call, int, error) {
@@ -616,26 +860,26 @@ func (s *Server) parseOpenAI(r *http.Request) (call, int, error) {
 	if rf.Type != "json_schema" || rf.JSONSchema.Name == "" || !rf.JSONSchema.Strict {
 		return call{}, http.StatusBadRequest, fmt.Errorf("response_format must be a strict, named json_schema")
 	}
-	if err := checkSchema(rf.JSONSchema.Schema, "object"); err != nil {
-		return call{}, http.StatusBadRequest, err
-	}
-	if ap, ok := rf.JSONSchema.Schema["additionalProperties"].(bool); !ok || ap {
-		return call{}, http.StatusBadRequest, fmt.Errorf("strict schema needs additionalProperties false")
-	}
-	var prompt strings.Builder
+	var prompt, system strings.Builder
 	user := ""
 	for _, m := range req.Messages {
 		prompt.WriteString(m.Content)
-		if m.Role == "user" {
+		switch m.Role {
+		case "user":
 			user = m.Content
+		case "system", "developer":
+			system.WriteString(m.Content)
 		}
 	}
 	if user == "" {
 		return call{}, http.StatusBadRequest, fmt.Errorf("no user message")
 	}
-	title, body, err := storyFromPrompt(user)
+	stories, err := storiesFromPrompt(user)
 	if err != nil {
 		return call{}, http.StatusBadRequest, err
 	}
-	return call{prompt: prompt.String(), title: title, body: body}, 0, nil
+	if err := checkSchema(rf.JSONSchema.Schema, "object", stories, true); err != nil {
+		return call{}, http.StatusBadRequest, err
+	}
+	return call{system: system.String(), prompt: prompt.String(), stories: stories}, 0, nil
 }
