@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -19,22 +18,29 @@ import (
 // Defaults of Config.
 const (
 	DefaultMemoryEntries = 100_000
-	DefaultRedisTTL      = 24 * time.Hour
-	DefaultKeyPrefix     = "newsflow:"
-	DefaultLeaseTTL      = 30 * time.Second
-	DefaultLeaseWait     = 2 * time.Minute
+	// DefaultMemoryBytes bounds the in-process tier: about 50,000
+	// enrichments of ~500 bytes. At 100,000 entries and no byte bound the
+	// tier alone could hold some 50 MB of live heap, which the worker's
+	// GOGC of 400 turns into 250 MB of RSS; Redis keeps every story for the
+	// TTL behind it.
+	DefaultMemoryBytes = 24 << 20
+	DefaultRedisTTL    = 24 * time.Hour
+	DefaultKeyPrefix   = "newsflow:"
+	DefaultLeaseTTL    = 30 * time.Second
+	DefaultLeaseWait   = 2 * time.Minute
 )
 
 // DefaultConfig returns the default configuration.
 func DefaultConfig() Config {
-	return Config{MemoryEntries: DefaultMemoryEntries, MemoryTTL: DefaultRedisTTL, RedisTTL: DefaultRedisTTL,
-		KeyPrefix: DefaultKeyPrefix, LeaseTTL: DefaultLeaseTTL, LeaseWait: DefaultLeaseWait}
+	return Config{MemoryEntries: DefaultMemoryEntries, MemoryBytes: DefaultMemoryBytes, MemoryTTL: DefaultRedisTTL,
+		RedisTTL: DefaultRedisTTL, KeyPrefix: DefaultKeyPrefix, LeaseTTL: DefaultLeaseTTL, LeaseWait: DefaultLeaseWait}
 }
 
 // Config tunes a Tiered cache. No field has a meaning at zero: New fills a
 // zero with its Default* and Validate rejects it.
 type Config struct {
 	MemoryEntries int           // in-process LRU capacity, in entries. Default 100,000.
+	MemoryBytes   int64         // in-process LRU capacity, in bytes of keys, values and per-entry overhead. Default DefaultMemoryBytes.
 	MemoryTTL     time.Duration // lifetime of an in-process entry. Default RedisTTL.
 	RedisTTL      time.Duration // lifetime of a value in Redis. Default 24h.
 	KeyPrefix     string        // prefix of every Redis key and channel. Default "newsflow:".
@@ -47,6 +53,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.MemoryEntries < 1:
 		return fmt.Errorf("cache: MemoryEntries must be ≥ 1, got %d", c.MemoryEntries)
+	case c.MemoryBytes < 1<<10:
+		return fmt.Errorf("cache: MemoryBytes must be ≥ 1024, got %d", c.MemoryBytes)
 	case c.MemoryTTL <= 0:
 		return fmt.Errorf("cache: MemoryTTL must be > 0, got %s", c.MemoryTTL)
 	case c.RedisTTL < time.Millisecond:
@@ -106,7 +114,7 @@ type Tiered struct {
 	cfg     Config
 	rdb     redis.UniversalClient // nil: memory only
 	log     *zap.Logger
-	mem     *expirable.LRU[string, []byte]
+	mem     *memTier
 	sf      singleflight.Group
 	met     *metrics
 	channel string // "<prefix>done": key published when a computation ends
@@ -130,6 +138,7 @@ type Tiered struct {
 // when done; New does not take ownership of rdb.
 func New(cfg Config, rdb redis.UniversalClient, log *zap.Logger, reg prometheus.Registerer) (*Tiered, error) {
 	cfg.MemoryEntries = cmp.Or(cfg.MemoryEntries, DefaultMemoryEntries)
+	cfg.MemoryBytes = cmp.Or(cfg.MemoryBytes, DefaultMemoryBytes)
 	cfg.RedisTTL = cmp.Or(cfg.RedisTTL, DefaultRedisTTL)
 	cfg.MemoryTTL = cmp.Or(cfg.MemoryTTL, cfg.RedisTTL)
 	cfg.KeyPrefix = cmp.Or(cfg.KeyPrefix, DefaultKeyPrefix)
@@ -153,7 +162,7 @@ func New(cfg Config, rdb redis.UniversalClient, log *zap.Logger, reg prometheus.
 		cfg:     cfg,
 		rdb:     rdb,
 		log:     log.Named("cache"),
-		mem:     expirable.NewLRU[string, []byte](cfg.MemoryEntries, nil, cfg.MemoryTTL),
+		mem:     newMemTier(cfg.MemoryEntries, cfg.MemoryBytes, cfg.MemoryTTL),
 		met:     met,
 		channel: cfg.KeyPrefix + "done",
 		ctx:     ctx,

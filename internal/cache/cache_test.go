@@ -17,7 +17,7 @@ import (
 
 func TestConfig_Validate(t *testing.T) {
 	t.Parallel()
-	ok := Config{MemoryEntries: 1, MemoryTTL: time.Second, RedisTTL: time.Second, KeyPrefix: "p:", LeaseTTL: time.Second, LeaseWait: time.Second}
+	ok := Config{MemoryEntries: 1, MemoryBytes: 1 << 10, MemoryTTL: time.Second, RedisTTL: time.Second, KeyPrefix: "p:", LeaseTTL: time.Second, LeaseWait: time.Second}
 	for _, tc := range []struct {
 		name   string
 		mutate func(*Config)
@@ -25,6 +25,7 @@ func TestConfig_Validate(t *testing.T) {
 	}{
 		{"valid", func(*Config) {}, ""},
 		{"entries", func(c *Config) { c.MemoryEntries = -1 }, "MemoryEntries"},
+		{"bytes", func(c *Config) { c.MemoryBytes = 100 }, "MemoryBytes"},
 		{"memory ttl", func(c *Config) { c.MemoryTTL = -1 }, "MemoryTTL"},
 		{"redis ttl", func(c *Config) { c.RedisTTL = time.Microsecond }, "RedisTTL"},
 		{"lease ttl", func(c *Config) { c.LeaseTTL = time.Millisecond }, "LeaseTTL"},
