@@ -10,6 +10,7 @@ import (
 	"newsflow/internal/batcher"
 	"newsflow/internal/cache"
 	"newsflow/internal/consumer"
+	"newsflow/internal/enrich"
 	"newsflow/internal/envflag"
 	"newsflow/internal/llm"
 	"newsflow/internal/natsflag"
@@ -52,6 +53,7 @@ type runConfig struct {
 
 	redisURL     string
 	cacheEntries int
+	cacheBytes   int64
 	cacheTTL     time.Duration
 	cachePrefix  string
 	leaseTTL     time.Duration
@@ -70,6 +72,8 @@ type runConfig struct {
 	breakerCooldown time.Duration
 	priceIn         float64
 	priceOut        float64
+	priceInCached   float64
+	storiesPerCall  int
 
 	httpAddr    string
 	pprof       bool
@@ -109,6 +113,7 @@ func (c *runConfig) register(fs *flag.FlagSet) {
 
 	fs.StringVar(&c.redisURL, "redis-url", "", "Redis URL for the shared LLM cache; empty means in-process cache only")
 	fs.IntVar(&c.cacheEntries, "cache-entries", cache.DefaultMemoryEntries, "in-process cache capacity in stories (at least 1)")
+	fs.Int64Var(&c.cacheBytes, "cache-memory-bytes", cache.DefaultMemoryBytes, "in-process cache capacity in bytes of keys, values and per-entry overhead (at least 1024)")
 	fs.DurationVar(&c.cacheTTL, "cache-ttl", cache.DefaultRedisTTL, "lifetime of a cached enrichment (at least 1ms)")
 	fs.StringVar(&c.cachePrefix, "cache-prefix", cache.DefaultKeyPrefix, "prefix of Redis keys")
 	fs.DurationVar(&c.leaseTTL, "cache-lease-ttl", cache.DefaultLeaseTTL, "lifetime of the cluster-wide single-flight lease, extended while the owner works (at least 3ms)")
@@ -127,6 +132,8 @@ func (c *runConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.breakerCooldown, "llm-breaker-cooldown", llm.DefaultBreakerCooldown, "time the open breaker waits before a probe call (> 0)")
 	fs.Float64Var(&c.priceIn, "llm-price-input", 0, "price per 1000 input tokens, for the cost metric; 0 does not count cost")
 	fs.Float64Var(&c.priceOut, "llm-price-output", 0, "price per 1000 output tokens, for the cost metric; 0 does not count cost")
+	fs.Float64Var(&c.priceInCached, "llm-price-input-cached", -1, "price per 1000 input tokens served from the provider's prompt cache; negative means --llm-price-input")
+	fs.IntVar(&c.storiesPerCall, "llm-stories-per-call", enrich.DefaultStoriesPerCall, fmt.Sprintf("stories sent in one LLM request, 1 to %d (gemini and openai)", enrich.MaxStoriesPerCall))
 
 	fs.StringVar(&c.httpAddr, "http-addr", telemetry.DefaultAddr, "address of /metrics, /healthz and /readyz (port 0 picks a free one)")
 	fs.BoolVar(&c.pprof, "pprof", false, "serve Go's /debug/pprof profiles on --http-addr")
@@ -189,6 +196,10 @@ func (c *runConfig) validate() error {
 		return fmt.Errorf("invalid value %g for --llm-price-input: must not be negative", c.priceIn)
 	case c.priceOut < 0:
 		return fmt.Errorf("invalid value %g for --llm-price-output: must not be negative", c.priceOut)
+	case c.storiesPerCall < 1 || c.storiesPerCall > enrich.MaxStoriesPerCall:
+		return fmt.Errorf("invalid value %d for --llm-stories-per-call: must be from 1 to %d", c.storiesPerCall, enrich.MaxStoriesPerCall)
+	case c.cacheBytes < 1<<10:
+		return fmt.Errorf("invalid value %d for --cache-memory-bytes: must be at least 1024", c.cacheBytes)
 	case c.fetchBatch > c.maxAckPend:
 		return fmt.Errorf("--fetch-batch (%d) must not exceed --max-ack-pending (%d)", c.fetchBatch, c.maxAckPend)
 	case c.dbMinIdle > c.dbMaxConns:
@@ -209,7 +220,7 @@ func (c *runConfig) settings() worker.Settings {
 		Consumer: c.consumerConfig(), Pipeline: c.workerConfig(),
 		DatabaseURL: c.databaseURL, Pool: c.poolConfig(), Migrate: c.migrate,
 		RedisURL: c.redisURL, Cache: c.cacheConfig(),
-		LLMProvider: c.llmProvider, Provider: c.providerConfig(), Client: c.clientConfig(),
+		LLMProvider: c.llmProvider, Provider: c.providerConfig(), Client: c.clientConfig(), StoriesPerCall: c.storiesPerCall,
 		HTTPAddr: c.httpAddr, Pprof: c.pprof,
 		LagInterval: c.lagInterval, LagTarget: c.lagTarget, MaxReplicas: c.maxReplicas,
 	}
@@ -239,7 +250,7 @@ func (c *runConfig) poolConfig() store.PoolConfig {
 }
 
 func (c *runConfig) cacheConfig() cache.Config {
-	return cache.Config{MemoryEntries: c.cacheEntries, MemoryTTL: c.cacheTTL, RedisTTL: c.cacheTTL, KeyPrefix: c.cachePrefix,
+	return cache.Config{MemoryEntries: c.cacheEntries, MemoryBytes: c.cacheBytes, MemoryTTL: c.cacheTTL, RedisTTL: c.cacheTTL, KeyPrefix: c.cachePrefix,
 		LeaseTTL: c.leaseTTL, LeaseWait: cache.DefaultLeaseWait}
 }
 
@@ -252,7 +263,15 @@ func (c *runConfig) clientConfig() llm.ClientConfig {
 	return llm.ClientConfig{RequestsPerMinute: c.llmRPM, TokensPerMinute: c.llmTPM, Concurrency: c.llmConcurrency,
 		Timeout: c.llmTimeout, MaxRetries: c.llmRetries, RetryBaseDelay: llm.DefaultRetryBaseDelay, RetryMaxDelay: llm.DefaultRetryMaxDelay,
 		BreakerFailures: c.breakerFailures,
-		BreakerCooldown: c.breakerCooldown, Prices: news.Prices{PerKInput: c.priceIn, PerKOutput: c.priceOut}}
+		BreakerCooldown: c.breakerCooldown, Prices: news.Prices{PerKInput: c.priceIn, PerKOutput: c.priceOut, PerKInputCached: c.cachedPrice()}}
+}
+
+// cachedPrice is --llm-price-input-cached, or the input price when negative.
+func (c *runConfig) cachedPrice() float64 {
+	if c.priceInCached < 0 {
+		return c.priceIn
+	}
+	return c.priceInCached
 }
 
 // durationList is a flag.Value of comma-separated durations.

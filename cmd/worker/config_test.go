@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"newsflow/internal/cache"
+	"newsflow/internal/enrich"
 	"newsflow/internal/envflag"
 	"newsflow/internal/llm"
 	"newsflow/internal/store"
@@ -53,6 +55,7 @@ func TestRunConfig_MeaninglessValueRejected(t *testing.T) {
 		"--cache-entries=0", "--max-deliver=0", "--fetch-batch=0", "--max-message-bytes=0", "--commit-timeout=0s",
 		"--grace=0s", "--llm-timeout=0s", "--lag-target=0s", "--llm-max-retries=-1", "--llm-breaker-failures=-1",
 		"--db-min-idle-conns=-1", "--batch-idle=-1s", "--llm-price-input=-1",
+		"--llm-stories-per-call=0", "--llm-stories-per-call=21", "--cache-memory-bytes=100",
 	} {
 		_, err := parseRun(t, arg)
 		name, value, _ := strings.Cut(strings.TrimPrefix(arg, "--"), "=")
@@ -73,7 +76,8 @@ func TestRunConfig_Defaults(t *testing.T) {
 	if s.Client.MaxRetries != llm.DefaultMaxRetries || s.Client.BreakerFailures != llm.DefaultBreakerFailures ||
 		s.Client.Concurrency != llm.DefaultConcurrency || s.Pool.MinIdleConns != store.DefaultMinIdleConns ||
 		s.Pipeline.Committers != worker.DefaultCommitters || s.Pipeline.DrainTimeout != worker.DefaultDrainTimeout ||
-		s.Pipeline.Batch.DrainTimeout != worker.DefaultDrainTimeout {
+		s.Pipeline.Batch.DrainTimeout != worker.DefaultDrainTimeout ||
+		s.StoriesPerCall != enrich.DefaultStoriesPerCall || s.Cache.MemoryBytes != cache.DefaultMemoryBytes {
 		t.Errorf("defaults differ from the package constants: %+v", s)
 	}
 }

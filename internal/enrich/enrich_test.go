@@ -497,7 +497,8 @@ func TestNew_RegistersMetrics(t *testing.T) {
 	for _, mf := range mfs {
 		got[mf.GetName()] = len(mf.GetMetric())
 	}
-	want := map[string]int{"newsflow_enrich_stories_total": 4, "newsflow_llm_calls_saved_total": 3, "newsflow_llm_tokens_saved_total": 1, "newsflow_llm_cost_saved_total": 1}
+	want := map[string]int{"newsflow_enrich_stories_total": 4, "newsflow_llm_calls_saved_total": 3, "newsflow_llm_tokens_saved_total": 1, "newsflow_llm_cost_saved_total": 1,
+		"newsflow_llm_stories_per_call": 1, "newsflow_llm_stories_retried_alone_total": 1}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("series per metric (-want +got):\n%s", diff)
 	}

@@ -56,6 +56,10 @@ type Settings struct {
 	// Client configures rate limits, retries, breaker and prices; its
 	// Concurrency and Prices also bound and price the enrich stage.
 	Client llm.ClientConfig
+	// StoriesPerCall is the most stories one LLM request carries (1 to
+	// enrich.MaxStoriesPerCall), for providers that take several (gemini,
+	// openai).
+	StoriesPerCall int
 
 	// HTTPAddr serves /metrics, /healthz and /readyz.
 	HTTPAddr string
@@ -232,9 +236,14 @@ func (svc *Service) openEnrich(context.Context) error {
 	}
 	svc.onClose(func() { _ = svc.tiered.Close() })
 	provider, model := svc.client.Names()
-	svc.enr, err = enrich.New(enrich.Config{Provider: provider, Model: model, PromptVersion: llm.PromptVersion,
-		Concurrency: s.Client.Concurrency, Prices: s.Client.Prices},
-		cacheAdapter{svc.tiered}, svc.call, log, svc.reg)
+	ecfg := enrich.Config{Provider: provider, Model: model, PromptVersion: llm.PromptVersion,
+		Concurrency: s.Client.Concurrency, Prices: s.Client.Prices}
+	if _, ok := p.(llm.MultiProvider); ok && s.StoriesPerCall > 1 {
+		// Grouping stories only pays where a request can carry several;
+		// for the offline provider it would only delay them.
+		ecfg.StoriesPerCall, ecfg.ManyFunc = s.StoriesPerCall, svc.callMany
+	}
+	svc.enr, err = enrich.New(ecfg, cacheAdapter{svc.tiered}, svc.call, log, svc.reg)
 	if err != nil {
 		return err
 	}
@@ -247,6 +256,19 @@ func (svc *Service) openEnrich(context.Context) error {
 func (svc *Service) call(ctx context.Context, m news.Message) (news.Enrichment, news.Usage, error) {
 	r, err := svc.client.Enrich(ctx, m)
 	return r.Enrichment, r.Usage, err
+}
+
+// callMany is the enrich stage's multi-story LLM call.
+func (svc *Service) callMany(ctx context.Context, ms []news.Message) ([]enrich.Answer, error) {
+	rs, err := svc.client.EnrichMany(ctx, ms)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]enrich.Answer, len(rs))
+	for i, r := range rs {
+		out[i] = enrich.Answer{Enrichment: r.Enrichment, Usage: r.Usage, Err: r.Err}
+	}
+	return out, nil
 }
 
 func (svc *Service) addCacheCheck() {
