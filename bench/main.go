@@ -6,9 +6,13 @@
 //     the last commit, transactions, peak RSS and CPU seconds per worker;
 //   - latency: one worker under a steady offered load (--latency-rate msgs/s
 //     for --latency-seconds), publish-to-commit p50/p99 per message;
-//   - the LLM stage (--llm): a local fake OpenAI-compatible provider with a
-//     fixed latency and concurrency cap, reposts, the shared Redis cache:
-//     msgs/s, LLM calls per unique story, cache hits per tier, tokens saved.
+//   - the LLM stage (--llm): a local fake OpenAI-compatible provider that
+//     charges a fixed latency plus latency per uncached input token and per
+//     output token, caps concurrency, enforces a requests-per-minute limit
+//     and models prompt caching; reposts; the shared Redis cache. Run once
+//     per --llm-k stories per call: msgs/s, requests per unique story,
+//     billed input and output tokens per story, share of stories retried
+//     alone, cache hits per tier, tokens saved, worker peak RSS.
 //
 // Every phase runs on its own stream, durable, Postgres schema and Redis
 // prefix, removed afterwards. Usage: go run ./bench [flags] (see --help).
@@ -22,6 +26,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -60,6 +65,12 @@ type config struct {
 	llmLatency               time.Duration
 	llmConcurrency           int
 	llmReposts               float64
+	llmK                     string
+	llmRPM                   int
+	llmInToken, llmOutToken  time.Duration
+	llmCachedDiscount        float64
+	llmDropShare             float64
+	heapProfile              string
 	workerEnv                string
 	verbose                  bool
 	cpuProfile               string
@@ -91,10 +102,17 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&c.latencySeconds, "latency-seconds", 15, "duration of the latency phase")
 	fs.BoolVar(&c.llm, "llm", false, "also run the LLM-stage phase with a fake provider")
 	fs.BoolVar(&c.llmOnly, "llm-only", false, "run only the LLM-stage phase")
-	fs.IntVar(&c.llmMessages, "llm-messages", 3000, "messages of the LLM phase")
-	fs.DurationVar(&c.llmLatency, "llm-latency", 200*time.Millisecond, "latency of each fake provider call")
+	fs.IntVar(&c.llmMessages, "llm-messages", 1500, "messages of each LLM phase")
+	fs.DurationVar(&c.llmLatency, "llm-latency", 100*time.Millisecond, "fixed latency of each fake provider call")
+	fs.DurationVar(&c.llmInToken, "llm-latency-input-token", 20*time.Microsecond, "fake provider latency per uncached input token")
+	fs.DurationVar(&c.llmOutToken, "llm-latency-output-token", time.Millisecond, "fake provider latency per output token")
+	fs.IntVar(&c.llmRPM, "llm-rpm", 600, "the fake provider's requests-per-minute limit (the worker's --llm-rpm is set to 95 % of it); 0: none")
 	fs.IntVar(&c.llmConcurrency, "llm-concurrency", 16, "the fake provider's concurrency cap (and the worker's --llm-concurrency)")
 	fs.Float64Var(&c.llmReposts, "llm-reposts", 0.3, "share of reposts in the LLM phase")
+	fs.StringVar(&c.llmK, "llm-k", "1,4,8,16", "stories per LLM call (--llm-stories-per-call) to run the LLM phase with, comma-separated")
+	fs.Float64Var(&c.llmDropShare, "llm-drop-share", 0, "share of stories the fake leaves out of a multi-story answer (each is then asked for alone)")
+	fs.Float64Var(&c.llmCachedDiscount, "llm-cached-discount", 0.5, "discount on cached input tokens for the billed figure (OpenAI gpt-4o-mini: 0.5)")
+	fs.StringVar(&c.heapProfile, "heapprofile", "", "write a heap profile of the worker at the end of each LLM phase to this file (suffixed -k<K>)")
 	fs.StringVar(&c.workerEnv, "worker-env", "", "extra worker environment, comma-separated KEY=VALUE (e.g. NEWSFLOW_COMMITTERS=6)")
 	fs.BoolVar(&c.verbose, "v", false, "mirror the workers' logs to stderr")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the (first) worker during the 1-worker throughput phase to this file")
@@ -149,8 +167,22 @@ func run(ctx context.Context, args []string) error {
 		}
 	}
 	if c.llm {
-		if err := b.llmStage(ctx); err != nil {
-			return err
+		var lines []string
+		for _, ks := range strings.Split(c.llmK, ",") {
+			k, err := strconv.Atoi(strings.TrimSpace(ks))
+			if err != nil || k < 1 {
+				return fmt.Errorf("--llm-k: bad count %q", ks)
+			}
+			line, err := b.llmStage(ctx, k)
+			if err != nil {
+				return err
+			}
+			lines = append(lines, line)
+		}
+		fmt.Printf("\n| K | msgs/s | requests per unique story | billed input tokens per story (no discount / %.0f %% off cached) | output tokens per story | retried alone | 429s | worker peak RSS MB |\n|---|---|---|---|---|---|---|---|\n",
+			100*c.llmCachedDiscount)
+		for _, l := range lines {
+			fmt.Println(l)
 		}
 	}
 	return nil
@@ -592,19 +624,22 @@ func (s *shim) close() {
 	}
 }
 
-func (b *bench) llmStage(ctx context.Context) error {
-	p, err := b.newPhase(ctx, "llm")
+// llmStage runs one LLM phase at k stories per call and returns its table row.
+func (b *bench) llmStage(ctx context.Context, k int) (string, error) {
+	p, err := b.newPhase(ctx, fmt.Sprintf("llm%d", k))
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer p.close()
 	t := &shim{}
 	defer t.close()
-	fake := llmtest.NewOpenAIServer(t, llmtest.Options{Latency: b.cfg.llmLatency, MaxConcurrent: b.cfg.llmConcurrency, Queue: true})
+	fake := llmtest.NewOpenAIServer(t, llmtest.Options{Latency: b.cfg.llmLatency, MaxConcurrent: b.cfg.llmConcurrency, Queue: true,
+		LatencyPerInputToken: b.cfg.llmInToken, LatencyPerOutputToken: b.cfg.llmOutToken, RequestsPerMinute: b.cfg.llmRPM,
+		OverloadRetryAfter: "1", DropShare: b.cfg.llmDropShare})
 	prefix := "bench-" + strings.ToLower(p.name) + ":"
 	rdb, err := redisClient(b.cfg.redisURL)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer func() {
 		var cursor uint64
@@ -624,48 +659,71 @@ func (b *bench) llmStage(ctx context.Context) error {
 	}()
 	msgs, st, err := generate(7, b.cfg.llmMessages, b.cfg.llmReposts, b.cfg.bodyBytes, p.name)
 	if err != nil {
-		return err
+		return "", err
 	}
-	fmt.Printf("\n## LLM stage: %d messages, %d unique stories (%.0f %% reposts), fake provider %s per call, concurrency %d ...\n",
-		len(msgs), st.Unique, 100*float64(st.Reposts)/float64(len(msgs)), b.cfg.llmLatency, b.cfg.llmConcurrency)
+	reposts := float64(st.Reposts) / float64(len(msgs))
+	fmt.Printf("\n## LLM stage, %d stories per call: %d messages, %d unique stories (%.0f %% reposts), fake provider %s + %s per input token + %s per output token, %d at once, %d requests/min, %.1f %% of stories left out of multi-story answers ...\n",
+		k, len(msgs), st.Unique, 100*reposts, b.cfg.llmLatency, b.cfg.llmInToken, b.cfg.llmOutToken, b.cfg.llmConcurrency, b.cfg.llmRPM, 100*b.cfg.llmDropShare)
 	if _, err := b.publish(ctx, p.subject, msgs, 0); err != nil {
-		return err
+		return "", err
 	}
 	port, err := freePort()
 	if err != nil {
-		return err
+		return "", err
 	}
-	procs, err := b.startWorkers(p, 1, "LLM_PROVIDER=openai", "OPENAI_BASE_URL="+fake.URL, "OPENAI_API_KEY="+fake.APIKey(),
-		"REDIS_URL="+b.cfg.redisURL, "NEWSFLOW_CACHE_PREFIX="+prefix, fmt.Sprintf("NEWSFLOW_LLM_CONCURRENCY=%d", b.cfg.llmConcurrency),
-		fmt.Sprintf("NEWSFLOW_HTTP_ADDR=127.0.0.1:%d", port), "NEWSFLOW_LAG_INTERVAL=0s")
+	env := []string{"LLM_PROVIDER=openai", "OPENAI_BASE_URL=" + fake.URL, "OPENAI_API_KEY=" + fake.APIKey(),
+		"REDIS_URL=" + b.cfg.redisURL, "NEWSFLOW_CACHE_PREFIX=" + prefix, fmt.Sprintf("NEWSFLOW_LLM_CONCURRENCY=%d", b.cfg.llmConcurrency),
+		fmt.Sprintf("NEWSFLOW_LLM_STORIES_PER_CALL=%d", k), fmt.Sprintf("NEWSFLOW_LLM_RPM=%d", b.cfg.llmRPM*95/100),
+		fmt.Sprintf("NEWSFLOW_HTTP_ADDR=127.0.0.1:%d", port), "NEWSFLOW_LAG_INTERVAL=0s"}
+	if b.cfg.heapProfile != "" {
+		env = append(env, "NEWSFLOW_PPROF=true")
+	}
+	procs, err := b.startWorkers(p, 1, env...)
 	if err != nil {
-		return err
+		return "", err
 	}
-	if err := b.waitDrained(ctx, p, int64(len(msgs)), 10*time.Minute); err != nil {
+	if err := b.waitDrained(ctx, p, int64(len(msgs)), 20*time.Minute); err != nil {
 		procs[0].Kill()
-		return err
+		return "", err
 	}
 	metrics, err := scrape(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
 	if err != nil {
 		procs[0].Kill()
-		return err
+		return "", err
+	}
+	if b.cfg.heapProfile != "" {
+		path := fmt.Sprintf("%s-k%d", b.cfg.heapProfile, k)
+		if err := fetchProfile(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap", port), path); err != nil {
+			fmt.Println("heap profile:", err)
+		}
 	}
 	res, err := stopAll(procs)
 	if err != nil {
-		return err
+		return "", err
 	}
 	r := res[0]
 	first, _ := summaryTime(r, "first_fetch")
 	last, _ := summaryTime(r, "last_commit")
 	secs := last.Sub(first).Seconds()
 	hitsMem, hitsRedis := metrics[`newsflow_cache_hits_total{tier="memory"}`], metrics[`newsflow_cache_hits_total{tier="redis"}`]
-	lookups := float64(len(msgs)) // every message needs its story's enrichment
-	expected := float64(b.cfg.llmConcurrency) / b.cfg.llmLatency.Seconds() / (1 - float64(st.Reposts)/float64(len(msgs)))
-	fmt.Printf("RESULT llm messages=%d unique=%d llm_calls=%d calls_per_unique=%.2f msgs_per_s=%.1f expected_bound_msgs_per_s=%.1f cache_hits_memory=%.0f cache_hits_redis=%.0f batch_dedupe_saved=%.0f singleflight_saved=%.0f hit_rate=%.1f%% tokens_used=%.0f tokens_saved=%.0f\n",
-		len(msgs), st.Unique, fake.Calls(), float64(fake.Calls())/float64(st.Unique), float64(len(msgs))/secs, expected,
+	unique := float64(st.Unique)
+	in, out := fake.Tokens()
+	cached := fake.CachedTokens()
+	alone := metrics["newsflow_llm_stories_retried_alone_total"]
+	rpmBound := math.Inf(1)
+	if b.cfg.llmRPM > 0 {
+		rpmBound = float64(k) * float64(b.cfg.llmRPM) / 60 / (1 - reposts)
+	}
+	rssMB := float64(r.MaxRSSBytes) / (1 << 20)
+	billed := float64(in) / unique
+	billedDisc := (float64(in) - b.cfg.llmCachedDiscount*float64(cached)) / unique
+	fmt.Printf("RESULT llm k=%d messages=%d unique=%d requests=%d requests_per_unique=%.3f msgs_per_s=%.1f request_limit_bound_msgs_per_s=%.1f input_tokens_per_story=%.0f billed_input_tokens_per_story_cached_discount=%.0f cached_share=%.1f%% output_tokens_per_story=%.0f retried_alone=%.0f retried_alone_share=%.2f%% rate_limited_429=%d cache_hits_memory=%.0f cache_hits_redis=%.0f batch_dedupe_saved=%.0f singleflight_saved=%.0f tokens_used=%.0f tokens_saved=%.0f worker_peak_rss_mb=%.1f\n",
+		k, len(msgs), st.Unique, fake.Calls(), float64(fake.Calls())/unique, float64(len(msgs))/secs, rpmBound,
+		billed, billedDisc, 100*float64(cached)/max(1, float64(in)), float64(out)/unique, alone, 100*alone/unique, fake.RateLimited(),
 		hitsMem, hitsRedis, metrics[`newsflow_llm_calls_saved_total{by="batch"}`], metrics[`newsflow_llm_calls_saved_total{by="singleflight"}`],
-		100*(lookups-float64(fake.Calls()))/lookups, summaryNum(r, "llm_tokens"), summaryNum(r, "llm_tokens_saved"))
-	return nil
+		summaryNum(r, "llm_tokens"), summaryNum(r, "llm_tokens_saved"), rssMB)
+	return fmt.Sprintf("| %d | %.1f (bound %.1f) | %.3f | %.0f / %.0f | %.0f | %.2f %% | %d | %.1f |", k, float64(len(msgs))/secs, rpmBound,
+		float64(fake.Calls())/unique, billed, billedDisc, float64(out)/unique, 100*alone/unique, fake.RateLimited(), rssMB), nil
 }
 
 func redisClient(u string) (*redis.Client, error) {
