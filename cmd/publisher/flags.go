@@ -14,6 +14,7 @@ import (
 
 	"newsflow/internal/envflag"
 	"newsflow/internal/natsflag"
+	"newsflow/internal/publish"
 	"newsflow/internal/stream"
 )
 
@@ -25,7 +26,7 @@ type commonFlags struct {
 
 	subject        string
 	maxInflight    int
-	maxRetries     int
+	retryFor       time.Duration
 	publishTimeout time.Duration
 }
 
@@ -33,9 +34,9 @@ func (f *commonFlags) register(fs *flag.FlagSet) {
 	f.conn.Register(fs)
 	f.stream.Register(fs)
 	fs.StringVar(&f.subject, "subject", "", "publish every message to this subject; empty means news.ingest.<source> per message")
-	fs.IntVar(&f.maxInflight, "max-inflight", 4096, "most messages published and not yet acknowledged by JetStream")
-	fs.IntVar(&f.maxRetries, "max-retries", 5, "retries of a message after a timeout, no responders or a disconnect, with backoff; then it counts as failed")
-	fs.DurationVar(&f.publishTimeout, "publish-timeout", 10*time.Second, "how long to wait for JetStream's acknowledgement of one message before retrying it")
+	fs.IntVar(&f.maxInflight, "max-inflight", publish.DefaultMaxInflight, "most messages published and not yet settled (retries included)")
+	fs.DurationVar(&f.retryFor, "retry-for", publish.DefaultRetryFor, "how long to retry a message after a disconnect, timeout, no responders or leader election, with its Nats-Msg-Id; then it is checked once more at the end and counts as failed")
+	fs.DurationVar(&f.publishTimeout, "publish-timeout", publish.DefaultAckTimeout, "how long to wait for JetStream's acknowledgement of one attempt before retrying it")
 }
 
 // validate checks the values the flag package cannot.
@@ -43,8 +44,8 @@ func (f *commonFlags) validate() error {
 	switch {
 	case f.maxInflight < 1:
 		return usagef("invalid value %d for --max-inflight: must be at least 1", f.maxInflight)
-	case f.maxRetries < 0:
-		return usagef("invalid value %d for --max-retries: must be at least 0", f.maxRetries)
+	case f.retryFor < 0:
+		return usagef("invalid value %s for --retry-for: must not be negative (0: no retries before the last check)", f.retryFor)
 	case f.publishTimeout <= 0:
 		return usagef("invalid value %s for --publish-timeout: must be positive", f.publishTimeout)
 	}
@@ -75,30 +76,33 @@ func (f *commonFlags) validate() error {
 	return nil
 }
 
+// engineConfig is the publish engine's part of the flags.
+func (f *commonFlags) engineConfig() publish.Config {
+	return publish.Config{MaxInflight: f.maxInflight, RetryFor: f.retryFor, AckTimeout: f.publishTimeout}
+}
+
 // connect dials NATS at --nats-url or, when that is empty, the embedded
 // server a worker advertised in --data-dir, and ensures the stream.
-func (f *commonFlags) connect(ctx context.Context, log *zap.Logger) (*nats.Conn, jetstream.JetStream, error) {
+func (f *commonFlags) connect(ctx context.Context, log *zap.Logger) (*nats.Conn, error) {
 	nc, err := f.conn.Connect(log, "newsflow-publisher", nats.ReconnectBufSize(64<<20))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	js, err := jetstream.New(nc,
-		jetstream.WithPublishAsyncMaxPending(f.maxInflight),
-		jetstream.WithPublishAsyncTimeout(f.publishTimeout))
+	js, err := jetstream.New(nc)
 	if err != nil {
 		nc.Close()
-		return nil, nil, fmt.Errorf("jetstream: %w", err)
+		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	sc, _ := f.stream.Config() // checked by validate
 	if _, err := stream.Ensure(sctx, js, sc); err != nil {
 		nc.Close()
-		return nil, nil, err
+		return nil, err
 	}
 	log.Info("connected", zap.String("nats_url", natsflag.RedactURL(nc.ConnectedUrlRedacted())), zap.String("stream", sc.Name),
-		zap.Strings("subjects", sc.Subjects), zap.Int("max_inflight", f.maxInflight))
-	return nc, js, nil
+		zap.Strings("subjects", sc.Subjects), zap.Int("max_inflight", f.maxInflight), zap.Duration("retry_for", f.retryFor))
+	return nc, nil
 }
 
 // listFlag is a comma-separated list of strings.

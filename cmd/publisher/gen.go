@@ -13,6 +13,7 @@ import (
 
 	"newsflow/internal/envflag"
 	"newsflow/internal/gen"
+	"newsflow/internal/publish"
 )
 
 // runGen is "publisher gen": synthetic news to JetStream.
@@ -61,7 +62,7 @@ func runGen(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	nc, js, err := cf.connect(ctx, log)
+	nc, err := cf.connect(ctx, log)
 	if err != nil {
 		return err
 	}
@@ -74,10 +75,12 @@ func runGen(ctx context.Context, args []string, e env) error {
 		limiter = rate.NewLimiter(rate.Limit(rt), max(1, int(float64(rt)/10)))
 	}
 
-	c := &counts{}
 	start := time.Now()
-	p := newPublisher(ctx, js, cf.maxInflight, cf.maxRetries, c, log)
-	prog := startProgress(e.stderr, c, start)
+	p, err := publish.New(ctx, nc, cf.engineConfig(), log)
+	if err != nil {
+		return err
+	}
+	prog := startProgress(e.stderr, func() string { return summary(p.Counts(), 0, time.Since(start)) })
 
 	// Generating and encoding run beside publishing: both cost CPU.
 	genCtx, stopGen := context.WithCancel(ctx)
@@ -85,13 +88,15 @@ func runGen(ctx context.Context, args []string, e env) error {
 	var wg sync.WaitGroup
 	var resent int
 	wg.Go(func() { resent = produce(genCtx, g, *count, *dupIDs, *seed, cf.subject, items) })
+	handed := 0 // given to Publish, which counts each outcome, a refusal included
 	for it := range items {
 		if limiter != nil {
 			if err := limiter.Wait(ctx); err != nil {
 				break
 			}
 		}
-		if err := p.publish(ctx, it.subject, it.data, it.id, it.id); err != nil {
+		handed++
+		if err := p.Publish(ctx, it.subject, it.data, it.id, it.id); err != nil {
 			break
 		}
 	}
@@ -99,15 +104,16 @@ func runGen(ctx context.Context, args []string, e env) error {
 	for range items { // unblock the producer if we stopped early
 	}
 	wg.Wait()
-	p.close()
+	p.AddNotAttempted(int64(*count - handed))
+	c := p.Close()
 	prog.end()
 	elapsed := time.Since(start)
-	fmt.Fprintln(e.stdout, summary(c, elapsed))
+	fmt.Fprintln(e.stdout, summary(c, 0, elapsed))
 	st := g.Stats()
 	log.Info("gen done", zap.Int("unique_stories", st.Unique), zap.Int("reposts", st.Reposts), zap.Int("resent_ids", resent),
-		zap.Int64("published", c.published.Load()), zap.Int64("duplicates", c.duplicates.Load()),
-		zap.Int64("failed", c.failed.Load()), zap.Duration("duration", elapsed))
-	return outcome(ctx, nil, c)
+		zap.Int64("published", c.Published), zap.Int64("retried", c.Retried), zap.Int64("duplicates", c.Duplicates),
+		zap.Int64("failed", c.Failed), zap.Int64("not_attempted", c.NotAttempted), zap.Duration("duration", elapsed))
+	return outcome(ctx, nil, c, 0)
 }
 
 // genItem is one encoded message ready to publish.

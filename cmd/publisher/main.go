@@ -4,15 +4,16 @@
 //	publisher send [flags] [FILE...]   JSONL files (or stdin), one message per line
 //	publisher gen --count N [flags]    synthetic news from internal/gen
 //
-// Both ensure the stream exists, publish asynchronously with a bounded
-// number of unacknowledged messages, set Nats-Msg-Id to each message's id so
-// that JetStream drops re-publishes, retry transient failures, and end with
-// one summary line on stdout:
+// Both ensure the stream exists and publish through internal/publish: asynchronously
+// with a bounded number of unsettled messages, Nats-Msg-Id set to each
+// message's id so that JetStream drops re-publishes, every failure that may
+// be transient retried for --retry-for, and one summary line on stdout:
 //
-//	published N, duplicates D (dropped by JetStream), invalid I, failed F, X msgs/s
+//	published N (retried R), duplicates D (in the input, dropped by JetStream), invalid I, failed F, not attempted A, X msgs/s
 //
 // Exit status: 0 when everything was published (or deduplicated), 1 when a
-// line was invalid or a message failed, 2 for a usage error. Every flag has
+// line was invalid, a message failed or the run was interrupted, 2 for a
+// usage error. Every flag has
 // an environment variable; see --help of each subcommand.
 package main
 

@@ -66,9 +66,10 @@ func runCmd(t *testing.T, env map[string]string, stdin string, args ...string) r
 	return result{err: err, code: exitCode(err, &errOut), stdout: out.String(), stderr: errOut.String()}
 }
 
-var summaryRE = regexp.MustCompile(`^published (\d+), duplicates (\d+) \(dropped by JetStream\), invalid (\d+), failed (\d+), \d+ msgs/s\n$`)
+var summaryRE = regexp.MustCompile(`^published (\d+) \(retried \d+\), duplicates (\d+) \(in the input, dropped by JetStream\), invalid (\d+), failed (\d+), not attempted (\d+), \d+ msgs/s\n$`)
 
-// parseSummary returns published, duplicates, invalid, failed.
+// parseSummary returns published, duplicates, invalid, failed; it fails
+// the test when a message was not attempted.
 func parseSummary(t *testing.T, stdout string) [4]int {
 	t.Helper()
 	m := summaryRE.FindStringSubmatch(stdout)
@@ -78,6 +79,9 @@ func parseSummary(t *testing.T, stdout string) [4]int {
 	var n [4]int
 	for i := range n {
 		n[i], _ = strconv.Atoi(m[i+1])
+	}
+	if m[5] != "0" {
+		t.Errorf("summary %q: %s messages not attempted, want 0", stdout, m[5])
 	}
 	return n
 }

@@ -8,17 +8,20 @@ import (
 	"time"
 
 	"golang.org/x/term"
+
+	"newsflow/internal/publish"
 )
 
-// summary formats the final line.
-func summary(c *counts, elapsed time.Duration) string {
-	pub, dup := c.published.Load(), c.duplicates.Load()
+// summary formats the final line: what was stored (and how many of those
+// needed retries), dropped as duplicates of earlier input, skipped as
+// invalid, not stored, and never tried.
+func summary(c publish.Counts, invalid int64, elapsed time.Duration) string {
 	rate := 0.0
 	if s := elapsed.Seconds(); s > 0 {
-		rate = float64(pub+dup) / s
+		rate = float64(c.Published+c.Duplicates) / s
 	}
-	return fmt.Sprintf("published %d, duplicates %d (dropped by JetStream), invalid %d, failed %d, %.0f msgs/s",
-		pub, dup, c.invalid.Load(), c.failed.Load(), rate)
+	return fmt.Sprintf("published %d (retried %d), duplicates %d (in the input, dropped by JetStream), invalid %d, failed %d, not attempted %d, %.0f msgs/s",
+		c.Published, c.Retried, c.Duplicates, invalid, c.Failed, c.NotAttempted, rate)
 }
 
 // progress redraws a status line on a terminal while publishing.
@@ -35,7 +38,7 @@ func isTerminal(w io.Writer) bool {
 
 // startProgress shows counts on w every 250ms when w is a terminal, and
 // does nothing otherwise (piped output stays clean).
-func startProgress(w io.Writer, c *counts, start time.Time) *progress {
+func startProgress(w io.Writer, line func() string) *progress {
 	p := &progress{stop: make(chan struct{})}
 	if !isTerminal(w) {
 		return p
@@ -49,7 +52,7 @@ func startProgress(w io.Writer, c *counts, start time.Time) *progress {
 				fmt.Fprint(w, "\r\x1b[K")
 				return
 			case <-t.C:
-				fmt.Fprint(w, "\r\x1b[K", summary(c, time.Since(start)))
+				fmt.Fprint(w, "\r\x1b[K", line())
 			}
 		}
 	})

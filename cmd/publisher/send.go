@@ -12,12 +12,14 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 
 	"newsflow/internal/envflag"
 	"newsflow/internal/news"
+	"newsflow/internal/publish"
 )
 
 // runSend is "publisher send": JSONL files (or stdin) to JetStream.
@@ -57,30 +59,33 @@ func runSend(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	nc, js, err := cf.connect(ctx, log)
+	nc, err := cf.connect(ctx, log)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
 
-	c := &counts{}
 	start := time.Now()
-	p := newPublisher(ctx, js, cf.maxInflight, cf.maxRetries, c, log)
-	prog := startProgress(e.stderr, c, start)
-	s := sender{p: p, counts: c, subject: cf.subject, validate: !*noValidate, stderr: e.stderr}
+	p, err := publish.New(ctx, nc, cf.engineConfig(), log)
+	if err != nil {
+		return err
+	}
+	s := sender{p: p, subject: cf.subject, validate: !*noValidate, stderr: e.stderr}
+	prog := startProgress(e.stderr, func() string { return summary(p.Counts(), s.invalid.Load(), time.Since(start)) })
 	var readErr error
 	for _, in := range inputs {
 		if readErr = s.sendAll(ctx, in); readErr != nil {
 			break
 		}
 	}
-	p.close()
+	c := p.Close()
 	prog.end()
 	elapsed := time.Since(start)
-	fmt.Fprintln(e.stdout, summary(c, elapsed))
-	log.Info("send done", zap.Int64("published", c.published.Load()), zap.Int64("duplicates", c.duplicates.Load()),
-		zap.Int64("invalid", c.invalid.Load()), zap.Int64("failed", c.failed.Load()), zap.Duration("duration", elapsed))
-	return outcome(ctx, readErr, c)
+	fmt.Fprintln(e.stdout, summary(c, s.invalid.Load(), elapsed))
+	log.Info("send done", zap.Int64("published", c.Published), zap.Int64("retried", c.Retried), zap.Int64("duplicates", c.Duplicates),
+		zap.Int64("invalid", s.invalid.Load()), zap.Int64("failed", c.Failed), zap.Int64("not_attempted", c.NotAttempted),
+		zap.Duration("duration", elapsed))
+	return outcome(ctx, readErr, c, s.invalid.Load())
 }
 
 // parseFlags parses args with environment fallbacks; a bad value is a
@@ -95,7 +100,7 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) err
 
 // outcome is the command's error: a read error, an interruption, or the
 // messages that did not make it.
-func outcome(ctx context.Context, readErr error, c *counts) error {
+func outcome(ctx context.Context, readErr error, c publish.Counts, invalid int64) error {
 	var errs []error
 	if readErr != nil {
 		errs = append(errs, readErr)
@@ -103,11 +108,11 @@ func outcome(ctx context.Context, readErr error, c *counts) error {
 	if err := ctx.Err(); err != nil {
 		errs = append(errs, fmt.Errorf("interrupted: %w", err))
 	}
-	if n := c.invalid.Load(); n > 0 {
-		errs = append(errs, fmt.Errorf("%d invalid lines skipped", n))
+	if invalid > 0 {
+		errs = append(errs, fmt.Errorf("%d invalid lines skipped", invalid))
 	}
-	if n := c.failed.Load(); n > 0 {
-		errs = append(errs, fmt.Errorf("%d messages failed to publish", n))
+	if c.Failed > 0 {
+		errs = append(errs, fmt.Errorf("%d messages failed to publish", c.Failed))
 	}
 	return errors.Join(errs...)
 }
@@ -132,8 +137,8 @@ func openInput(name string, stdin io.Reader) (input, error) {
 
 // sender turns lines into publishes.
 type sender struct {
-	p        *publisher
-	counts   *counts
+	p        *publish.Engine
+	invalid  atomic.Int64 // lines rejected by validation, never published
 	subject  string // override, or "" for news.ingest.<source>
 	validate bool
 	stderr   io.Writer
@@ -153,7 +158,7 @@ func (s *sender) sendAll(ctx context.Context, in input) error {
 		if len(line) > 0 || tooLong {
 			where := in.name + ":" + strconv.Itoa(lineNo)
 			if tooLong {
-				s.invalid(where, fmt.Errorf("line longer than %d bytes", maxLine))
+				s.reject(where, fmt.Errorf("line longer than %d bytes", maxLine))
 			} else if perr := s.sendLine(ctx, line, where); perr != nil {
 				return perr
 			}
@@ -194,18 +199,18 @@ func (s *sender) sendLine(ctx context.Context, line []byte, where string) error 
 	if s.validate {
 		m, err := news.Decode(line)
 		if err != nil {
-			s.invalid(where, err)
+			s.reject(where, err)
 			return nil
 		}
 		source, id = m.Source, m.ID
 	} else {
 		source, id = lenientIDs(line)
 	}
-	return s.p.publish(ctx, s.subjectOf(source), line, id, where)
+	return s.p.Publish(ctx, s.subjectOf(source), line, id, where)
 }
 
-func (s *sender) invalid(where string, err error) {
-	s.counts.invalid.Add(1)
+func (s *sender) reject(where string, err error) {
+	s.invalid.Add(1)
 	fmt.Fprintf(s.stderr, "%s: %v\n", where, err)
 }
 
