@@ -139,7 +139,7 @@ func openInput(name string, stdin io.Reader) (input, error) {
 type sender struct {
 	p        *publish.Engine
 	invalid  atomic.Int64 // lines rejected by validation, never published
-	subject  string // override, or "" for news.ingest.<source>
+	subject  string       // override, or "" for news.ingest.<source>
 	validate bool
 	stderr   io.Writer
 	subjects map[string]string // source → subject cache
