@@ -16,6 +16,11 @@ const (
 	DefaultMaxDeliver    = 10
 	DefaultMaxAckPending = 20000
 	DefaultFetchBatch    = 500
+	// DefaultPullExpiry is short so that a pull parked on a consumer leader
+	// that died is noticed soon: the server sends an idle heartbeat every
+	// 2/5 of it, two missed heartbeats (4s) make the client pull again,
+	// and a leadership change makes it pull again at once.
+	DefaultPullExpiry = 5 * time.Second
 )
 
 // DefaultBackOff is the default nak delay by delivery count: the n-th
@@ -48,6 +53,10 @@ type Config struct {
 	// FetchBatch is the number of messages each worker requests ahead and
 	// buffers (pipelined pulls). Default 500; at most MaxAckPending.
 	FetchBatch int
+	// PullExpiry is how long one pull request waits on the server; idle
+	// heartbeats come every 2/5 of it and two missed ones re-issue the pull.
+	// Default 5s; at least 1s.
+	PullExpiry time.Duration
 	// MaxMessageBytes is the largest accepted message payload in bytes;
 	// larger ones are dead-lettered. Default 64 KiB.
 	MaxMessageBytes int
@@ -69,6 +78,7 @@ func (c Config) withDefaults() Config {
 	}
 	c.MaxAckPending = cmp.Or(c.MaxAckPending, DefaultMaxAckPending)
 	c.FetchBatch = cmp.Or(c.FetchBatch, min(DefaultFetchBatch, c.MaxAckPending))
+	c.PullExpiry = cmp.Or(c.PullExpiry, DefaultPullExpiry)
 	c.MaxMessageBytes = cmp.Or(c.MaxMessageBytes, news.DefaultMaxBytes)
 	c.DLQStream = cmp.Or(c.DLQStream, stream.DefaultDLQName)
 	c.DLQSubjectPrefix = cmp.Or(c.DLQSubjectPrefix, stream.DefaultDLQSubjectPrefix)
@@ -93,6 +103,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("consumer: MaxAckPending must be ≥ 1, got %d", c.MaxAckPending)
 	case c.FetchBatch < 1 || c.FetchBatch > c.MaxAckPending:
 		return fmt.Errorf("consumer: FetchBatch must be 1 to MaxAckPending (%d), got %d", c.MaxAckPending, c.FetchBatch)
+	case c.PullExpiry < time.Second:
+		return fmt.Errorf("consumer: PullExpiry must be ≥ 1s, got %s", c.PullExpiry)
 	case c.MaxMessageBytes < 1:
 		return fmt.Errorf("consumer: MaxMessageBytes must be ≥ 1, got %d", c.MaxMessageBytes)
 	}

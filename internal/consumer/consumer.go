@@ -214,7 +214,11 @@ var errSubscriptionClosed = errors.New("subscription closed")
 func (r *runner) pump(ctx context.Context) error {
 	c := r.c
 	p := &pull{r: r, ctx: ctx, stalled: make(chan struct{}, 1)}
-	cc, err := c.cons.Consume(p.handle, jetstream.PullMaxMessages(c.cfg.FetchBatch), jetstream.ConsumeErrHandler(p.onError))
+	// The client pulls again by itself after a leadership change (at once)
+	// and after two missed heartbeats; a short expiry keeps the latter near.
+	cc, err := c.cons.Consume(p.handle, jetstream.PullMaxMessages(c.cfg.FetchBatch),
+		jetstream.PullExpiry(c.cfg.PullExpiry), jetstream.PullHeartbeat(c.cfg.PullExpiry*2/5),
+		jetstream.ConsumeErrHandler(p.onError))
 	if err != nil {
 		return err
 	}

@@ -536,6 +536,7 @@ func TestConfig_Validate(t *testing.T) {
 		{"MaxDeliver", func(c *consumer.Config) { c.MaxDeliver = -1 }, "MaxDeliver must be ≥ 1, got -1"},
 		{"FetchBatch", func(c *consumer.Config) { c.MaxAckPending = 10; c.FetchBatch = 20 }, "FetchBatch must be 1 to MaxAckPending (10), got 20"},
 		{"BackOff", func(c *consumer.Config) { c.BackOff = []time.Duration{time.Second, 0} }, "BackOff[1] must be > 0, got 0s"},
+		{"PullExpiry", func(c *consumer.Config) { c.PullExpiry = 500 * time.Millisecond }, "PullExpiry must be ≥ 1s, got 500ms"},
 		{"DLQPrefix", func(c *consumer.Config) { c.DLQSubjectPrefix = "news.dlq" }, `DLQSubjectPrefix "news.dlq" overlaps Stream.Subjects "news.>"`},
 		{"DLQPrefixWildcard", func(c *consumer.Config) { c.DLQSubjectPrefix = "dlq.*" }, `DLQSubjectPrefix must not contain wildcards, got "dlq.*"`},
 		{"DupWindow", func(c *consumer.Config) { c.Stream.MaxAge = time.Minute; c.Stream.DuplicateWindow = time.Hour }, "Stream.DuplicateWindow 1h0m0s must not exceed Stream.MaxAge 1m0s"},
@@ -543,7 +544,7 @@ func TestConfig_Validate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			cfg := consumer.Config{
-				Durable: "d", AckWait: time.Second, MaxDeliver: 3, MaxAckPending: 100, FetchBatch: 10,
+				Durable: "d", AckWait: time.Second, MaxDeliver: 3, MaxAckPending: 100, FetchBatch: 10, PullExpiry: 5 * time.Second,
 				MaxMessageBytes: 1000, BackOff: []time.Duration{time.Second}, DLQStream: "NEWS_DLQ", DLQSubjectPrefix: "news-dlq",
 				Stream: stream.Config{Name: "NEWS", Subjects: []string{"news.>"}, Replicas: 1},
 			}
