@@ -159,6 +159,32 @@ func TestSend_ValidDuplicateAndInvalidLines(t *testing.T) {
 	}
 }
 
+// A byte-order mark at the start of a file (or of any line) is stripped,
+// not published and not reported invalid.
+func TestSend_ByteOrderMarkStripped(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	in := "\ufeff" + line("bom:1", "s", "one") + "\n\ufeff" + line("bom:2", "s", "two") + "\n"
+	for _, mode := range [][]string{{"send"}, {"send", "--no-validate"}} {
+		r := runCmd(t, nil, in, append(mode, b.args...)...)
+		if r.err != nil {
+			t.Fatalf("%v: %v\n%s", mode, r.err, r.stderr)
+		}
+	}
+	msgs := streamMsgs(t, b)
+	if len(msgs) != 2 {
+		t.Fatalf("stream holds %d messages, want 2 (the second run's dropped as duplicates)", len(msgs))
+	}
+	for i, m := range msgs {
+		if !bytes.HasPrefix(m.Data, []byte(`{"id":"bom:`)) {
+			t.Errorf("message %d = %q, want it without the byte-order mark", i, m.Data)
+		}
+		if id := m.Header.Get(jetstream.MsgIDHeader); id != fmt.Sprintf("bom:%d", i+1) {
+			t.Errorf("message %d Nats-Msg-Id %q", i, id)
+		}
+	}
+}
+
 func TestSend_StdinNoValidate(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

@@ -195,6 +195,9 @@ func readLine(br *bufio.Reader) (line []byte, tooLong bool, err error) {
 }
 
 func (s *sender) sendLine(ctx context.Context, line []byte, where string) error {
+	// A byte-order mark (an editor's, at the start of a file) is no part of
+	// the message; workers would ignore it too.
+	line = bytes.TrimPrefix(line, news.BOM)
 	var source, id string
 	if s.validate {
 		m, err := news.Decode(line)

@@ -5,15 +5,17 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/valyala/fastjson"
 )
 
-// This file keeps the previous DecodeLimit and Validate verbatim (renamed) as
-// the reference the current decoder is checked against.
+// This file keeps the previous DecodeLimit and Validate (renamed) as the
+// reference the current decoder is checked against, with the contract's
+// later changes: a leading byte-order mark is ignored, invalid UTF-8 is an
+// error only in a known field, published_at goes through parsePublishedAt,
+// and an id must not hold control characters.
 
 // decodeLimitRef is the previous DecodeLimit. It parses one message, rejecting it if it exceeds maxBytes, is not
 // a single JSON object, or fails Validate. The returned Message is normalised.
@@ -27,9 +29,7 @@ func decodeLimitRef(b []byte, maxBytes int) (Message, error) {
 	if maxBytes > 0 && len(b) > maxBytes {
 		return Message{}, &DecodeError{Reason: fmt.Sprintf("size %d bytes exceeds limit %d", len(b), maxBytes)}
 	}
-	if !utf8.Valid(b) {
-		return Message{}, &DecodeError{Reason: "not valid UTF-8"}
-	}
+	b = []byte(strings.TrimPrefix(string(b), "\ufeff"))
 	p := refParsers.Get()
 	defer refParsers.Put(p)
 	v, err := p.ParseBytes(b)
@@ -80,12 +80,17 @@ func decodeLimitRef(b []byte, maxBytes int) (Message, error) {
 	if bad != nil {
 		return Message{}, bad
 	}
-	if published != "" {
-		t, err := time.Parse(time.RFC3339, strings.TrimSpace(published))
-		if err != nil {
-			return Message{}, &DecodeError{Field: "published_at", Reason: "not an RFC 3339 time"}
+	for _, f := range [...]struct{ name, v string }{{"id", m.ID}, {"source", m.Source}, {"title", m.Title}, {"body", m.Body}, {"url", m.URL}, {"lang", m.Lang}, {"published_at", published}} {
+		if !utf8.ValidString(f.v) {
+			return Message{}, &DecodeError{Field: f.name, Reason: "not valid UTF-8"}
 		}
-		m.PublishedAt = t.UTC()
+	}
+	if published != "" {
+		t, err := parsePublishedAt(published)
+		if err != nil {
+			return Message{}, err
+		}
+		m.PublishedAt = t
 	}
 	m.Normalize()
 	if err := m.validateRef(); err != nil {
@@ -113,6 +118,11 @@ func (m *Message) validateRef() error {
 		}
 		if strings.IndexByte(f.v, 0) >= 0 {
 			return &DecodeError{Field: f.name, Reason: "contains a NUL byte"}
+		}
+	}
+	for _, r := range m.ID {
+		if r < 0x20 || (r >= 0x7f && r < 0xa0) {
+			return &DecodeError{Field: "id", Reason: "contains a control character"}
 		}
 	}
 	return nil

@@ -1,10 +1,13 @@
 package news
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
@@ -16,7 +19,16 @@ const (
 	MaxIDBytes = 256
 	// DefaultMaxBytes is the default limit on one encoded message: 64 KiB.
 	DefaultMaxBytes = 64 << 10
+	// MinPublishedYear and MaxPublishedYear bound published_at: a year
+	// outside them is a zero value or a typo (0001, 0000, 20226), not news.
+	MinPublishedYear = 1900
+	MaxPublishedYear = 2199
 )
+
+// BOM is the UTF-8 byte-order mark some editors put at the start of a
+// file; DecodeLimit ignores it at the start of a message, and `publisher
+// send` strips it from the start of each line.
+var BOM = []byte("\xef\xbb\xbf")
 
 // Message is one news item as publishers send it, one JSON object per
 // JetStream message.
@@ -89,25 +101,25 @@ func DecodeLimit(b []byte, maxBytes int) (Message, error) {
 	if maxBytes > 0 && len(b) > maxBytes {
 		return Message{}, &DecodeError{Reason: fmt.Sprintf("size %d bytes exceeds limit %d", len(b), maxBytes)}
 	}
-	// Validating the whole input up front makes every decoded field valid
-	// UTF-8 too: unescaping copies runs of the input split at ASCII
-	// backslashes, emits ASCII or whole runes for the escapes, U+FFFD for a
-	// surrogate pair that does not decode, and keeps a lone surrogate such
-	// as \ud800 as its six ASCII characters (TestDecodeEscapes).
-	if !utf8.Valid(b) {
-		return Message{}, &DecodeError{Reason: "not valid UTF-8"}
-	}
+	b = bytes.TrimPrefix(b, BOM)
+	// Valid UTF-8 input makes every decoded field valid UTF-8 too:
+	// unescaping copies runs of the input split at ASCII backslashes, emits
+	// ASCII or whole runes for the escapes, U+FFFD for a surrogate pair that
+	// does not decode, and keeps a lone surrogate such as \ud800 as its six
+	// ASCII characters (TestDecodeEscapes). Otherwise the known fields are
+	// checked one by one: invalid bytes in a field we ignore do no harm.
+	checkUTF8 := !utf8.Valid(b)
 	var raw [numFields][]byte
 	if scanFlat(b, &raw) {
-		return decodeFields(&raw, true)
+		return decodeFields(&raw, true, checkUTF8)
 	}
-	return decodeFastjson(b)
+	return decodeFastjson(b, checkUTF8)
 }
 
 // decodeFastjson decodes with fastjson what scanFlat does not take: other
 // values than strings and null, escaped keys, and malformed JSON, whose
 // errors quote the parser.
-func decodeFastjson(b []byte) (Message, error) {
+func decodeFastjson(b []byte, checkUTF8 bool) (Message, error) {
 	p := parsers.Get()
 	defer parsers.Put(p)
 	v, err := p.ParseBytes(b)
@@ -143,13 +155,14 @@ func decodeFastjson(b []byte) (Message, error) {
 	if bad != nil {
 		return Message{}, bad
 	}
-	return decodeFields(&raw, false)
+	return decodeFields(&raw, false, checkUTF8)
 }
 
 // decodeFields makes the normalised and validated message of its fields'
 // string contents, indexed by field (nil when absent or null), which are
-// still JSON-escaped if escaped is set. They must be valid UTF-8.
-func decodeFields(raw *[numFields][]byte, escaped bool) (Message, error) {
+// still JSON-escaped if escaped is set. They must be valid UTF-8 unless
+// checkUTF8 is set.
+func decodeFields(raw *[numFields][]byte, escaped, checkUTF8 bool) (Message, error) {
 	n := 0
 	for _, r := range raw {
 		n += len(r) // unescaping never lengthens
@@ -173,13 +186,20 @@ func decodeFields(raw *[numFields][]byte, escaped bool) (Message, error) {
 	for i, end := range ends {
 		fields[i], start = all[start:end], end
 	}
+	if checkUTF8 {
+		for i, f := range fields {
+			if !utf8.ValidString(f) {
+				return Message{}, &DecodeError{Field: fieldNames[i], Reason: "not valid UTF-8"}
+			}
+		}
+	}
 	m := Message{ID: fields[fieldID], Source: fields[fieldSource], Title: fields[fieldTitle], Body: fields[fieldBody], URL: fields[fieldURL], Lang: fields[fieldLang]}
 	if published := fields[fieldPublishedAt]; published != "" {
-		t, err := time.Parse(time.RFC3339, strings.TrimSpace(published))
+		t, err := parsePublishedAt(published)
 		if err != nil {
-			return Message{}, &DecodeError{Field: "published_at", Reason: "not an RFC 3339 time"}
+			return Message{}, err
 		}
-		m.PublishedAt = t.UTC()
+		m.PublishedAt = t
 	}
 	m.Normalize()
 	if err := m.validate(false); err != nil {
@@ -228,18 +248,57 @@ func fieldOf(key []byte) int {
 // are reusable.
 var parsers fastjson.ParserPool
 
+// parsePublishedAt parses an RFC 3339 time, also one at a leap second
+// (23:59:60Z, which Go's parser refuses; it becomes the next second), and
+// requires its year, in UTC, to be within MinPublishedYear and
+// MaxPublishedYear.
+func parsePublishedAt(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil && len(s) >= 20 && s[10] == 'T' && s[16:19] == ":60" {
+		// hh:mm:60 → hh:mm:59 + 1s; the second fraction and zone stay.
+		t, err = time.Parse(time.RFC3339, s[:17]+"59"+s[19:])
+		t = t.Add(time.Second)
+	}
+	if err != nil {
+		return time.Time{}, &DecodeError{Field: "published_at", Reason: "not an RFC 3339 time"}
+	}
+	t = t.UTC()
+	if y := t.Year(); y < MinPublishedYear || y > MaxPublishedYear {
+		return time.Time{}, &DecodeError{Field: "published_at",
+			Reason: fmt.Sprintf("year %d is outside %d to %d", y, MinPublishedYear, MaxPublishedYear)}
+	}
+	return t, nil
+}
+
 // jsonReason shortens a parser error to what a publisher can act on, without
-// echoing the message's content (which may end up in logs).
+// echoing the message's content (which may end up in logs). The parser
+// names every enclosing object and array before the cause ("cannot parse
+// object: cannot parse object value: cannot parse array: …"); those become
+// a depth, so that the cause survives the length limit.
 func jsonReason(err error) string {
 	r := err.Error()
 	if i := strings.Index(r, "; unparsed tail"); i >= 0 {
 		r = r[:i]
 	}
 	r = strings.TrimPrefix(r, "cannot parse JSON: ")
-	if len(r) > 120 {
-		r = r[:120]
+	depth := 0
+	for {
+		switch {
+		case strings.HasPrefix(r, "cannot parse object: "), strings.HasPrefix(r, "cannot parse array: "):
+			depth++
+		case strings.HasPrefix(r, "cannot parse object value: "), strings.HasPrefix(r, "cannot parse array value: "):
+		default:
+			if depth > 0 {
+				r += " (at depth " + strconv.Itoa(depth) + ")"
+			}
+			if len(r) > 120 {
+				r = r[:120]
+			}
+			return r
+		}
+		r = r[strings.Index(r, ": ")+2:]
 	}
-	return r
 }
 
 // Normalize trims surrounding white space from every field and lower-cases Lang.
@@ -254,7 +313,8 @@ func (m *Message) Normalize() {
 }
 
 // Validate checks the contract's rules on a decoded message: id of 1 to
-// MaxIDBytes bytes, a source, and a title or a body. It returns a *DecodeError.
+// MaxIDBytes bytes without control characters, a source, and a title or a
+// body, all valid UTF-8 without NUL bytes. It returns a *DecodeError.
 func (m *Message) Validate() error { return m.validate(true) }
 
 // validate is Validate, checking the fields for valid UTF-8 only if
@@ -278,6 +338,10 @@ func (m *Message) validate(checkUTF8 bool) error {
 			return &DecodeError{Field: f.name, Reason: "contains a NUL byte"}
 		}
 	}
+	if strings.IndexFunc(m.ID, unicode.IsControl) >= 0 {
+		// A line break would split the Nats-Msg-Id header and a log line.
+		return &DecodeError{Field: "id", Reason: "contains a control character"}
+	}
 	return nil
 }
 
@@ -300,11 +364,11 @@ func (m *Message) UnmarshalJSON(b []byte) error {
 	}
 	*m = Message{ID: w.ID, Source: w.Source, Title: w.Title, Body: w.Body, URL: w.URL, Lang: w.Lang}
 	if w.PublishedAt != "" {
-		t, err := time.Parse(time.RFC3339, w.PublishedAt)
+		t, err := parsePublishedAt(w.PublishedAt)
 		if err != nil {
-			return &DecodeError{Field: "published_at", Reason: "not an RFC 3339 time"}
+			return err
 		}
-		m.PublishedAt = t.UTC()
+		m.PublishedAt = t
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ func TestDecode(t *testing.T) {
 		want      Message
 		wantField string // "" with wantErr means a message-level error
 		wantErr   bool
+		reason    string // part of the error's reason, when set
 	}{
 		{name: "minimal", in: `{"id":"tg:c:1","source":"tg","title":"t"}`, want: Message{ID: "tg:c:1", Source: "tg", Title: "t"}},
 		{name: "full", in: `{"id":"a","source":"s","title":"T","body":"B","url":"https://x","lang":"EN","published_at":"2026-01-02T03:04:05+01:00","extra":1}`,
@@ -36,7 +37,39 @@ func TestDecode(t *testing.T) {
 		{name: "not json", in: `hello`, wantErr: true},
 		{name: "array", in: `[1]`, wantErr: true},
 		{name: "trailing", in: `{"id":"a","source":"s","title":"t"} {}`, wantErr: true},
-		{name: "invalid utf8", in: "{\"id\":\"a\",\"source\":\"s\",\"title\":\"\xff\"}", wantErr: true},
+		{name: "invalid utf8", in: "{\"id\":\"a\",\"source\":\"s\",\"title\":\"\xff\"}", wantErr: true, wantField: "title", reason: "not valid UTF-8"},
+		{name: "invalid utf8 in lang, not replaced", in: "{\"id\":\"a\",\"source\":\"s\",\"title\":\"t\",\"lang\":\"e\xffn\"}", wantErr: true, wantField: "lang"},
+		{name: "invalid utf8 only in an unknown field", in: "{\"id\":\"a\",\"source\":\"s\",\"title\":\"t\",\"extra\":\"\xff\xfe\"}", want: Message{ID: "a", Source: "s", Title: "t"}},
+		{name: "invalid utf8 in an unknown key and nested value", in: "{\"\xff\":\"x\",\"id\":\"a\",\"source\":\"s\",\"title\":\"t\",\"x\":{\"y\":[\"\xc0\"]}}", want: Message{ID: "a", Source: "s", Title: "t"}},
+		{name: "invalid utf8 in malformed json", in: "{\"id\":\"\xff", wantErr: true, reason: "malformed JSON"},
+		{name: "byte-order mark", in: "\ufeff{\"id\":\"a\",\"source\":\"s\",\"title\":\"t\"}", want: Message{ID: "a", Source: "s", Title: "t"}},
+		{name: "byte-order mark, fastjson path", in: "\ufeff{\"id\":\"a\",\"source\":\"s\",\"title\":\"t\",\"n\":1}", want: Message{ID: "a", Source: "s", Title: "t"}},
+		{name: "byte-order mark twice", in: "\ufeff\ufeff{\"id\":\"a\",\"source\":\"s\",\"title\":\"t\"}", wantErr: true, reason: "malformed JSON"},
+		{name: "byte-order mark after white space", in: " \ufeff{\"id\":\"a\",\"source\":\"s\",\"title\":\"t\"}", wantErr: true, reason: "malformed JSON"},
+		{name: "leap second", in: `{"id":"a","source":"s","title":"t","published_at":"2016-12-31T23:59:60Z"}`,
+			want: Message{ID: "a", Source: "s", Title: "t", PublishedAt: time.Date(2017, 1, 1, 0, 0, 0, 0, time.UTC)}},
+		{name: "leap second with fraction and zone", in: `{"id":"a","source":"s","title":"t","published_at":"2016-12-31T23:59:60.5-01:00"}`,
+			want: Message{ID: "a", Source: "s", Title: "t", PublishedAt: time.Date(2017, 1, 1, 1, 0, 0, 5e8, time.UTC)}},
+		{name: "second 61", in: `{"id":"a","source":"s","title":"t","published_at":"2016-12-31T23:59:61Z"}`, wantErr: true, wantField: "published_at"},
+		{name: "second 60 without a zone", in: `{"id":"a","source":"s","title":"t","published_at":"2016-12-31T23:59:60"}`, wantErr: true, wantField: "published_at"},
+		{name: "year 0000", in: `{"id":"a","source":"s","title":"t","published_at":"0000-01-01T00:00:00Z"}`, wantErr: true, wantField: "published_at", reason: "year 0 is outside 1900 to 2199"},
+		{name: "zero time", in: `{"id":"a","source":"s","title":"t","published_at":"0001-01-01T00:00:00Z"}`, wantErr: true, wantField: "published_at"},
+		{name: "year 1899", in: `{"id":"a","source":"s","title":"t","published_at":"1899-12-31T23:59:59Z"}`, wantErr: true, wantField: "published_at"},
+		{name: "year 1900", in: `{"id":"a","source":"s","title":"t","published_at":"1900-01-01T00:00:00Z"}`,
+			want: Message{ID: "a", Source: "s", Title: "t", PublishedAt: time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)}},
+		{name: "year 2199", in: `{"id":"a","source":"s","title":"t","published_at":"2199-12-31T23:59:59Z"}`,
+			want: Message{ID: "a", Source: "s", Title: "t", PublishedAt: time.Date(2199, 12, 31, 23, 59, 59, 0, time.UTC)}},
+		{name: "year 2200 by its zone", in: `{"id":"a","source":"s","title":"t","published_at":"2199-12-31T23:00:00-02:00"}`, wantErr: true, wantField: "published_at"},
+		{name: "year 10000", in: `{"id":"a","source":"s","title":"t","published_at":"10000-01-01T00:00:00Z"}`, wantErr: true, wantField: "published_at"},
+		{name: "id with LF", in: `{"id":"a\nb","source":"s","title":"t"}`, wantErr: true, wantField: "id", reason: "control character"},
+		{name: "id with CR", in: `{"id":"a\rb","source":"s","title":"t"}`, wantErr: true, wantField: "id", reason: "control character"},
+		{name: "id with tab", in: "{\"id\":\"a\tb\",\"source\":\"s\",\"title\":\"t\"}", wantErr: true, wantField: "id"},
+		{name: "id with DEL", in: `{"id":"a\u007fb","source":"s","title":"t"}`, wantErr: true, wantField: "id"},
+		{name: "id with C1 control", in: `{"id":"a\u0085b","source":"s","title":"t"}`, wantErr: true, wantField: "id"},
+		{name: "id with surrounding line breaks is trimmed", in: `{"id":"\r\na\r\n","source":"s","title":"t"}`, want: Message{ID: "a", Source: "s", Title: "t"}},
+		{name: "title with line breaks", in: `{"id":"a","source":"s","title":"t\nu"}`, want: Message{ID: "a", Source: "s", Title: "t\nu"}},
+		{name: "nesting too deep keeps its cause", in: `{"id":"a","source":"s","title":"t","x":` + strings.Repeat("[", 10000) + strings.Repeat("]", 10000) + `}`,
+			wantErr: true, reason: "too big depth for the nested JSON; it exceeds 300 (at depth 300)"},
 		{name: "nul byte", in: `{"id":"a","source":"s","title":"a\u0000b"}`, wantErr: true, wantField: "title"},
 	}
 	for _, tt := range tests {
@@ -50,6 +83,9 @@ func TestDecode(t *testing.T) {
 				}
 				if de.Field != tt.wantField {
 					t.Fatalf("error field %q, want %q (%v)", de.Field, tt.wantField, err)
+				}
+				if !strings.Contains(de.Reason, tt.reason) {
+					t.Fatalf("reason %q, want it to contain %q", de.Reason, tt.reason)
 				}
 				return
 			}
@@ -117,6 +153,12 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"id":"tg:c:1","source":"tg","title":"t"}`))
 	f.Add([]byte(`{"id":"a","source":"s","body":"b","published_at":"2026-01-02T03:04:05Z"}`))
 	f.Add([]byte(`{"id":"","source":"s"}`))
+	f.Add([]byte("\ufeff{\"id\":\"a\",\"source\":\"s\",\"title\":\"t\"}"))
+	f.Add([]byte(`{"id":"a","source":"s","title":"t","published_at":"2016-12-31T23:59:60Z"}`))
+	f.Add([]byte(`{"id":"a","source":"s","title":"t","published_at":"2199-12-31T23:59:60+00:00"}`))
+	f.Add([]byte(`{"id":"a\r\nb","source":"s","title":"t"}`))
+	f.Add([]byte("{\"id\":\"a\",\"source\":\"s\",\"title\":\"t\",\"x\":\"\xff\"}"))
+	f.Add([]byte(`{"id":"a","source":"s","title":"t","x":` + strings.Repeat("[", 400) + `}`))
 	for _, c := range decodeEdgeCases() {
 		if len(c) < 1000 {
 			f.Add([]byte(c))
