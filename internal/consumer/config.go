@@ -18,8 +18,9 @@ const (
 	DefaultFetchBatch    = 500
 	// DefaultPullExpiry is short so that a pull parked on a consumer leader
 	// that died is noticed soon: the server sends an idle heartbeat every
-	// 2/5 of it, two missed heartbeats (4s) make the client pull again,
-	// and a leadership change makes it pull again at once.
+	// fifth of it, two missed heartbeats (2s) make the client pull again,
+	// and a leadership change makes it pull again at once. While leaders
+	// are being elected, a pull may be lost again; it is re-issued every 2s.
 	DefaultPullExpiry = 5 * time.Second
 )
 
@@ -54,7 +55,7 @@ type Config struct {
 	// buffers (pipelined pulls). Default 500; at most MaxAckPending.
 	FetchBatch int
 	// PullExpiry is how long one pull request waits on the server; idle
-	// heartbeats come every 2/5 of it and two missed ones re-issue the pull.
+	// heartbeats come every fifth of it and two missed ones re-issue the pull.
 	// Default 5s; at least 1s.
 	PullExpiry time.Duration
 	// MaxMessageBytes is the largest accepted message payload in bytes;

@@ -217,7 +217,7 @@ func (r *runner) pump(ctx context.Context) error {
 	// The client pulls again by itself after a leadership change (at once)
 	// and after two missed heartbeats; a short expiry keeps the latter near.
 	cc, err := c.cons.Consume(p.handle, jetstream.PullMaxMessages(c.cfg.FetchBatch),
-		jetstream.PullExpiry(c.cfg.PullExpiry), jetstream.PullHeartbeat(c.cfg.PullExpiry*2/5),
+		jetstream.PullExpiry(c.cfg.PullExpiry), jetstream.PullHeartbeat(c.cfg.PullExpiry/5),
 		jetstream.ConsumeErrHandler(p.onError))
 	if err != nil {
 		return err
