@@ -3,7 +3,7 @@ GO        ?= go
 BIN       := bin
 PKGS      := ./...
 
-.PHONY: run test check fmt tidy vet staticcheck build bench bench-quick deploy-check clean
+.PHONY: run test test-faults check fmt tidy vet staticcheck build bench bench-quick deploy-check clean
 
 ## run: build, start a worker on the embedded defaults, publish a sample, print the top stories, stop.
 run: build
@@ -15,8 +15,13 @@ run: build
 test: vet
 	$(GO) test -race -count=1 -timeout 5m $(PKGS)
 
-## check: everything CI checks: formatting, go.mod tidiness, vet, staticcheck, tests, deploy files.
-check: fmt tidy staticcheck test deploy-check
+## test-faults: the fault-injection tests (internal/faults): private 3-node NATS cluster and Postgres,
+## nodes SIGKILLed, Postgres stopped hard, a worker SIGSTOPped. About two minutes; `make test` skips them.
+test-faults:
+	NEWSFLOW_FAULTS=1 $(GO) test -race -count=1 -timeout 10m -v -run '^TestFault_' ./internal/faults/
+
+## check: everything CI checks: formatting, go.mod tidiness, vet, staticcheck, tests, fault tests, deploy files.
+check: fmt tidy staticcheck test test-faults deploy-check
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
