@@ -123,14 +123,15 @@ func writeLagJSON(w io.Writer, lags []telemetry.Lag) error { return writeJSONLin
 
 func writeLagTable(w io.Writer, lags []telemetry.Lag) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "STREAM\tCONSUMER\tPENDING\tACK PENDING\tREDELIVERED\tWAITING\tOLDEST UNACKED\tRATE\tETA\tREPLICAS\t")
+	fmt.Fprintln(tw, "STREAM\tCONSUMER\tPENDING\tACK PENDING\tREDELIVERED\tWAITING\tOLDEST UNACKED\tRATE\tETA\tREPLICAS\tDISCARDED\t")
 	for _, l := range lags {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%d\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%d\t%d\t\n",
 			l.Stream, l.Consumer, l.NumPending, l.NumAckPending, l.NumRedelivered, l.NumWaiting,
-			fmtSeconds(l.OldestUnackedAgeSeconds), fmtRate(l.RatePerSecond), fmtETA(l.DrainETASeconds), l.ReplicasHint)
+			fmtSeconds(l.OldestUnackedAgeSeconds), fmtRate(l.RatePerSecond), fmtETA(l.DrainETASeconds), l.ReplicasHint,
+			l.DiscardedUndelivered)
 	}
 	if len(lags) == 0 {
-		fmt.Fprintln(tw, "(no consumers)\t\t\t\t\t\t\t\t\t\t")
+		fmt.Fprintln(tw, "(no consumers)\t\t\t\t\t\t\t\t\t\t\t")
 	}
 	_ = tw.Flush()
 }

@@ -53,7 +53,8 @@ type Consumer struct {
 	stopKeep  chan struct{}
 	keepDone  chan struct{}
 
-	errLog limiter // rate-limits errors that repeat per message
+	errLog   limiter // rate-limits errors that repeat per message
+	discards discards
 }
 
 // New ensures the stream, the dead-letter stream and the durable pull
@@ -85,12 +86,14 @@ func New(ctx context.Context, js jetstream.JetStream, cfg Config, log *zap.Logge
 		errLog:   newLimiter(),
 	}
 	c.keep.held = make(map[*Delivery]struct{})
+	existed := consumerExists(ctx, stream, cfg.Durable)
 	if c.cons, err = c.ensureConsumer(ctx); err != nil {
 		return nil, err
 	}
 	if c.m, err = newMetrics(reg, c.keep.count); err != nil {
 		return nil, fmt.Errorf("consumer: register metrics: %w", err)
 	}
+	c.checkDiscards(ctx, !existed)
 	go c.keepAlive()
 	return c, nil
 }

@@ -20,6 +20,7 @@ type metrics struct {
 	failed       prometheus.Counter
 	deadLettered *prometheus.CounterVec
 	inProgress   prometheus.Counter
+	discarded    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, held func() float64) (*metrics, error) {
@@ -47,6 +48,10 @@ func newMetrics(reg prometheus.Registerer, held func() float64) (*metrics, error
 			Name: "newsflow_messages_in_progress_total",
 			Help: "In-progress acks sent to keep held messages from being redelivered.",
 		}),
+		discarded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "newsflow_messages_discarded_by_stream_total",
+			Help: "Messages the stream removed by its limits (max bytes, max age) before any worker got them, as this worker saw them.",
+		}),
 	}
 	var err error
 	if m.fetched, err = register(reg, m.fetched); err != nil {
@@ -62,6 +67,9 @@ func newMetrics(reg prometheus.Registerer, held func() float64) (*metrics, error
 		return nil, err
 	}
 	if m.inProgress, err = register(reg, m.inProgress); err != nil {
+		return nil, err
+	}
+	if m.discarded, err = register(reg, m.discarded); err != nil {
 		return nil, err
 	}
 	heldGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{

@@ -191,12 +191,18 @@ func (c *Consumer) keepAlive() {
 	every := c.cfg.AckWait / 3
 	t := time.NewTicker(every)
 	defer t.Stop()
+	d := time.NewTicker(discardCheckEvery)
+	defer d.Stop()
 	for {
 		select {
 		case <-c.stopKeep:
 			return
 		case now := <-t.C:
 			c.touch(now, every)
+		case <-d.C:
+			ctx, cancel := context.WithTimeout(context.Background(), discardCheckEvery)
+			c.checkDiscards(ctx, false)
+			cancel()
 		}
 	}
 }

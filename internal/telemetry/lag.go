@@ -49,6 +49,12 @@ type Lag struct {
 	Workers int `json:"workers"`
 	// AckFloor is the stream sequence below which everything is acked.
 	AckFloor uint64 `json:"ack_floor"`
+	// DiscardedUndelivered counts messages the stream has removed by its
+	// limits (max bytes, max age) that the consumer never delivered: the
+	// sequences between its last delivered one and the stream's first. The
+	// consumer skips them when it gets there; workers count them in
+	// newsflow_messages_discarded_by_stream_total.
+	DiscardedUndelivered uint64 `json:"discarded_undelivered"`
 	// SampledAt is when the sample was taken.
 	SampledAt time.Time `json:"sampled_at"`
 }
@@ -196,6 +202,9 @@ func (m *LagMeter) sampleOne(ctx context.Context, stream jetstream.Stream, info 
 		NumWaiting:     uint64(max(info.NumWaiting, 0)),
 		AckFloor:       info.AckFloor.Stream,
 		SampledAt:      now,
+	}
+	if first := stream.CachedInfo().State.FirstSeq; first > info.Delivered.Stream+1 {
+		lag.DiscardedUndelivered = first - 1 - info.Delivered.Stream
 	}
 	if lag.Backlog() > 0 {
 		age, err := oldestUnackedAge(ctx, stream, info, now)
