@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -153,4 +154,50 @@ func TestFault_ConsumerLeaderKilledWhileConsuming(t *testing.T) {
 	if d := streamMsgs(t, js, n.dlq); d != 0 {
 		t.Errorf("%d dead letters, want 0", d)
 	}
+}
+
+// A size-capped stream fills while no worker runs: the worker that starts
+// afterwards says how many messages the stream discarded before it got
+// them (log and metric), and commits every message the stream still holds.
+func TestFault_CappedStreamDiscardsReported(t *testing.T) {
+	t.Parallel()
+	dir := need(t)
+	js := jetStream(t, natstest.URL())
+	n := newNames(t)
+	natstest.DeleteStreamOnCleanup(t, js, n.stream)
+	natstest.DeleteStreamOnCleanup(t, js, n.dlq)
+	dsn := storetest.PostgresDSN(t)
+
+	const count = 5000
+	pub := start(t, dir, "publisher gen", n.genArgs(natstest.URL(), 1, count, 0, "--stream-max-bytes", "500000")...)
+	if code := pub.wait(t, time.Minute); code != 0 {
+		t.Fatalf("publisher exit status %d; log: %s", code, pub.tail())
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, n.stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := s.CachedInfo().State
+	if state.FirstSeq <= 1 {
+		t.Fatalf("the capped stream discarded nothing (%+v); the test needs it to", state)
+	}
+	w := start(t, dir, "worker", n.workerArgs(t, natstest.URL(), 1, dsn, "--stream-max-bytes", "500000")...)
+	await.Until(t, time.Minute, "every message the stream holds to be a row", func() (bool, string) {
+		got := rows(t, dsn)
+		return got == int64(state.Msgs), fmt.Sprintf("%d rows of %d", got, state.Msgs)
+	})
+	w.signal(t, syscall.SIGTERM)
+	if code := w.wait(t, 40*time.Second); code != 0 {
+		t.Errorf("worker exit status %d; log: %s", code, w.tail())
+	}
+	b, _ := os.ReadFile(w.stderr)
+	log := string(b)
+	want := `"msg":"stream discarded messages before any worker got them",`
+	wantCount := fmt.Sprintf(`"count":%d,`, state.FirstSeq-1)
+	if !strings.Contains(log, want) || !strings.Contains(log, wantCount) {
+		t.Errorf("worker log lacks the discard warning with %s; log: %s", wantCount, w.tail())
+	}
+	t.Logf("stream kept %d of %d messages; the worker reported %d discarded", state.Msgs, count, state.FirstSeq-1)
 }
