@@ -15,10 +15,10 @@ run: build
 test: vet
 	$(GO) test -race -count=1 -timeout 5m $(PKGS)
 
-## test-faults: the fault-injection tests (internal/faults): private 3-node NATS cluster and Postgres,
+## test-faults: the fault-injection tests (faults/): private 3-node NATS cluster and Postgres,
 ## nodes SIGKILLed, Postgres stopped hard, a worker SIGSTOPped. About two minutes; `make test` skips them.
 test-faults:
-	NEWSFLOW_FAULTS=1 $(GO) test -race -count=1 -timeout 10m -v -run '^TestFault_' ./internal/faults/
+	NEWSFLOW_FAULTS=1 $(GO) test -race -count=1 -timeout 10m -v -run '^TestFault_' ./faults/
 
 ## check: everything CI checks: formatting, go.mod tidiness, vet, staticcheck, tests, fault tests, deploy files.
 check: fmt tidy staticcheck test test-faults deploy-check

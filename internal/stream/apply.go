@@ -21,7 +21,9 @@ type Difference struct {
 	Want  string // the program's value
 }
 
-func (d Difference) String() string { return d.Field + ": stream has " + d.Have + ", flags want " + d.Want }
+func (d Difference) String() string {
+	return d.Field + ": stream has " + d.Have + ", flags want " + d.Want
+}
 
 // Diff lists the settings newsflow manages in which have differs from
 // want: subjects, retention, discard policy, limits, duplicate window,

@@ -7,5 +7,5 @@
 //
 // They take a minute or more, so they run only when NEWSFLOW_FAULTS=1
 // (make test-faults, which .ci/run runs); otherwise they skip. The package
-// has no code of its own.
+// has no code of its own; e2e/ holds the end-to-end tests of the normal path.
 package faults

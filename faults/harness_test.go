@@ -22,6 +22,7 @@ import (
 
 	"newsflow/internal/await"
 	"newsflow/internal/natstest"
+	"newsflow/internal/workerproc"
 )
 
 var bins struct {
@@ -49,11 +50,12 @@ func need(t *testing.T) string {
 		if bins.dir, bins.err = os.MkdirTemp("", "newsflow-faults-"); bins.err != nil {
 			return
 		}
-		cmd := exec.Command("go", "build", "-o", bins.dir+"/", "newsflow/cmd/worker", "newsflow/cmd/publisher")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			bins.err = fmt.Errorf("go build: %v\n%s", err, out)
+		root, err := workerproc.ModuleRoot()
+		if err != nil {
+			bins.err = err
+			return
 		}
+		_, _, bins.err = workerproc.Build(context.Background(), root, bins.dir)
 	})
 	if bins.err != nil {
 		t.Fatal(bins.err)
