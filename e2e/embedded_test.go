@@ -33,7 +33,7 @@ func TestE2E_EmbeddedPipeline(t *testing.T) {
 
 	const count = 300
 	out, errOut, code := runBinary(t, publisherBin, env, "gen", "--count", fmt.Sprint(count), "--dup-content", "0.3", "--seed", "5")
-	if code != 0 || !strings.Contains(out, fmt.Sprintf("published %d,", count)) {
+	if code != 0 || !strings.Contains(out, fmt.Sprintf("published %d (retried 0),", count)) {
 		t.Fatalf("publisher gen: exit %d\n%s%s", code, out, errOut)
 	}
 	g, err := gen.New(gen.Config{Seed: 5, DupContent: 0.3})
