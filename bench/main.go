@@ -221,7 +221,7 @@ func (b *bench) newPhase(ctx context.Context, label string) (*phase, error) {
 	p := &phase{name: "BENCH_" + strings.ToUpper(label) + "_" + suffix, schema: "bench_" + label + "_" + suffix}
 	lower := strings.ToLower(p.name)
 	p.subject = lower + ".ingest.bench"
-	if _, err := stream.Ensure(ctx, b.js, stream.Config{Name: p.name, Subjects: []string{lower + ".>"}}); err != nil {
+	if _, _, err := stream.Ensure(ctx, b.js, stream.Config{Name: p.name, Subjects: []string{lower + ".>"}}, false, nil); err != nil {
 		return nil, err
 	}
 	p.cleanup = append(p.cleanup, func() {

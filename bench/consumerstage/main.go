@@ -106,7 +106,7 @@ func run(ctx context.Context, args []string) error {
 	name := "BENCH_CS_" + strings.ToUpper(hex.EncodeToString(r[:]))
 	lower := strings.ToLower(name)
 	sc := stream.Config{Name: name, Subjects: []string{lower + ".>"}}
-	if _, err := stream.Ensure(ctx, js, sc); err != nil {
+	if _, _, err := stream.Ensure(ctx, js, sc, false, nil); err != nil {
 		return err
 	}
 	defer func() {

@@ -96,7 +96,7 @@ func (f *commonFlags) connect(ctx context.Context, log *zap.Logger) (*nats.Conn,
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	sc, _ := f.stream.Config() // checked by validate
-	if _, err := stream.Ensure(sctx, js, sc); err != nil {
+	if _, _, err := stream.Ensure(sctx, js, sc, f.stream.Update, log); err != nil {
 		nc.Close()
 		return nil, err
 	}

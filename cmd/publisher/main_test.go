@@ -346,3 +346,36 @@ func TestSubjectToken(t *testing.T) {
 		t.Errorf("subjectFor = %q", got)
 	}
 }
+
+// With --stream-discard new, a full stream refuses messages and the
+// publisher counts them failed (exit status 1) instead of the stream
+// dropping older ones; a later run without the cap leaves the stream's
+// settings alone and says so.
+func TestGen_FullStreamDiscardNewFails(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	capped := append([]string{"gen", "--count", "300", "--body-bytes", "300", "--stream-max-bytes", "30000", "--stream-discard", "new"}, b.args...)
+	r := runCmd(t, nil, "", capped...)
+	if r.code != 1 || !strings.Contains(r.stderr, "messages failed to publish") {
+		t.Fatalf("exit status %d, want 1 with failed messages; stdout %q stderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	s := parseSummary(t, r.stdout)
+	if s[3] == 0 || s[0]+s[3] != 300 {
+		t.Errorf("summary %v: want published + failed = 300, some failed", s)
+	}
+	if got := len(streamMsgs(t, b)); got != s[0] {
+		t.Errorf("stream holds %d messages, summary says %d published", got, s[0])
+	}
+
+	r = runCmd(t, nil, "", append([]string{"gen", "--count", "1", "--id-prefix", "other"}, b.args...)...)
+	if !strings.Contains(r.stderr, "stream settings differ") || !strings.Contains(r.stderr, "max_bytes: stream has 30000, flags want unlimited") {
+		t.Errorf("an uncapped run does not report the differences; stderr:\n%s", r.stderr)
+	}
+	st, err := b.js.Stream(t.Context(), b.stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := st.CachedInfo().Config; c.MaxBytes != 30000 || c.Discard != jetstream.DiscardNew {
+		t.Errorf("an uncapped run changed the stream to max_bytes %d, discard %v", c.MaxBytes, c.Discard)
+	}
+}

@@ -231,7 +231,7 @@ func (c *runConfig) consumerConfig() consumer.Config {
 	return consumer.Config{
 		Stream: sc, Durable: c.durable, AckWait: c.ackWait, MaxDeliver: c.maxDeliver,
 		BackOff: c.backOff, MaxAckPending: c.maxAckPend, FetchBatch: c.fetchBatch, MaxMessageBytes: c.maxMsgBytes,
-		DLQStream: c.dlqStream, DLQSubjectPrefix: c.dlqPrefix,
+		DLQStream: c.dlqStream, DLQSubjectPrefix: c.dlqPrefix, UpdateStreams: c.stream.Update,
 	}
 }
 

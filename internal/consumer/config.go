@@ -67,6 +67,11 @@ type Config struct {
 	// DLQSubjectPrefix prefixes the dead-letter subject: prefix + "." +
 	// original subject. Default "news-dlq".
 	DLQSubjectPrefix string
+	// UpdateStreams applies Stream's settings (and the dead-letter
+	// stream's) to existing streams whose settings differ. Default false:
+	// the differences are logged and the streams keep their own, so that
+	// one program started with other flags does not change them for all.
+	UpdateStreams bool
 }
 
 func (c Config) withDefaults() Config {

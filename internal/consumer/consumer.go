@@ -69,11 +69,11 @@ func New(ctx context.Context, js jetstream.JetStream, cfg Config, log *zap.Logge
 	if log == nil {
 		log = zap.NewNop()
 	}
-	st, err := stream.Ensure(ctx, js, cfg.Stream)
+	st, _, err := stream.Ensure(ctx, js, cfg.Stream, cfg.UpdateStreams, log)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := stream.Ensure(ctx, js, cfg.dlq().Config(cfg.Stream)); err != nil {
+	if _, _, err := stream.Ensure(ctx, js, cfg.dlq().Config(cfg.Stream), cfg.UpdateStreams, log); err != nil {
 		return nil, err
 	}
 	c := &Consumer{
@@ -86,7 +86,7 @@ func New(ctx context.Context, js jetstream.JetStream, cfg Config, log *zap.Logge
 		errLog:   newLimiter(),
 	}
 	c.keep.held = make(map[*Delivery]struct{})
-	existed := consumerExists(ctx, stream, cfg.Durable)
+	existed := consumerExists(ctx, st, cfg.Durable)
 	if c.cons, err = c.ensureConsumer(ctx); err != nil {
 		return nil, err
 	}

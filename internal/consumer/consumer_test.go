@@ -612,7 +612,7 @@ func BenchmarkConsumer(b *testing.B) {
 func BenchmarkRawMessages(b *testing.B) {
 	js, _ := natstest.JetStream(b)
 	n := natstest.Name(b)
-	s, err := stream.Ensure(context.Background(), js, stream.Config{Name: "S_" + n, Subjects: []string{n + ".>"}})
+	s, _, err := stream.Ensure(context.Background(), js, stream.Config{Name: "S_" + n, Subjects: []string{n + ".>"}}, false, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

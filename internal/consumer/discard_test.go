@@ -7,6 +7,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"newsflow/internal/consumer"
+	"newsflow/internal/stream"
 )
 
 // A size-capped stream that drops messages before a worker got them is
@@ -15,7 +16,7 @@ import (
 func TestConsumer_StreamDiscardsCounted(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(c *consumer.Config) { c.Stream.MaxBytes = 8 << 10 })
-	if _, err := consumer.EnsureStream(t.Context(), b.js, b.cfg.Stream); err != nil {
+	if _, _, err := stream.Ensure(t.Context(), b.js, b.cfg.Stream, false, nil); err != nil {
 		t.Fatal(err)
 	}
 	firstSeq := func() uint64 {

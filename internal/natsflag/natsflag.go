@@ -66,15 +66,22 @@ type Stream struct {
 	MaxBytes        int64
 	DuplicateWindow time.Duration
 	Storage         string // file or memory
+	Discard         string // old or new
+	// Update applies these settings to an existing stream (and the
+	// dead-letter stream) whose settings differ; otherwise they are only
+	// used to create a missing one.
+	Update bool
 }
 
 // Register adds the flags to fs.
 func (s *Stream) Register(fs *flag.FlagSet) {
-	fs.StringVar(&s.Name, "stream", stream.DefaultName, "JetStream stream holding the news; created or updated with the stream-* flags")
+	fs.StringVar(&s.Name, "stream", stream.DefaultName, "JetStream stream holding the news; created with the stream-* flags when missing")
 	fs.StringVar(&s.Subjects, "subjects", stream.DefaultSubject, "comma-separated subjects the stream captures")
 	fs.IntVar(&s.Replicas, "stream-replicas", stream.DefaultReplicas, "stream replicas in a NATS cluster (1 to 5)")
 	fs.DurationVar(&s.MaxAge, "stream-max-age", 0, "discard stream messages older than this; 0 keeps them")
-	fs.Int64Var(&s.MaxBytes, "stream-max-bytes", 0, "cap the stream at this many bytes, discarding the oldest; 0 is unlimited")
+	fs.Int64Var(&s.MaxBytes, "stream-max-bytes", 0, "cap the stream at this many bytes (see --stream-discard); 0 is unlimited")
+	fs.StringVar(&s.Discard, "stream-discard", "old", "at the stream's limits: old drops the oldest messages (workers report what they never got), new refuses new ones (publishers report them failed)")
+	fs.BoolVar(&s.Update, "stream-update", false, "apply the stream-* flags to an existing stream (and dead-letter stream) whose settings differ; without it the differences are logged and the stream's own settings stay")
 	fs.DurationVar(&s.DuplicateWindow, "duplicate-window", stream.DefaultDuplicateWindow, "how long the stream remembers Nats-Msg-Id values to drop re-publishes")
 	fs.StringVar(&s.Storage, "stream-storage", "file", "stream storage: file or memory")
 }
@@ -94,6 +101,15 @@ func (s *Stream) Config() (stream.Config, error) {
 	default:
 		return stream.Config{}, fmt.Errorf("invalid value %q for --stream-storage: want file or memory", s.Storage)
 	}
+	var discard jetstream.DiscardPolicy
+	switch s.Discard {
+	case "old", "":
+		discard = jetstream.DiscardOld
+	case "new":
+		discard = jetstream.DiscardNew
+	default:
+		return stream.Config{}, fmt.Errorf("invalid value %q for --stream-discard: want old or new", s.Discard)
+	}
 	switch {
 	case s.Replicas < 1 || s.Replicas > 5:
 		return stream.Config{}, fmt.Errorf("invalid value %d for --stream-replicas: must be 1 to 5", s.Replicas)
@@ -107,7 +123,7 @@ func (s *Stream) Config() (stream.Config, error) {
 		return stream.Config{}, fmt.Errorf("invalid value %q for --subjects: need at least one subject", s.Subjects)
 	}
 	sc := stream.Config{Name: s.Name, Subjects: s.SubjectList(), Replicas: s.Replicas, MaxAge: s.MaxAge,
-		MaxBytes: s.MaxBytes, DuplicateWindow: s.DuplicateWindow, Storage: st}
+		MaxBytes: s.MaxBytes, Discard: discard, DuplicateWindow: s.DuplicateWindow, Storage: st}
 	if err := sc.Validate(); err != nil {
 		return stream.Config{}, err
 	}

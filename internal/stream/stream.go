@@ -17,6 +17,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
 )
 
 // Defaults of Config and of the dead-letter stream.
@@ -63,9 +64,13 @@ type Config struct {
 	Replicas int
 	// MaxAge discards messages older than this; 0: no limit.
 	MaxAge time.Duration
-	// MaxBytes caps the stream's size in bytes, discarding the oldest
-	// messages; 0: no limit.
+	// MaxBytes caps the stream's size in bytes; 0: no limit.
 	MaxBytes int64
+	// Discard is what the stream does at its limits: jetstream.DiscardOld
+	// (the zero value) removes the oldest messages, which workers then
+	// report as discarded; jetstream.DiscardNew refuses new ones, which
+	// publishers report as failed.
+	Discard jetstream.DiscardPolicy
 	// DuplicateWindow is how long JetStream remembers Nats-Msg-Id values to
 	// drop re-publishes. Default DefaultDuplicateWindow (capped at MaxAge when
 	// that is shorter); 0 in a Config passed to Ensure takes that default.
@@ -121,6 +126,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("stream: Stream.DuplicateWindow must be ≥ 0, got %s", c.DuplicateWindow)
 	case c.MaxAge > 0 && c.DuplicateWindow > c.MaxAge:
 		return fmt.Errorf("stream: Stream.DuplicateWindow %s must not exceed Stream.MaxAge %s", c.DuplicateWindow, c.MaxAge)
+	case c.Discard != jetstream.DiscardOld && c.Discard != jetstream.DiscardNew:
+		return fmt.Errorf("stream: Stream.Discard must be old or new, got %d", int(c.Discard))
 	case c.Storage != jetstream.FileStorage && c.Storage != jetstream.MemoryStorage:
 		return fmt.Errorf("stream: Stream.Storage must be file or memory, got %d", int(c.Storage))
 	}
@@ -137,7 +144,7 @@ func (c Config) JetStream() jetstream.StreamConfig {
 		Name:       c.Name,
 		Subjects:   c.Subjects,
 		Retention:  jetstream.LimitsPolicy,
-		Discard:    jetstream.DiscardOld,
+		Discard:    c.Discard,
 		MaxAge:     c.MaxAge,
 		MaxBytes:   maxBytes,
 		MaxMsgs:    -1,
@@ -147,18 +154,17 @@ func (c Config) JetStream() jetstream.StreamConfig {
 	}
 }
 
-// Ensure creates the stream described by c, or updates it to c if it
-// exists. Fields without meaning at zero take their defaults (WithDefaults).
-func Ensure(ctx context.Context, js jetstream.JetStream, c Config) (jetstream.Stream, error) {
+// Ensure creates the stream described by c when it is missing. An existing
+// stream whose settings differ keeps them and the differences are logged,
+// unless update is set: then it is updated to c (see Apply). Fields without
+// meaning at zero take their defaults (WithDefaults). It returns the
+// differences it found, applied or not.
+func Ensure(ctx context.Context, js jetstream.JetStream, c Config, update bool, log *zap.Logger) (jetstream.Stream, []Difference, error) {
 	c = c.WithDefaults()
 	if err := c.Validate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	s, err := js.CreateOrUpdateStream(ctx, c.JetStream())
-	if err != nil {
-		return nil, fmt.Errorf("stream: ensure %s: %w", c.Name, err)
-	}
-	return s, nil
+	return Apply(ctx, js, c.JetStream(), update, log)
 }
 
 // DLQ is where dead letters of one stream go: stream Name on subjects

@@ -67,7 +67,7 @@ func setupB(t testing.TB) *bundle {
 	natstest.DeleteStreamOnCleanup(t, js, name)
 	natstest.DeleteStreamOnCleanup(t, js, name+"_DLQ")
 	ctx := t.Context()
-	if _, err := stream.Ensure(ctx, js, b.cfg.Stream); err != nil {
+	if _, _, err := stream.Ensure(ctx, js, b.cfg.Stream, false, nil); err != nil {
 		t.Fatal(err)
 	}
 	b.dsn = storetest.PostgresDSN(t)
