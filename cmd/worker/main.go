@@ -1,7 +1,7 @@
 // Worker consumes news from JetStream, enriches each unique story once and
 // commits each batch in one database transaction before acking it.
 //
-// Subcommands: run (the worker), migrate, lag, top, dlq. Every flag has an
+// Subcommands: run (the worker), migrate, lag, top, dlq, stream apply. Every flag has an
 // environment variable; see --help of each subcommand.
 package main
 
