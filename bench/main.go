@@ -75,6 +75,7 @@ type config struct {
 	embedded                 bool
 	embeddedOnly             bool
 	embeddedMessages         int
+	embeddedProviders        string
 	verbose                  bool
 	cpuProfile               string
 }
@@ -116,9 +117,10 @@ func run(ctx context.Context, args []string) error {
 	fs.Float64Var(&c.llmDropShare, "llm-drop-share", 0, "share of stories the fake leaves out of a multi-story answer (each is then asked for alone)")
 	fs.Float64Var(&c.llmCachedDiscount, "llm-cached-discount", 0.5, "discount on cached input tokens for the billed figure (OpenAI gpt-4o-mini: 0.5)")
 	fs.StringVar(&c.heapProfile, "heapprofile", "", "write a heap profile of the worker at the end of each LLM phase to this file (suffixed -k<K>)")
-	fs.BoolVar(&c.embedded, "embedded", false, "also run the embedded phase: one worker with its in-process NATS server and SQLite (no NATS_URL, DATABASE_URL), with LLM_PROVIDER none, then offline")
+	fs.BoolVar(&c.embedded, "embedded", false, "also run the embedded phase: one worker with its in-process NATS server and SQLite (no NATS_URL, DATABASE_URL), with each of --embedded-providers")
 	fs.BoolVar(&c.embeddedOnly, "embedded-only", false, "run only the embedded phase")
 	fs.IntVar(&c.embeddedMessages, "embedded-messages", 100000, "messages prefilled for the embedded phase")
+	fs.StringVar(&c.embeddedProviders, "embedded-providers", "none,offline", "LLM_PROVIDER values the embedded phase runs with, in order")
 	fs.StringVar(&c.workerEnv, "worker-env", "", "extra worker environment, comma-separated KEY=VALUE (e.g. NEWSFLOW_COMMITTERS=6)")
 	fs.BoolVar(&c.verbose, "v", false, "mirror the workers' logs to stderr")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the (first) worker during the 1-worker throughput phase to this file, and of the embedded phase's worker to this file plus .none and .offline")
@@ -196,8 +198,8 @@ func run(ctx context.Context, args []string) error {
 		}
 	}
 	if c.embedded && !c.llmOnly {
-		for _, provider := range []string{"none", "offline"} {
-			if err := b.embeddedPhase(ctx, provider); err != nil {
+		for _, provider := range strings.Split(c.embeddedProviders, ",") {
+			if err := b.embeddedPhase(ctx, strings.TrimSpace(provider)); err != nil {
 				return err
 			}
 		}
