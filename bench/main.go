@@ -72,6 +72,10 @@ type config struct {
 	llmDropShare             float64
 	heapProfile              string
 	workerEnv                string
+	embedded                 bool
+	embeddedOnly             bool
+	embeddedMessages         int
+	embeddedProviders        string
 	verbose                  bool
 	cpuProfile               string
 }
@@ -113,14 +117,21 @@ func run(ctx context.Context, args []string) error {
 	fs.Float64Var(&c.llmDropShare, "llm-drop-share", 0, "share of stories the fake leaves out of a multi-story answer (each is then asked for alone)")
 	fs.Float64Var(&c.llmCachedDiscount, "llm-cached-discount", 0.5, "discount on cached input tokens for the billed figure (OpenAI gpt-4o-mini: 0.5)")
 	fs.StringVar(&c.heapProfile, "heapprofile", "", "write a heap profile of the worker at the end of each LLM phase to this file (suffixed -k<K>)")
+	fs.BoolVar(&c.embedded, "embedded", false, "also run the embedded phase: one worker with its in-process NATS server and SQLite (no NATS_URL, DATABASE_URL), with each of --embedded-providers")
+	fs.BoolVar(&c.embeddedOnly, "embedded-only", false, "run only the embedded phase")
+	fs.IntVar(&c.embeddedMessages, "embedded-messages", 100000, "messages prefilled for the embedded phase")
+	fs.StringVar(&c.embeddedProviders, "embedded-providers", "none,offline", "LLM_PROVIDER values the embedded phase runs with, in order")
 	fs.StringVar(&c.workerEnv, "worker-env", "", "extra worker environment, comma-separated KEY=VALUE (e.g. NEWSFLOW_COMMITTERS=6)")
 	fs.BoolVar(&c.verbose, "v", false, "mirror the workers' logs to stderr")
-	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the (first) worker during the 1-worker throughput phase to this file")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the (first) worker during the 1-worker throughput phase to this file, and of the embedded phase's worker to this file plus .none and .offline")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if c.llmOnly {
 		c.llm = true
+	}
+	if c.embeddedOnly {
+		c.embedded = true
 	}
 
 	root, err := workerproc.ModuleRoot()
@@ -150,7 +161,8 @@ func run(ctx context.Context, args []string) error {
 	cpus, _ := os.ReadFile("/proc/cpuinfo")
 	fmt.Printf("machine: %d CPUs (%s)\n", strings.Count(string(cpus), "processor\t:"), cpuModel(string(cpus)))
 
-	if !c.llmOnly {
+	defer b.printSummary()
+	if !c.llmOnly && !c.embeddedOnly {
 		for _, w := range strings.Split(c.workers, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(w))
 			if err != nil || n < 1 {
@@ -166,7 +178,7 @@ func run(ctx context.Context, args []string) error {
 			}
 		}
 	}
-	if c.llm {
+	if c.llm && !c.embeddedOnly {
 		var lines []string
 		for _, ks := range strings.Split(c.llmK, ",") {
 			k, err := strconv.Atoi(strings.TrimSpace(ks))
@@ -183,6 +195,13 @@ func run(ctx context.Context, args []string) error {
 			100*c.llmCachedDiscount)
 		for _, l := range lines {
 			fmt.Println(l)
+		}
+	}
+	if c.embedded && !c.llmOnly {
+		for _, provider := range strings.Split(c.embeddedProviders, ",") {
+			if err := b.embeddedPhase(ctx, strings.TrimSpace(provider)); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -204,6 +223,7 @@ type bench struct {
 	js        jetstream.JetStream
 	workerBin string
 	binDir    string
+	results   []phaseResult
 }
 
 // phase is one isolated run: its stream, durable, schema and the env that
@@ -248,12 +268,19 @@ func (b *bench) newPhase(ctx context.Context, label string) (*phase, error) {
 		"NEWSFLOW_DLQ_STREAM=" + p.name + "_DLQ", "NEWSFLOW_DLQ_SUBJECT_PREFIX=" + lower + "-dlq",
 		"NEWSFLOW_HTTP_ADDR=127.0.0.1:0", "NEWSFLOW_DATA_DIR=" + b.binDir,
 	}
+	p.env = append(p.env, b.extraEnv()...)
+	return p, nil
+}
+
+// extraEnv is --worker-env as KEY=VALUE entries.
+func (b *bench) extraEnv() []string {
+	var out []string
 	for _, kv := range strings.Split(b.cfg.workerEnv, ",") {
 		if kv = strings.TrimSpace(kv); kv != "" {
-			p.env = append(p.env, kv)
+			out = append(out, kv)
 		}
 	}
-	return p, nil
+	return out
 }
 
 func (p *phase) close() {
@@ -403,15 +430,28 @@ func (b *bench) servers() []serverGroup {
 	}
 }
 
-// cpuLine formats the CPU per message of the workers and of each server.
-func cpuLine(workers float64, servers []serverGroup, before, after []cpuSample, n int) string {
-	parts := []string{fmt.Sprintf("worker %.1f", workers/float64(n)*1e6)}
+// cpuPer returns the CPU per message of the workers and of each server
+// found (µs).
+func cpuPer(workers float64, servers []serverGroup, before, after []cpuSample, n int) []procCPU {
+	out := []procCPU{{"worker", workers / float64(n) * 1e6}}
 	for i, g := range servers {
+		if g.pid != 0 {
+			out = append(out, procCPU{g.name, cpuBetween(before[i], after[i]) / float64(n) * 1e6})
+		}
+	}
+	return out
+}
+
+// cpuLine formats cpuPer's figures, and names the servers not found.
+func cpuLine(cpu []procCPU, servers []serverGroup) string {
+	parts := make([]string, 0, len(cpu)+len(servers))
+	for _, c := range cpu {
+		parts = append(parts, fmt.Sprintf("%s %.1f", c.name, c.usPerMsg))
+	}
+	for _, g := range servers {
 		if g.pid == 0 {
 			parts = append(parts, fmt.Sprintf("%s n/a (no process seen listening on port %d)", g.name, g.port))
-			continue
 		}
-		parts = append(parts, fmt.Sprintf("%s %.1f", g.name, cpuBetween(before[i], after[i])/float64(n)*1e6))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -521,11 +561,13 @@ func (b *bench) throughput(ctx context.Context, workers int) error {
 	if err != nil {
 		return err
 	}
+	rate := 0.99 * msgsDone / t99.Sub(first).Seconds()
 	fmt.Printf("RESULT throughput workers=%d messages=%d msgs_per_s=%.0f (steady state: first fetch → 99 %% committed %.2fs) drain_msgs_per_s=%.0f (first fetch → last commit %.2fs) transactions=%.0f\n",
-		workers, len(msgs), 0.99*msgsDone/t99.Sub(first).Seconds(), t99.Sub(first).Seconds(),
+		workers, len(msgs), rate, t99.Sub(first).Seconds(),
 		msgsDone/last.Sub(first).Seconds(), last.Sub(first).Seconds(), txs)
-	fmt.Printf("CPU during the run (µs per message): %s\n",
-		cpuLine(cpu1["worker"]-cpu0["worker"], servers, srv0, srv1, len(msgs)))
+	cpu := cpuPer(cpu1["worker"]-cpu0["worker"], servers, srv0, srv1, len(msgs))
+	fmt.Printf("CPU during the run (µs per message): %s\n", cpuLine(cpu, servers))
+	b.record(fmt.Sprintf("throughput, %d worker(s), Postgres, LLM_PROVIDER=%s", workers, b.cfg.provider), rate, cpu)
 	gap, at, err := longestPause(ctx, p.dsn)
 	if err != nil {
 		return err
@@ -562,6 +604,8 @@ func (b *bench) latency(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	servers := b.servers()
+	cpu0, srv0 := workerproc.CPUByCommand("worker"), sampleAll(servers)
 	sent, err := b.publish(ctx, p.subject, msgs, b.cfg.latencyRate)
 	if err == nil {
 		err = b.waitDrained(ctx, p, int64(n), 5*time.Minute)
@@ -570,6 +614,7 @@ func (b *bench) latency(ctx context.Context) error {
 		procs[0].Kill()
 		return err
 	}
+	cpu1, srv1 := workerproc.CPUByCommand("worker"), sampleAll(servers)
 	res, err := stopAll(procs)
 	if err != nil {
 		return err
@@ -588,6 +633,9 @@ func (b *bench) latency(ctx context.Context) error {
 	q := func(f float64) float64 { return lat[min(len(lat)-1, int(f*float64(len(lat))))] }
 	fmt.Printf("RESULT latency rate=%d messages=%d p50_ms=%.1f p90_ms=%.1f p99_ms=%.1f max_ms=%.1f worker_rss_mb=%.1f worker_cpu_s=%.2f\n",
 		b.cfg.latencyRate, len(lat), q(0.50), q(0.90), q(0.99), lat[len(lat)-1], float64(res[0].MaxRSSBytes)/(1<<20), res[0].CPUSeconds)
+	cpu := cpuPer(cpu1["worker"]-cpu0["worker"], servers, srv0, srv1, n)
+	fmt.Printf("CPU during the run (µs per message; the server figures include the bench's publishing): %s\n", cpuLine(cpu, servers))
+	b.record(fmt.Sprintf("latency, %d msgs/s offered, Postgres, LLM_PROVIDER=%s", b.cfg.latencyRate, b.cfg.provider), float64(n)/time.Duration(b.cfg.latencySeconds*int(time.Second)).Seconds(), cpu)
 	return nil
 }
 
@@ -682,10 +730,13 @@ func (b *bench) llmStage(ctx context.Context, k int) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	servers := b.servers()
+	cpu0, srv0 := workerproc.CPUByCommand("worker"), sampleAll(servers)
 	if err := b.waitDrained(ctx, p, int64(len(msgs)), 20*time.Minute); err != nil {
 		procs[0].Kill()
 		return "", err
 	}
+	cpu1, srv1 := workerproc.CPUByCommand("worker"), sampleAll(servers)
 	metrics, err := scrape(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
 	if err != nil {
 		procs[0].Kill()
@@ -722,6 +773,9 @@ func (b *bench) llmStage(ctx context.Context, k int) (string, error) {
 		billed, billedDisc, 100*float64(cached)/max(1, float64(in)), float64(out)/unique, alone, 100*alone/unique, fake.RateLimited(),
 		hitsMem, hitsRedis, metrics[`newsflow_llm_calls_saved_total{by="batch"}`], metrics[`newsflow_llm_calls_saved_total{by="singleflight"}`],
 		summaryNum(r, "llm_tokens"), summaryNum(r, "llm_tokens_saved"), rssMB)
+	cpu := cpuPer(cpu1["worker"]-cpu0["worker"], servers, srv0, srv1, len(msgs))
+	fmt.Printf("CPU during the run (µs per message; the fake provider runs in the bench): %s\n", cpuLine(cpu, servers))
+	b.record(fmt.Sprintf("LLM stage, %d stories per call, fake OpenAI provider, Postgres, Redis", k), float64(len(msgs))/secs, cpu)
 	return fmt.Sprintf("| %d | %.1f (bound %.1f) | %.3f | %.0f / %.0f | %.0f | %.2f %% | %d | %.1f |", k, float64(len(msgs))/secs, rpmBound,
 		float64(fake.Calls())/unique, billed, billedDisc, float64(out)/unique, 100*alone/unique, fake.RateLimited(), rssMB), nil
 }

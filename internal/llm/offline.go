@@ -2,6 +2,9 @@ package llm
 
 import (
 	"context"
+	"fmt"
+	"maps"
+	"math/bits"
 	"slices"
 	"strings"
 	"unicode"
@@ -61,31 +64,182 @@ func (*Offline) Enrich(ctx context.Context, m news.Message) (Result, error) {
 }
 
 // OfflineEnrichment is what the offline provider answers for m.
+//
+// It reads each text once: every word is lower-cased on the fly and walked
+// through one compiled trie of all keywords and stop words (offlineTrie), so
+// a word costs a few steps whatever the number of keywords, and a story
+// costs one allocation for its summary. FuzzOffline_MatchesReference checks
+// it against the first, plainly written version of the same heuristics.
 func OfflineEnrichment(m news.Message) news.Enrichment {
-	title, body := tokenize(m.Title), tokenize(m.Body)
-	if len(body) > maxOfflineWords {
-		body = body[:maxOfflineWords] // bounds the work per story
-	}
-	cat := offlineCategory(title, body)
+	var sc offlineScore
+	sc.scan(m.Title, 2, -1)
+	sc.scan(m.Body, 1, maxOfflineWords) // bounds the work per story
+	cat := sc.category()
 	return news.Enrichment{
 		Summary:    extractiveSummary(m),
 		Category:   cat,
-		Importance: offlineImportance(m, title, body, cat),
-		Language:   detectLanguage(m, title, body),
+		Importance: sc.importance(m, cat),
+		Language:   sc.language(m),
 		Model:      OfflineModel,
 	}
 }
 
-// tokenize splits s into lower-case words of letters, digits and
-// apostrophes.
-func tokenize(s string) []string {
-	f := strings.FieldsFunc(s, func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '\'' && r != '’'
-	})
-	for i, w := range f {
-		f[i] = strings.Trim(strings.ToLower(w), "'’")
+// offlineScore accumulates what the heuristics count over a story's words.
+type offlineScore struct {
+	cat  [maxCategories]int // votes per category, by index in news.Categories
+	lang [maxLangs]int      // stop words and telltale letters, by index in langOrder
+	imp  uint64             // importance keywords present, by bit (importanceBit)
+	big  int                // 10 for a big-number word, 5 for a number of ≥ 3 digits
+}
+
+// Word characters, as tokenize of offline/v1 split them: letters, digits
+// and apostrophes (straight or curly).
+const (
+	charSep = iota
+	charWord
+	charApostrophe
+)
+
+// asciiClass classifies ASCII bytes.
+var asciiClass = func() (t [utf8.RuneSelf]uint8) {
+	for c := range utf8.RuneSelf {
+		switch r := rune(c); {
+		case r == '\'':
+			t[c] = charApostrophe
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			t[c] = charWord
+		}
 	}
-	return f
+	return t
+}()
+
+// scan tokenises text into lower-case words of letters, digits and inner
+// apostrophes (leading and trailing ones are trimmed), counts the first
+// limit words (all when limit < 0) with the given category weight, and
+// counts the telltale letters of all of text.
+func (s *offlineScore) scan(text string, weight, limit int) {
+	words := 0
+	var (
+		inWord   bool
+		node     int32    // trie node of the word so far; -1 once no keyword can match
+		hits     trieHits // prefix keywords passed so far
+		started  bool     // a non-apostrophe has been seen (leading apostrophes are trimmed)
+		apos     int      // start of the pending apostrophes (kept only if a letter follows), or -1
+		n        int      // bytes of the trimmed, lower-cased word
+		allDigit bool
+	)
+	for i := 0; i < len(text); {
+		c := text[i]
+		r, size, class := rune(c), 1, charSep
+		if c < utf8.RuneSelf {
+			class = int(asciiClass[c])
+			if 'A' <= c && c <= 'Z' {
+				r += 'a' - 'A'
+			}
+		} else {
+			r, size = utf8.DecodeRuneInString(text[i:])
+			switch {
+			case r == '’':
+				class = charApostrophe
+			case unicode.IsLetter(r) || unicode.IsDigit(r):
+				class = charWord
+			}
+			r = unicode.ToLower(r)
+			if lo := r - telltaleBase; lo >= 0 && int(lo) < len(telltale) {
+				for b := telltale[lo]; b != 0; b &= b - 1 {
+					s.lang[bits.TrailingZeros16(b)] += 2
+				}
+			}
+		}
+		if class == charSep {
+			if inWord {
+				s.word(node, hits, n, allDigit, weight)
+				inWord = false
+			}
+			i += size
+			continue
+		}
+		if !inWord {
+			if words == limit { // the letter at i is counted already
+				s.telltaleOnly(text[i+size:])
+				return
+			}
+			words++
+			inWord, node, hits, started, apos, n, allDigit = true, 0, trieHits{}, false, -1, 0, true
+		}
+		if class == charApostrophe {
+			if started && apos < 0 {
+				apos = i
+			}
+			i += size
+			continue
+		}
+		if apos >= 0 { // inner apostrophes: part of the word
+			for j := apos; j < i && node >= 0; j++ {
+				node = offlineTrie.step(node, text[j], &hits)
+			}
+			n += i - apos
+			allDigit = false
+			apos = -1
+		}
+		started = true
+		if r < utf8.RuneSelf {
+			if node >= 0 {
+				node = offlineTrie.step(node, byte(r), &hits)
+			}
+			n++
+		} else {
+			var b [utf8.UTFMax]byte
+			k := utf8.EncodeRune(b[:], r)
+			for j := 0; j < k && node >= 0; j++ {
+				node = offlineTrie.step(node, b[j], &hits)
+			}
+			n += k
+		}
+		allDigit = allDigit && unicode.IsDigit(r)
+		i += size
+	}
+	if inWord {
+		s.word(node, hits, n, allDigit, weight)
+	}
+}
+
+// telltaleOnly counts the telltale letters of text.
+func (s *offlineScore) telltaleOnly(text string) {
+	for i := 0; i < len(text); {
+		if text[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(text[i:])
+		i += size
+		if lo := unicode.ToLower(r) - telltaleBase; lo >= 0 && int(lo) < len(telltale) {
+			for b := telltale[lo]; b != 0; b &= b - 1 {
+				s.lang[bits.TrailingZeros16(b)] += 2
+			}
+		}
+	}
+}
+
+// word counts one word: node is where its walk through the trie ended (-1
+// if it left the trie), hits the prefix keywords it passed, n its length in
+// bytes.
+func (s *offlineScore) word(node int32, hits trieHits, n int, allDigit bool, weight int) {
+	if node > 0 {
+		hits.or(offlineTrie.nodes[node].exact)
+	}
+	for b := hits.cat; b != 0; b &= b - 1 {
+		s.cat[bits.TrailingZeros16(b)] += weight
+	}
+	for b := hits.lang; b != 0; b &= b - 1 {
+		s.lang[bits.TrailingZeros16(b)]++
+	}
+	s.imp |= hits.imp
+	if hits.big {
+		s.big = 10
+	} else if n >= 3 && allDigit {
+		s.big = max(s.big, 5) // a number of three digits or more
+	}
 }
 
 // ---- summary ----
@@ -95,22 +249,99 @@ var abbreviations = []string{"mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", 
 	"corp", "gen", "gov", "sen", "rep", "no", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept",
 	"oct", "nov", "dec", "u.s", "u.k", "e.g", "i.e", "z.b", "bzw", "ca", "nr", "dr", "hr", "fr"}
 
+// maxAbbreviation is the length of the longest abbreviation in bytes.
+const maxAbbreviation = 4
+
+// summaryWindow is how much of the white-space-collapsed text the summary
+// looks at. A summary ends by byte maxOfflineSummary (a longer first
+// sentence is cut there), and deciding where a sentence ends looks at most
+// a space and a rune past it, so a window some bytes beyond gives the same
+// summary as the whole text.
+const summaryWindow = maxOfflineSummary + 64
+
 // extractiveSummary returns the first one or two sentences of the body, or
 // of the title when there is no body.
 func extractiveSummary(m news.Message) string {
-	text := strings.Join(strings.Fields(m.Body), " ")
+	text := collapseSpace(m.Body, summaryWindow)
 	if text == "" {
-		text = strings.Join(strings.Fields(m.Title), " ")
+		text = collapseSpace(m.Title, summaryWindow)
 	}
 	first, rest := nextSentence(text)
 	if len(first) > maxOfflineSummary {
 		return cutWords(first, maxOfflineSummary)
 	}
 	if second, _ := nextSentence(rest); second != "" && len(first) < 120 && len(first)+1+len(second) <= maxOfflineSummary {
-		return first + " " + second
+		// rest follows first after one space in text
+		return strings.Clone(text[:len(first)+1+len(second)])
 	}
-	return first
+	return strings.Clone(first) // do not pin the whole body
 }
+
+// collapseSpace returns the first n bytes (or more) of s with white space
+// collapsed, as strings.Join(strings.Fields(s), " ") would. When s is
+// already collapsed that far, it returns a part of s without copying.
+func collapseSpace(s string, n int) string {
+	p := s
+	if len(p) > n {
+		p = p[:n]
+	}
+	clean := true
+	for i := 0; i < len(p) && clean; {
+		c := p[i]
+		if c < utf8.RuneSelf {
+			if c == ' ' {
+				clean = i > 0 && (i+1 == len(p) || p[i+1] != ' ') && (i+1 < len(p) || len(p) < len(s))
+			} else if asciiSpace(c) {
+				clean = false
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(p[i:])
+		clean = !unicode.IsSpace(r)
+		i += size
+	}
+	if clean {
+		return p
+	}
+	b := make([]byte, 0, min(len(s), n+utf8.UTFMax))
+	for i := 0; i < len(s) && len(b) < n; {
+		start := i // a field: skip white space, then take the non-space run
+		for start < len(s) {
+			r, size := rune(s[start]), 1
+			if r >= utf8.RuneSelf {
+				r, size = utf8.DecodeRuneInString(s[start:])
+			}
+			if !unicode.IsSpace(r) {
+				break
+			}
+			start += size
+		}
+		end := start
+		for end < len(s) {
+			r, size := rune(s[end]), 1
+			if r >= utf8.RuneSelf {
+				r, size = utf8.DecodeRuneInString(s[end:])
+			}
+			if unicode.IsSpace(r) {
+				break
+			}
+			end += size
+		}
+		if start == end {
+			break
+		}
+		if len(b) > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, s[start:min(end, start+n-len(b)+utf8.UTFMax)]...)
+		i = end
+	}
+	return string(b)
+}
+
+// asciiSpace reports whether c is ASCII white space other than ' '.
+func asciiSpace(c byte) bool { return c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r' }
 
 // nextSentence splits off the first sentence of s (white space already
 // collapsed).
@@ -143,11 +374,18 @@ func nextSentence(s string) (sentence, rest string) {
 // a single letter (an initial), so a following dot does not end a sentence.
 func isAbbreviation(s string) bool {
 	w := s[strings.LastIndexAny(s, " (\"“«")+1:]
-	w = strings.ToLower(w)
 	if utf8.RuneCountInString(w) == 1 {
 		return true
 	}
-	return slices.Contains(abbreviations, w)
+	var b [maxAbbreviation + utf8.UTFMax]byte // w lower-cased, as far as an abbreviation can be
+	n := 0
+	for _, r := range w {
+		n += utf8.EncodeRune(b[n:], unicode.ToLower(r))
+		if n > maxAbbreviation {
+			return false
+		}
+	}
+	return slices.Contains(abbreviations, string(b[:n]))
 }
 
 // cutWords shortens s to at most n bytes at a word boundary and adds "…".
@@ -210,36 +448,6 @@ var categoryKeywords = map[string][]string{
 		"homicide*", "polizei", "gericht*", "полиц*", "поліц*", "суд*"},
 }
 
-// matchKeyword reports whether word matches kw (a trailing * matches a prefix).
-func matchKeyword(word, kw string) bool {
-	if p, ok := strings.CutSuffix(kw, "*"); ok {
-		return strings.HasPrefix(word, p)
-	}
-	return word == kw
-}
-
-func offlineCategory(title, body []string) string {
-	best, bestScore := "other", 0
-	for _, cat := range news.Categories {
-		kws := categoryKeywords[cat]
-		score := 0
-		for _, w := range title {
-			if slices.ContainsFunc(kws, func(kw string) bool { return matchKeyword(w, kw) }) {
-				score += 2
-			}
-		}
-		for _, w := range body {
-			if slices.ContainsFunc(kws, func(kw string) bool { return matchKeyword(w, kw) }) {
-				score++
-			}
-		}
-		if score > bestScore {
-			best, bestScore = cat, score
-		}
-	}
-	return best
-}
-
 // ---- importance ----
 
 // importanceKeywords add their weight to the importance score, each at most
@@ -258,47 +466,6 @@ var importanceKeywords = map[string]int{
 // bigNumberWords hint at large magnitudes.
 var bigNumberWords = []string{"hundreds", "thousands", "million*", "billion*", "trillion*", "millionen",
 	"milliarden", "millions", "milliards", "millones", "миллион*", "миллиард*", "мільйон*", "мільярд*"}
-
-func offlineImportance(m news.Message, title, body []string, cat string) int {
-	score := 30
-	seen := map[string]bool{}
-	for _, words := range [][]string{title, body} {
-		for _, w := range words {
-			for kw, weight := range importanceKeywords {
-				if !seen[kw] && matchKeyword(w, kw) {
-					seen[kw] = true
-					score += weight
-				}
-			}
-		}
-	}
-	big := 0
-	for _, words := range [][]string{title, body} {
-		for _, w := range words {
-			if slices.ContainsFunc(bigNumberWords, func(kw string) bool { return matchKeyword(w, kw) }) {
-				big = max(big, 10)
-			} else if len(w) >= 3 && strings.IndexFunc(w, func(r rune) bool { return !unicode.IsDigit(r) }) < 0 {
-				big = max(big, 5) // a number of three digits or more
-			}
-		}
-	}
-	if strings.Contains(m.Body, ",000") || strings.Contains(m.Body, ".000") {
-		big += 5
-	}
-	score += min(big, 15)
-	switch n := len(m.Title) + len(m.Body); {
-	case n >= 1500:
-		score += 10
-	case n >= 500:
-		score += 5
-	case n < 80:
-		score -= 10
-	}
-	if cat == "entertainment" || cat == "sports" {
-		score -= 5
-	}
-	return max(0, min(100, score))
-}
 
 // ---- language ----
 
@@ -345,28 +512,47 @@ var telltaleLetters = map[rune][]string{
 // langOrder breaks ties deterministically.
 var langOrder = []string{"en", "de", "fr", "es", "it", "pt", "nl", "ru", "uk", "pl", "sv"}
 
-func detectLanguage(m news.Message, title, body []string) string {
-	score := map[string]int{}
-	for _, words := range [][]string{title, body} {
-		for _, w := range words {
-			for lang, sw := range stopWords {
-				if slices.Contains(sw, w) {
-					score[lang]++
-				}
-			}
+// ---- scoring ----
+
+func (s *offlineScore) category() string {
+	best, bestScore := "other", 0
+	for i, cat := range news.Categories {
+		if s.cat[i] > bestScore {
+			best, bestScore = cat, s.cat[i]
 		}
 	}
-	for _, s := range []string{m.Title, m.Body} {
-		for _, r := range strings.ToLower(s) {
-			for _, lang := range telltaleLetters[r] {
-				score[lang] += 2
-			}
-		}
+	return best
+}
+
+func (s *offlineScore) importance(m news.Message, cat string) int {
+	score := 30
+	for b := s.imp; b != 0; b &= b - 1 {
+		score += importanceWeight[bits.TrailingZeros64(b)]
 	}
+	big := s.big
+	if strings.Contains(m.Body, ",000") || strings.Contains(m.Body, ".000") {
+		big += 5
+	}
+	score += min(big, 15)
+	switch n := len(m.Title) + len(m.Body); {
+	case n >= 1500:
+		score += 10
+	case n >= 500:
+		score += 5
+	case n < 80:
+		score -= 10
+	}
+	if cat == "entertainment" || cat == "sports" {
+		score -= 5
+	}
+	return max(0, min(100, score))
+}
+
+func (s *offlineScore) language(m news.Message) string {
 	best, bestScore := "", 0
-	for _, lang := range langOrder {
-		if score[lang] > bestScore {
-			best, bestScore = lang, score[lang]
+	for i, lang := range langOrder {
+		if s.lang[i] > bestScore {
+			best, bestScore = lang, s.lang[i]
 		}
 	}
 	if best != "" {
@@ -379,4 +565,192 @@ func detectLanguage(m news.Message, title, body []string) string {
 		return m.Lang[:2]
 	}
 	return "en"
+}
+
+// ---- compiled tables ----
+
+// Bounds of the bit sets the tables compile to.
+const (
+	maxCategories = 16
+	maxLangs      = 16
+)
+
+// trieHits is what a word matches: categories (bit i = news.Categories[i]),
+// stop-word languages (bit i = langOrder[i]), importance keywords (bit i =
+// importanceWeight[i]) and whether it is a big-number word.
+type trieHits struct {
+	imp  uint64
+	cat  uint16
+	lang uint16
+	big  bool
+}
+
+func (h *trieHits) or(o trieHits) {
+	h.imp |= o.imp
+	h.cat |= o.cat
+	h.lang |= o.lang
+	h.big = h.big || o.big
+}
+
+// trieNode is a byte-wise trie node: the keywords ending here match a word
+// that starts with the path to it (prefix: keywords with a trailing *) or
+// that equals it (exact).
+type trieNode struct {
+	prefix, exact trieHits
+}
+
+// trieEdge is a slot of trie.edges: the child reached from the node and
+// byte packed in key.
+type trieEdge struct {
+	key  uint32 // node<<8 | byte
+	node int32  // child, with prefixFlag set if it has prefix keywords; -1 = empty slot
+}
+
+// prefixFlag marks a child that ends prefix keywords.
+const prefixFlag = 1 << 30
+
+// trie holds every keyword and stop word; node 0 is the root. Its edges sit
+// in an open-addressing hash table, so a step costs one multiply and
+// usually one probe.
+type trie struct {
+	root  [256]int32 // the root's edges by byte, as trieEdge.node
+	nodes []trieNode
+	edges []trieEdge // len is a power of two
+	shift uint32     // 32 - log2(len(edges))
+}
+
+// step follows byte c from node (≥ 0), adding the prefix keywords of the
+// node it reaches to hits; -1 means no keyword matches a word that went
+// this way.
+func (t *trie) step(node int32, c byte, hits *trieHits) int32 {
+	if node == 0 {
+		v := t.root[c]
+		if v > 0 && v&prefixFlag != 0 {
+			hits.or(t.nodes[v&^prefixFlag].prefix)
+			return v &^ prefixFlag
+		}
+		return v
+	}
+	k := uint32(node)<<8 | uint32(c)
+	mask := uint32(len(t.edges) - 1)
+	for h := (k * 0x9e3779b1) >> t.shift; ; h = (h + 1) & mask {
+		e := t.edges[h]
+		if e.key == k && e.node >= 0 {
+			if e.node&prefixFlag != 0 {
+				hits.or(t.nodes[e.node&^prefixFlag].prefix)
+				return e.node &^ prefixFlag
+			}
+			return e.node
+		}
+		if e.node < 0 {
+			return -1
+		}
+	}
+}
+
+var (
+	offlineTrie      trie
+	importanceWeight []int                              // by importance bit
+	telltale         [telltaleEnd - telltaleBase]uint16 // lower-case letter → languages, by langOrder bit
+)
+
+// The telltale letters lie in Latin-1 Supplement to Cyrillic.
+const (
+	telltaleBase = 0xa0
+	telltaleEnd  = 0x500
+)
+
+func init() { offlineTrie = *compileOffline() }
+
+// compileOffline builds the trie and tables from categoryKeywords,
+// importanceKeywords, bigNumberWords, stopWords and telltaleLetters. Only
+// categories in news.Categories and languages in langOrder count, as the
+// heuristics only ever looked those up.
+func compileOffline() *trie {
+	if len(news.Categories) > maxCategories || len(langOrder) > maxLangs || len(importanceKeywords) > 64 {
+		panic("llm: offline tables outgrew their bit sets")
+	}
+	type building struct {
+		prefix, exact trieHits
+		children      map[byte]int
+	}
+	nodes := []*building{{children: map[byte]int{}}}
+	add := func(kw string, h trieHits) {
+		word, prefix := strings.CutSuffix(kw, "*")
+		n := 0
+		for i := range len(word) {
+			c, ok := nodes[n].children[word[i]]
+			if !ok {
+				c = len(nodes)
+				nodes = append(nodes, &building{children: map[byte]int{}})
+				nodes[n].children[word[i]] = c
+			}
+			n = c
+		}
+		if prefix {
+			nodes[n].prefix.or(h)
+		} else {
+			nodes[n].exact.or(h)
+		}
+	}
+	for i, cat := range news.Categories {
+		for _, kw := range categoryKeywords[cat] {
+			add(kw, trieHits{cat: 1 << i})
+		}
+	}
+	kws := slices.Sorted(maps.Keys(importanceKeywords))
+	importanceWeight = make([]int, len(kws))
+	for i, kw := range kws {
+		importanceWeight[i] = importanceKeywords[kw]
+		add(kw, trieHits{imp: 1 << i})
+	}
+	for _, kw := range bigNumberWords {
+		add(kw, trieHits{big: true})
+	}
+	for i, lang := range langOrder {
+		for _, w := range stopWords[lang] {
+			add(w, trieHits{lang: 1 << i})
+		}
+		for r, langs := range telltaleLetters {
+			if slices.Contains(langs, lang) {
+				if r < telltaleBase || r >= telltaleEnd || unicode.ToLower(r) != r {
+					panic(fmt.Sprintf("llm: telltale letter %q is not a lower-case letter within [%#x, %#x)", r, telltaleBase, telltaleEnd))
+				}
+				telltale[r-telltaleBase] |= 1 << i
+			}
+		}
+	}
+	t := &trie{nodes: make([]trieNode, len(nodes))}
+	size := 1
+	for size < 4*len(nodes) { // load factor ≤ 1/4: few probes
+		size *= 2
+	}
+	t.edges = make([]trieEdge, size)
+	for i := range t.edges {
+		t.edges[i].node = -1
+	}
+	t.shift = uint32(32 - bits.TrailingZeros(uint(size)))
+	for c := range t.root {
+		t.root[c] = -1
+	}
+	for i, b := range nodes {
+		t.nodes[i] = trieNode{prefix: b.prefix, exact: b.exact}
+		for c, child := range b.children {
+			v := int32(child)
+			if nodes[child].prefix != (trieHits{}) {
+				v |= prefixFlag
+			}
+			if i == 0 {
+				t.root[c] = v
+				continue
+			}
+			k := uint32(i)<<8 | uint32(c)
+			h := (k * 0x9e3779b1) >> t.shift
+			for t.edges[h].node >= 0 {
+				h = (h + 1) & uint32(size-1)
+			}
+			t.edges[h] = trieEdge{key: k, node: v}
+		}
+	}
+	return t
 }

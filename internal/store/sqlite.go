@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -24,14 +25,40 @@ import (
 // SQLite is the embedded store: one database file in WAL mode, for running
 // newsflow without Postgres. Times are stored as Unix nanoseconds (UTC).
 //
+// Writes go through one connection, reads (Top, Count, Stats) through a
+// small pool of others: SQLite admits one writer at a time anyway, and a
+// connection keeps its page cache (the indexes a commit updates) only while
+// no other connection writes, so a single writer finds them in memory.
+//
 // Durability: synchronous=NORMAL, so a committed batch survives a crash of
-// the process but the last transactions may be lost on power failure.
+// the process (the WAL is written before Commit returns) but the last
+// transactions may be lost on power failure or an OS crash (the WAL is
+// fsynced at checkpoints, not at every commit); messages are acked after
+// the commit, so those would not be redelivered.
 type SQLite struct {
-	db      *sql.DB
+	db      *sql.DB // readers
+	w       *sql.DB // the one writer connection
 	log     *zap.Logger
 	metrics *rowMetrics
 	reg     prometheus.Registerer
+
+	mu     sync.Mutex
+	insert map[int]*sql.Stmt // multi-row inserts by row count, prepared on w
 }
+
+// SQLite tuning, chosen with go run ./bench --embedded-only and
+// BenchmarkCommit/sqlite (see README's benchmarks).
+const (
+	// sqliteCacheKiB is the writer's page cache: the indexes of a few
+	// million rows stay in memory, so a commit reads nothing back.
+	sqliteCacheKiB = 16 << 10
+	// sqliteCheckpointPages lets the WAL grow to about 64 MiB before it is
+	// copied into the database file: the index pages most commits rewrite
+	// are copied once per checkpoint rather than once per thousand pages.
+	sqliteCheckpointPages = 16384
+	// maxInsertRows bounds the rows of one INSERT (14 parameters each).
+	maxInsertRows = 128
+)
 
 // OpenSQLite opens (creating it and its directory if needed) the database
 // file at path in WAL mode. It does not migrate; call Migrate. reg, when
@@ -48,26 +75,43 @@ func OpenSQLite(ctx context.Context, path string, log *zap.Logger, reg prometheu
 			return nil, fmt.Errorf("store: create sqlite directory: %w", err)
 		}
 	}
-	// busy_timeout first, so opening next to a busy writer waits instead of
-	// failing; _txlock=immediate makes every transaction BEGIN IMMEDIATE, so
-	// writers queue on the lock up front instead of failing to upgrade.
+	// busy_timeout first, so opening next to a busy writer (another process)
+	// waits instead of failing; _txlock=immediate makes every transaction
+	// BEGIN IMMEDIATE, so writers queue on the lock up front instead of
+	// failing to upgrade.
 	dsn := path + "?_busy_timeout=10000&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate"
+	// temp_store=MEMORY keeps a multi-row INSERT's statement journal (the
+	// undo of a failing statement inside the transaction) out of temporary
+	// files.
+	w, err := sql.Open("sqlite", dsn+fmt.Sprintf("&_pragma=cache_size(-%d)&_pragma=wal_autocheckpoint(%d)&_pragma=temp_store(MEMORY)",
+		sqliteCacheKiB, sqliteCheckpointPages))
+	if err != nil {
+		return nil, fmt.Errorf("store: open sqlite: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxIdleTime(0)
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
+		w.Close()
 		return nil, fmt.Errorf("store: open sqlite: %w", err)
 	}
 	db.SetMaxOpenConns(4)
 	db.SetMaxIdleConns(4)
-	s := &SQLite{db: db, log: log.Named("store"), metrics: newRowMetrics()}
-	if err := s.Ping(ctx); err != nil {
+	s := &SQLite{db: db, w: w, log: log.Named("store"), metrics: newRowMetrics(), insert: map[int]*sql.Stmt{}}
+	closeAll := func() {
 		db.Close()
+		w.Close()
+	}
+	if err := s.Ping(ctx); err != nil {
+		closeAll()
 		return nil, err
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{s.metrics.inserted, s.metrics.duplicate} {
 			if err := reg.Register(c); err != nil {
 				s.unregister(reg)
-				db.Close()
+				closeAll()
 				return nil, fmt.Errorf("store: register metrics: %w", err)
 			}
 		}
@@ -82,10 +126,12 @@ func (s *SQLite) unregister(reg prometheus.Registerer) {
 	reg.Unregister(s.metrics.duplicate)
 }
 
-// Ping checks that the database file can be read.
+// Ping checks that the database file can be read and written.
 func (s *SQLite) Ping(ctx context.Context) error {
-	if err := s.db.PingContext(ctx); err != nil {
-		return fmt.Errorf("store: ping sqlite: %w", classifySQLite(err))
+	for _, db := range []*sql.DB{s.w, s.db} {
+		if err := db.PingContext(ctx); err != nil {
+			return fmt.Errorf("store: ping sqlite: %w", classifySQLite(err))
+		}
 	}
 	return nil
 }
@@ -95,8 +141,16 @@ func (s *SQLite) Close() {
 	if s.reg != nil {
 		s.unregister(s.reg)
 	}
-	if err := s.db.Close(); err != nil {
-		s.log.Warn("close sqlite", zap.Error(err))
+	s.mu.Lock()
+	for _, st := range s.insert {
+		st.Close()
+	}
+	s.insert = map[int]*sql.Stmt{}
+	s.mu.Unlock()
+	for _, db := range []*sql.DB{s.db, s.w} {
+		if err := db.Close(); err != nil {
+			s.log.Warn("close sqlite", zap.Error(err))
+		}
 	}
 }
 
@@ -109,7 +163,7 @@ func (s *SQLite) Migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: migrate: begin: %w", classifySQLite(err))
 	}
@@ -159,10 +213,24 @@ func (s *SQLite) Migrate(ctx context.Context) error {
 	return nil
 }
 
-const insertSQLite = `INSERT INTO articles (id, source, url, title, body, lang, published_at, ingested_at,
+// insertSQLite is the INSERT of rows rows; Postgres' column order.
+func insertSQLite(rows int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO articles (id, source, url, title, body, lang, published_at, ingested_at,
 	content_hash, summary, category, importance, llm_model, stream_seq)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (id) DO NOTHING`
+VALUES `)
+	for i := range rows {
+		if i > 0 {
+			b.WriteString(",\n\t")
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	}
+	b.WriteString("\nON CONFLICT (id) DO NOTHING")
+	return b.String()
+}
+
+// sqliteColumns is the number of parameters a row takes in insertSQLite.
+const sqliteColumns = 14
 
 // Commit inserts rows in one transaction, skipping ids already stored
 // (ON CONFLICT (id) DO NOTHING, also for a repeated id within rows), and
@@ -188,30 +256,47 @@ func (s *SQLite) Commit(ctx context.Context, rows []news.Article) (int, error) {
 
 func (s *SQLite) commit(ctx context.Context, rows []news.Article) (int, error) {
 	now := time.Now().UnixNano()
-	tx, err := s.db.BeginTx(ctx, nil)
+	// Prepare before BEGIN: the transaction holds the one writer connection.
+	full, err := s.insertStmt(ctx, min(len(rows), maxInsertRows))
+	if err != nil {
+		return 0, err
+	}
+	last := full
+	if r := len(rows) % maxInsertRows; r != 0 && len(rows) > maxInsertRows {
+		if last, err = s.insertStmt(ctx, r); err != nil {
+			return 0, err
+		}
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after commit
-	stmt, err := tx.PrepareContext(ctx, insertSQLite)
-	if err != nil {
-		return 0, err
-	}
-	defer stmt.Close()
-	n := 0
-	for i := range rows {
-		a := &rows[i]
-		var published any
-		if !a.PublishedAt.IsZero() {
-			published = a.PublishedAt.UnixNano()
+	args := make([]any, 0, min(len(rows), maxInsertRows)*sqliteColumns)
+	hashes := make([]news.Hash, len(rows))
+	n, inserted := 0, 0
+	for chunk := range slices.Chunk(rows, maxInsertRows) {
+		stmt := full
+		if len(chunk) < maxInsertRows {
+			stmt = last
 		}
-		ingested := now
-		if !a.IngestedAt.IsZero() {
-			ingested = a.IngestedAt.UnixNano()
+		args = args[:0]
+		for i := range chunk {
+			a := &chunk[i]
+			var published any
+			if !a.PublishedAt.IsZero() {
+				published = a.PublishedAt.UnixNano()
+			}
+			ingested := now
+			if !a.IngestedAt.IsZero() {
+				ingested = a.IngestedAt.UnixNano()
+			}
+			h := &hashes[n+i]
+			*h = contentHash(a)
+			args = append(args, a.ID, a.Source, a.URL, a.Title, a.Body, a.Lang, published, ingested,
+				h[:], a.Summary, a.Category, a.Importance, a.Model, int64(a.StreamSeq))
 		}
-		h := contentHash(a)
-		res, err := stmt.ExecContext(ctx, a.ID, a.Source, a.URL, a.Title, a.Body, a.Lang, published, ingested,
-			h[:], a.Summary, a.Category, a.Importance, a.Model, int64(a.StreamSeq))
+		res, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
 		if err != nil {
 			return 0, err
 		}
@@ -219,9 +304,25 @@ func (s *SQLite) commit(ctx context.Context, rows []news.Article) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		n += int(k)
+		n += len(chunk)
+		inserted += int(k)
 	}
-	return n, tx.Commit()
+	return inserted, tx.Commit()
+}
+
+// insertStmt returns the prepared INSERT of rows rows on the writer.
+func (s *SQLite) insertStmt(ctx context.Context, rows int) (*sql.Stmt, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st, ok := s.insert[rows]; ok {
+		return st, nil
+	}
+	st, err := s.w.PrepareContext(ctx, insertSQLite(rows))
+	if err != nil {
+		return nil, err
+	}
+	s.insert[rows] = st
+	return st, nil
 }
 
 // checkText rejects what Postgres rejects in text columns.
