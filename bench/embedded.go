@@ -116,7 +116,7 @@ func prefillEmbedded(ctx context.Context, dir string, msgs []news.Message) error
 	if err != nil {
 		return err
 	}
-	if _, err := stream.Ensure(ctx, js, stream.DefaultConfig()); err != nil {
+	if _, _, err := stream.Ensure(ctx, js, stream.DefaultConfig(), false, nil); err != nil {
 		return err
 	}
 	t0 := time.Now()
