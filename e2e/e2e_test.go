@@ -172,9 +172,14 @@ func TestE2E_SIGKILLMidRunThenRestart(t *testing.T) {
 	for i := range msgs {
 		msgs[i] = g.Next()
 	}
-	p := w.start(t)
+	// A backlog first (a worker that keeps pace with the publisher would finish before the kill): the
+	// first worker only creates the stream and the consumer.
+	if res, err := w.start(t).Stop(30 * time.Second); err != nil || res.ExitCode != 0 {
+		t.Fatalf("first worker stop: %+v, %v", res, err)
+	}
 	w.publish(t, msgs)
-	w.waitRows(t, total/5, false, 2*time.Minute)
+	p := w.start(t)
+	w.waitRows(t, total/20, false, 2*time.Minute)
 	p.Kill() // mid-run: batches open, commits in flight, acks unsent
 	n, err := w.store.Count(t.Context())
 	if err != nil {
