@@ -10,10 +10,10 @@ run: build
 	bash scripts/demo.sh
 
 ## test: go vet and the whole test suite with the race detector (needs the loopback NATS, Redis, Postgres).
-## The slowest package takes under a minute; a 5-minute timeout turns a hang into a failure that
+## The slowest package takes a few minutes on a loaded machine; a 10-minute timeout turns a hang into a failure that
 ## prints every goroutine's stack, soon enough to read it.
 test: vet
-	$(GO) test -race -count=1 -timeout 5m $(PKGS)
+	$(GO) test -race -count=1 -timeout 10m $(PKGS)
 
 ## test-faults: the fault-injection tests (faults/): private 3-node NATS cluster and Postgres,
 ## nodes SIGKILLed, Postgres stopped hard, a worker SIGSTOPped. About two minutes; `make test` skips them.

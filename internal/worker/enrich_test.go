@@ -260,7 +260,7 @@ func TestWorker_EnrichThreeWorkersOneCallPerStory(t *testing.T) {
 	for i := range procs {
 		procs[i] = b.startProc(t, fake, procConfig{
 			cache:    cache.Config{KeyPrefix: prefix},
-			redisURL: redistest.URL(),
+			redisURL: redistest.PatientURL(),
 			worker:   worker.Config{Batch: batcher.Config{MaxMessages: 20, MaxWait: 50 * time.Millisecond}},
 			consumer: func(c *consumer.Config) { c.FetchBatch = 4 },
 		})
@@ -576,7 +576,7 @@ func TestWorker_EnrichTTLExpiry(t *testing.T) {
 	prefix := redistest.Prefix(t, rdb)
 	p := b.startProc(t, fake, procConfig{
 		cache:    cache.Config{KeyPrefix: prefix, MemoryTTL: time.Second, RedisTTL: time.Second},
-		redisURL: redistest.URL(),
+		redisURL: redistest.PatientURL(),
 		worker:   worker.Config{Batch: batcher.Config{MaxMessages: 10, MaxWait: 20 * time.Millisecond}},
 	})
 	m := b.story(1, 0)
