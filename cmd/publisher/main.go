@@ -47,7 +47,11 @@ func usagef(format string, a ...any) error { return cli.Usagef(format, a...) }
 // run is the whole program; main only adds the process's environment. The
 // error's exit status is cli.ExitCode's.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	e := &env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	return cli.Execute(ctx, newRoot(&env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}), args, getenv)
+}
+
+// newRoot builds the command tree.
+func newRoot(e *env) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "publisher",
 		Short: "publish news messages to NATS JetStream",
@@ -59,11 +63,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return usagef("want a command: send or gen (see publisher --help)")
 		},
 	}
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root.SetIn(e.stdin)
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
 	root.AddCommand(newSendCmd(e), newGenCmd(e))
-	return cli.Execute(ctx, root, args, getenv)
+	return root
 }
 
 // env is what a subcommand gets from run.
