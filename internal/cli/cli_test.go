@@ -232,3 +232,22 @@ func TestUnclassified(t *testing.T) {
 		t.Errorf("unclassified: %v, want --stray", got)
 	}
 }
+
+func TestMarkdownTable(t *testing.T) {
+	t.Parallel()
+	var v vals
+	got := MarkdownTable(flags(&v))
+	for _, want := range []string{
+		"| `NEWSFLOW_BATCH_SIZE` | `--batch-size` | `100` | (≥ 1) |\n",
+		"| — | `--all` | `false` | an option, read from no variable |\n",
+		"| `NATS_URL` | `--nats-url` | — |  |\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("table lacks %q:\n%s", want, got)
+		}
+	}
+	doc := "# x\n\n### t\n\n| a |\n|---|\n| old |\n\nafter\n"
+	if out, ok := ReplaceTable(doc, "### t", "| new |\n"); !ok || out != "# x\n\n### t\n\n| new |\n\nafter\n" {
+		t.Errorf("ReplaceTable = %q, %v", out, ok)
+	}
+}

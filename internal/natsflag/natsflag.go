@@ -81,7 +81,7 @@ type Stream struct {
 func (s *Stream) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&s.Name, "stream", stream.DefaultName, "JetStream stream holding the news; created with the stream-* flags when missing")
 	fs.StringVar(&s.Subjects, "subjects", stream.DefaultSubject, "comma-separated subjects the stream captures")
-	fs.IntVar(&s.Replicas, "stream-replicas", stream.DefaultReplicas, "stream replicas in a NATS cluster (1 to 5)")
+	fs.IntVar(&s.Replicas, "stream-replicas", stream.DefaultReplicas, "stream replicas in a NATS cluster")
 	fs.DurationVar(&s.MaxAge, "stream-max-age", 0, "discard stream messages older than this; 0 keeps them")
 	fs.Int64Var(&s.MaxBytes, "stream-max-bytes", 0, "cap the stream at this many bytes (see --stream-discard); 0 is unlimited")
 	fs.StringVar(&s.Discard, "stream-discard", "old", "at the stream's limits: old drops the oldest messages (workers report what they never got), new refuses new ones (publishers report them failed)")
