@@ -27,6 +27,7 @@ func newLagCmd(e *env) *cobra.Command {
 		consumer string
 		interval time.Duration
 		target   time.Duration
+		alias    time.Duration // --target, the deprecated name of --lag-target
 		maxRepl  int
 		workers  int
 	)
@@ -42,7 +43,7 @@ func newLagCmd(e *env) *cobra.Command {
 	fs.StringVar(&consumer, "consumer", "", "only this consumer (default: every consumer of the stream)")
 	fs.DurationVar(&interval, "interval", time.Second, "time between samples")
 	fs.DurationVar(&target, "lag-target", telemetry.DefaultLagTarget, "drain the backlog within this time: the replica hint's goal (as worker run's --lag-target)")
-	fs.DurationVar(&target, "target", telemetry.DefaultLagTarget, "deprecated name of --lag-target")
+	fs.DurationVar(&alias, "target", telemetry.DefaultLagTarget, "deprecated name of --lag-target")
 	_ = fs.MarkDeprecated("target", "use --lag-target")
 	fs.IntVar(&maxRepl, "max-replicas", 0, "cap of the replica hint, e.g. what the LLM rate limit allows; 0 means none")
 	fs.IntVar(&workers, "workers", 0, "running workers, when known; 0 means estimate from waiting pull requests")
@@ -52,6 +53,9 @@ func newLagCmd(e *env) *cobra.Command {
 	cli.NonNegative(fs, "max-replicas", "workers")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		ctx := cmd.Context()
+		if fs.Changed("target") && cli.SourceOf(fs, "lag-target") != cli.FromFlag {
+			target = alias // the command line wins over NEWSFLOW_LAG_TARGET, under either name
+		}
 		nc, js, err := nf.connect(ctx, e.log, "newsflow-lag")
 		if err != nil {
 			return err
