@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"strconv"
 	"strings"
@@ -10,9 +9,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 
-	"newsflow/internal/envflag"
+	"newsflow/internal/cli"
 	"newsflow/internal/natsflag"
 	"newsflow/internal/publish"
 	"newsflow/internal/stream"
@@ -30,25 +30,21 @@ type commonFlags struct {
 	publishTimeout time.Duration
 }
 
-func (f *commonFlags) register(fs *flag.FlagSet) {
+func (f *commonFlags) register(fs *pflag.FlagSet) {
 	f.conn.Register(fs)
 	f.stream.Register(fs)
 	fs.StringVar(&f.subject, "subject", "", "publish every message to this subject; empty means news.ingest.<source> per message")
 	fs.IntVar(&f.maxInflight, "max-inflight", publish.DefaultMaxInflight, "most messages published and not yet settled (retries included)")
 	fs.DurationVar(&f.retryFor, "retry-for", publish.DefaultRetryFor, "how long to retry a message after a disconnect, timeout, no responders or leader election, with its Nats-Msg-Id; then it is checked once more at the end and counts as failed")
 	fs.DurationVar(&f.publishTimeout, "publish-timeout", publish.DefaultAckTimeout, "how long to wait for JetStream's acknowledgement of one attempt before retrying it")
+	cli.Config(fs, "Publishing", "subject", "max-inflight", "retry-for", "publish-timeout")
+	cli.Positive(fs, "max-inflight", "publish-timeout")
+	cli.NonNegative(fs, "retry-for")
 }
 
-// validate checks the values the flag package cannot.
+// validate checks what the flags' rules (cli.Load) cannot: the stream and
+// the subjects.
 func (f *commonFlags) validate() error {
-	switch {
-	case f.maxInflight < 1:
-		return usagef("invalid value %d for --max-inflight: must be at least 1", f.maxInflight)
-	case f.retryFor < 0:
-		return usagef("invalid value %s for --retry-for: must not be negative (0: no retries before the last check)", f.retryFor)
-	case f.publishTimeout <= 0:
-		return usagef("invalid value %s for --publish-timeout: must be positive", f.publishTimeout)
-	}
 	if _, err := f.stream.Config(); err != nil {
 		return usagef("%v", err)
 	}
@@ -110,8 +106,10 @@ type listFlag []string
 
 func (l *listFlag) String() string { return strings.Join(*l, ",") }
 
+func (l *listFlag) Type() string { return "strings" }
+
 func (l *listFlag) Set(v string) error {
-	*l = envflag.SplitList(v)
+	*l = cli.SplitList(v)
 	if len(*l) == 0 {
 		return fmt.Errorf("empty list")
 	}
@@ -132,6 +130,8 @@ func (l listFlag) matches(subject string) bool {
 type rateFlag float64
 
 func (r *rateFlag) String() string { return strconv.FormatFloat(float64(*r), 'g', -1, 64) }
+
+func (r *rateFlag) Type() string { return "rate" }
 
 func (r *rateFlag) Set(v string) error {
 	n, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), "/s"), 64)

@@ -13,80 +13,61 @@
 //
 // Exit status: 0 when everything was published (or deduplicated), 1 when a
 // line was invalid, a message failed or the run was interrupted, 2 for a
-// usage error. Every flag has
-// an environment variable; see --help of each subcommand.
+// usage error (internal/cli). Every configuration flag has an environment
+// variable; see --help of each subcommand.
 package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
 
-	"newsflow/internal/envflag"
+	"github.com/spf13/cobra"
+
+	"newsflow/internal/buildinfo"
+	"newsflow/internal/cli"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
-	os.Exit(exitCode(err, os.Stderr))
-}
-
-// usageError is a bad command line or flag value: exit status 2.
-type usageError struct{ err error }
-
-func (e *usageError) Error() string { return e.err.Error() }
-func (e *usageError) Unwrap() error { return e.err }
-
-func usagef(format string, a ...any) error { return &usageError{fmt.Errorf(format, a...)} }
-
-// exitCode prints err (if any) to stderr and returns the exit status for it.
-func exitCode(err error, stderr io.Writer) int {
-	var ue *usageError
-	switch {
-	case err == nil, errors.Is(err, envflag.ErrHelp):
-		return 0
-	case errors.As(err, &ue):
-		fmt.Fprintln(stderr, "publisher:", err)
-		return 2
-	default:
-		fmt.Fprintln(stderr, "publisher:", err)
-		return 1
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "publisher:", err)
 	}
+	os.Exit(cli.ExitCode(err))
 }
 
-const topUsage = `Usage: publisher <command> [flags]
+// usagef is a usage error: exit status 2.
+func usagef(format string, a ...any) error { return cli.Usagef(format, a...) }
 
-Commands:
-  send   publish JSONL files (or stdin), one message per line
-  gen    publish synthetic news
-
-Run "publisher <command> --help" for the flags of a command.
-`
-
-// run is the whole program; main only adds the process's environment.
+// run is the whole program; main only adds the process's environment. The
+// error's exit status is cli.ExitCode's.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, topUsage)
-		return usagef("no command given")
+	return cli.Execute(ctx, newRoot(&env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}), args, getenv)
+}
+
+// newRoot builds the command tree.
+func newRoot(e *env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "publisher",
+		Short: "publish news messages to NATS JetStream",
+		Long: "publisher publishes news messages to NATS JetStream for newsflow's workers: JSONL files or stdin\n" +
+			"(send) or synthetic news (gen). Configuration flags also read an environment variable (shown in\n" +
+			"each command's --help). Exit status: 0 everything published, 1 a failure, 2 a usage error.",
+		Version: buildinfo.String(),
+		RunE: func(*cobra.Command, []string) error {
+			return usagef("want a command: send or gen (see publisher --help)")
+		},
 	}
-	e := env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
-	switch args[0] {
-	case "send":
-		return runSend(ctx, args[1:], e)
-	case "gen":
-		return runGen(ctx, args[1:], e)
-	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, topUsage)
-		return nil
-	default:
-		fmt.Fprint(stderr, topUsage)
-		return usagef("unknown command %q; want send or gen", args[0])
-	}
+	root.SetIn(e.stdin)
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
+	root.AddCommand(newSendCmd(e), newGenCmd(e))
+	return root
 }
 
 // env is what a subcommand gets from run.

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,8 +16,8 @@ import (
 	"go.uber.org/goleak"
 	"go.uber.org/zap/zaptest"
 
+	"newsflow/internal/cli"
 	"newsflow/internal/embedded"
-	"newsflow/internal/envflag"
 	"newsflow/internal/natstest"
 )
 
@@ -63,7 +62,10 @@ func runCmd(t *testing.T, env map[string]string, stdin string, args ...string) r
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	err := run(ctx, args, func(k string) string { return env[k] }, strings.NewReader(stdin), &out, &errOut)
-	return result{err: err, code: exitCode(err, &errOut), stdout: out.String(), stderr: errOut.String()}
+	if err != nil { // as main prints it
+		fmt.Fprintln(&errOut, "publisher:", err)
+	}
+	return result{err: err, code: cli.ExitCode(err), stdout: out.String(), stderr: errOut.String()}
 }
 
 var summaryRE = regexp.MustCompile(`^published (\d+) \(retried \d+\), duplicates (\d+) \(in the input, dropped by JetStream\), invalid (\d+), failed (\d+), not attempted (\d+), \d+ msgs/s\n$`)
@@ -295,12 +297,12 @@ func TestRun_Help(t *testing.T) {
 	t.Parallel()
 	for _, cmd := range []string{"send", "gen"} {
 		r := runCmd(t, nil, "", cmd, "--help")
-		if !errors.Is(r.err, envflag.ErrHelp) || r.code != 0 {
+		if r.err != nil || r.code != 0 {
 			t.Fatalf("%s --help: %v (exit %d)", cmd, r.err, r.code)
 		}
 		for _, want := range []string{"NATS_URL", "NEWSFLOW_MAX_INFLIGHT", "(default 4096)", "NEWSFLOW_STREAM", `(default "NEWS")`} {
-			if !strings.Contains(r.stderr, want) {
-				t.Errorf("%s --help lacks %q:\n%s", cmd, want, r.stderr)
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("%s --help lacks %q:\n%s", cmd, want, r.stdout)
 			}
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,87 +14,87 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
-	"newsflow/internal/envflag"
+	"newsflow/internal/cli"
 	"newsflow/internal/news"
 	"newsflow/internal/publish"
 )
 
-// runSend is "publisher send": JSONL files (or stdin) to JetStream.
-func runSend(ctx context.Context, args []string, e env) error {
-	fs := flag.NewFlagSet("publisher send", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	var cf commonFlags
+// newSendCmd is "publisher send": JSONL files (or stdin) to JetStream.
+func newSendCmd(e *env) *cobra.Command {
+	var (
+		cf         commonFlags
+		noValidate bool
+	)
+	cmd := &cobra.Command{
+		Use:   "send [flags] [FILE...]",
+		Short: "publish JSONL files (or stdin), one message per line",
+		Long:  "Publishes JSONL, one message per line, from each FILE (- or none: stdin).",
+		Args:  cobra.ArbitraryArgs,
+	}
+	fs := cmd.Flags()
 	cf.register(fs)
-	noValidate := fs.Bool("no-validate", false, "publish lines verbatim, without decoding or validating them")
-	fs.Usage = envflag.Usage(fs, "publisher send [flags] [FILE...]\n\nPublishes JSONL, one message per line, from each FILE (- or none: stdin).")
-	if err := parseFlags(fs, args, e.getenv); err != nil {
-		return err
-	}
-	if err := cf.validate(); err != nil {
-		return err
-	}
-	names := fs.Args()
-	if len(names) == 0 {
-		names = []string{"-"}
-	}
-	// Open everything first: a typo should fail before anything is published.
-	inputs := make([]input, 0, len(names))
-	defer func() {
-		for _, in := range inputs {
-			_ = in.close()
+	fs.BoolVar(&noValidate, "no-validate", false, "publish lines verbatim, without decoding or validating them")
+	cli.Config(fs, "Publishing", "no-validate")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		ctx := cmd.Context()
+		if err := cf.validate(); err != nil {
+			return err
 		}
-	}()
-	for _, name := range names {
-		in, err := openInput(name, e.stdin)
+		names := args
+		if len(names) == 0 {
+			names = []string{"-"}
+		}
+		// Open everything first: a typo should fail before anything is published.
+		inputs := make([]input, 0, len(names))
+		defer func() {
+			for _, in := range inputs {
+				_ = in.close()
+			}
+		}()
+		for _, name := range names {
+			in, err := openInput(name, e.stdin)
+			if err != nil {
+				return err
+			}
+			inputs = append(inputs, in)
+		}
+		log, err := newLogger(e.getenv, e.stderr)
 		if err != nil {
 			return err
 		}
-		inputs = append(inputs, in)
-	}
-	log, err := newLogger(e.getenv, e.stderr)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = log.Sync() }()
-	nc, err := cf.connect(ctx, log)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-
-	start := time.Now()
-	p, err := publish.New(ctx, nc, cf.engineConfig(), log)
-	if err != nil {
-		return err
-	}
-	s := sender{p: p, subject: cf.subject, validate: !*noValidate, stderr: e.stderr}
-	prog := startProgress(e.stderr, func() string { return summary(p.Counts(), s.invalid.Load(), time.Since(start)) })
-	var readErr error
-	for _, in := range inputs {
-		if readErr = s.sendAll(ctx, in); readErr != nil {
-			break
+		defer func() { _ = log.Sync() }()
+		nc, err := cf.connect(ctx, log)
+		if err != nil {
+			return err
 		}
-	}
-	c := p.Close()
-	prog.end()
-	elapsed := time.Since(start)
-	fmt.Fprintln(e.stdout, summary(c, s.invalid.Load(), elapsed))
-	log.Info("send done", zap.Int64("published", c.Published), zap.Int64("retried", c.Retried), zap.Int64("duplicates", c.Duplicates),
-		zap.Int64("invalid", s.invalid.Load()), zap.Int64("failed", c.Failed), zap.Int64("not_attempted", c.NotAttempted),
-		zap.Duration("duration", elapsed))
-	return outcome(ctx, readErr, c, s.invalid.Load())
-}
+		defer nc.Close()
 
-// parseFlags parses args with environment fallbacks; a bad value is a
-// usage error (exit status 2), --help is envflag.ErrHelp.
-func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
-	err := envflag.Parse(fs, args, getenv)
-	if err != nil && !errors.Is(err, envflag.ErrHelp) {
-		return &usageError{err}
+		start := time.Now()
+		p, err := publish.New(ctx, nc, cf.engineConfig(), log)
+		if err != nil {
+			return err
+		}
+		s := sender{p: p, subject: cf.subject, validate: !noValidate, stderr: e.stderr}
+		prog := startProgress(e.stderr, func() string { return summary(p.Counts(), s.invalid.Load(), time.Since(start)) })
+		var readErr error
+		for _, in := range inputs {
+			if readErr = s.sendAll(ctx, in); readErr != nil {
+				break
+			}
+		}
+		c := p.Close()
+		prog.end()
+		elapsed := time.Since(start)
+		fmt.Fprintln(e.stdout, summary(c, s.invalid.Load(), elapsed))
+		log.Info("send done", zap.Int64("published", c.Published), zap.Int64("retried", c.Retried), zap.Int64("duplicates", c.Duplicates),
+			zap.Int64("invalid", s.invalid.Load()), zap.Int64("failed", c.Failed), zap.Int64("not_attempted", c.NotAttempted),
+			zap.Duration("duration", elapsed))
+		return outcome(ctx, readErr, c, s.invalid.Load())
 	}
-	return err
+	return cmd
 }
 
 // outcome is the command's error: a read error, an interruption, or the

@@ -1,17 +1,21 @@
 package main
 
 import (
-	"flag"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+	"github.com/spf13/pflag"
+
 	"newsflow/internal/batcher"
 	"newsflow/internal/cache"
+	"newsflow/internal/cli"
 	"newsflow/internal/consumer"
 	"newsflow/internal/enrich"
-	"newsflow/internal/envflag"
 	"newsflow/internal/llm"
 	"newsflow/internal/natsflag"
 	"newsflow/internal/news"
@@ -82,135 +86,125 @@ type runConfig struct {
 	maxReplicas int
 }
 
-func (c *runConfig) register(fs *flag.FlagSet) {
+func (c *runConfig) register(fs *pflag.FlagSet) {
 	c.conn.Register(fs)
 	c.stream.Register(fs)
 	fs.StringVar(&c.durable, "consumer", consumer.DefaultDurable, "durable pull consumer shared by all workers")
 	fs.DurationVar(&c.ackWait, "ack-wait", consumer.DefaultAckWait, "time JetStream waits for an ack before redelivering; held messages are kept alive every ack-wait/3 (at least 100ms)")
-	fs.IntVar(&c.maxDeliver, "max-deliver", consumer.DefaultMaxDeliver, "deliveries of a message before it is dead-lettered (at least 1)")
+	fs.IntVar(&c.maxDeliver, "max-deliver", consumer.DefaultMaxDeliver, "deliveries of a message before it is dead-lettered")
 	c.backOff = durationList(slices.Clone(consumer.DefaultBackOff))
 	fs.Var(&c.backOff, "backoff", "comma-separated nak delays by delivery count, the last repeating")
-	fs.IntVar(&c.maxAckPend, "max-ack-pending", consumer.DefaultMaxAckPending, "messages delivered and not yet acked, across all workers (at least 1)")
-	fs.IntVar(&c.fetchBatch, "fetch-batch", consumer.DefaultFetchBatch, "messages each pull request asks for (prefetch; 1 to --max-ack-pending)")
-	fs.IntVar(&c.maxMsgBytes, "max-message-bytes", news.DefaultMaxBytes, "largest accepted message; larger ones are dead-lettered (at least 1)")
+	fs.IntVar(&c.maxAckPend, "max-ack-pending", consumer.DefaultMaxAckPending, "messages delivered and not yet acked, across all workers")
+	fs.IntVar(&c.fetchBatch, "fetch-batch", consumer.DefaultFetchBatch, "messages each pull request asks for (prefetch; at most --max-ack-pending)")
+	fs.IntVar(&c.maxMsgBytes, "max-message-bytes", news.DefaultMaxBytes, "largest accepted message; larger ones are dead-lettered")
 	fs.StringVar(&c.dlqStream, "dlq-stream", stream.DefaultDLQName, "dead-letter stream")
 	fs.StringVar(&c.dlqPrefix, "dlq-subject-prefix", stream.DefaultDLQSubjectPrefix, "dead-letter subject prefix")
 
-	fs.IntVar(&c.batchSize, "batch-size", batcher.DefaultMaxMessages, "flush a batch at this many messages (at least 1)")
-	fs.IntVar(&c.batchBytes, "batch-bytes", batcher.DefaultMaxBytes, "flush a batch before its payloads exceed this many bytes (at least 1)")
-	fs.DurationVar(&c.batchWait, "batch-wait", batcher.DefaultMaxWait, "flush a batch this long after its first message (> 0)")
+	fs.IntVar(&c.batchSize, "batch-size", batcher.DefaultMaxMessages, "flush a batch at this many messages")
+	fs.IntVar(&c.batchBytes, "batch-bytes", batcher.DefaultMaxBytes, "flush a batch before its payloads exceed this many bytes")
+	fs.DurationVar(&c.batchWait, "batch-wait", batcher.DefaultMaxWait, "flush a batch this long after its first message")
 	fs.DurationVar(&c.batchIdle, "batch-idle", batcher.DefaultMaxIdle, "flush a batch once no message arrived for this long (up to twice that); 0 waits out --batch-wait")
-	fs.IntVar(&c.committers, "committers", worker.DefaultCommitters, "batches enriched and committed at once (at least 1)")
-	fs.DurationVar(&c.commitTimeout, "commit-timeout", worker.DefaultCommitTimeout, "bound on one commit attempt (> 0)")
-	fs.DurationVar(&c.grace, "grace", worker.DefaultDrainTimeout, "on SIGTERM, time to finish and ack the open batches before handing the rest back (> 0)")
+	fs.IntVar(&c.committers, "committers", worker.DefaultCommitters, "batches enriched and committed at once")
+	fs.DurationVar(&c.commitTimeout, "commit-timeout", worker.DefaultCommitTimeout, "bound on one commit attempt")
+	fs.DurationVar(&c.grace, "grace", worker.DefaultDrainTimeout, "on SIGTERM, time to finish and ack the open batches before handing the rest back")
 
 	fs.StringVar(&c.databaseURL, "database-url", "", "Postgres URL; empty means SQLite at <data-dir>/newsflow.db")
-	fs.IntVar(&c.dbMaxConns, "db-max-conns", store.DefaultMaxConns, "Postgres pool size (at least 1)")
+	fs.IntVar(&c.dbMaxConns, "db-max-conns", store.DefaultMaxConns, "Postgres pool size")
 	fs.IntVar(&c.dbMinIdle, "db-min-idle-conns", store.DefaultMinIdleConns, "Postgres idle connections kept ready; 0 keeps none")
-	fs.DurationVar(&c.dbHealthPeriod, "db-health-check-period", store.DefaultHealthCheckPeriod, "Postgres idle connection check interval (> 0)")
-	fs.DurationVar(&c.dbMaxLifetime, "db-max-conn-lifetime", store.DefaultMaxConnLifetime, "Postgres connection lifetime (> 0)")
+	fs.DurationVar(&c.dbHealthPeriod, "db-health-check-period", store.DefaultHealthCheckPeriod, "Postgres idle connection check interval")
+	fs.DurationVar(&c.dbMaxLifetime, "db-max-conn-lifetime", store.DefaultMaxConnLifetime, "Postgres connection lifetime")
 	fs.BoolVar(&c.migrate, "migrate", true, "apply schema migrations at start")
 
 	fs.StringVar(&c.redisURL, "redis-url", "", "Redis URL for the shared LLM cache; empty means in-process cache only")
-	fs.IntVar(&c.cacheEntries, "cache-entries", cache.DefaultMemoryEntries, "in-process cache capacity in stories (at least 1)")
-	fs.Int64Var(&c.cacheBytes, "cache-memory-bytes", cache.DefaultMemoryBytes, "in-process cache capacity in bytes of keys, values and per-entry overhead (at least 1024)")
-	fs.DurationVar(&c.cacheTTL, "cache-ttl", cache.DefaultRedisTTL, "lifetime of a cached enrichment (at least 1ms)")
+	fs.IntVar(&c.cacheEntries, "cache-entries", cache.DefaultMemoryEntries, "in-process cache capacity in stories")
+	fs.Int64Var(&c.cacheBytes, "cache-memory-bytes", cache.DefaultMemoryBytes, "in-process cache capacity in bytes of keys, values and per-entry overhead")
+	fs.DurationVar(&c.cacheTTL, "cache-ttl", cache.DefaultRedisTTL, "lifetime of a cached enrichment")
 	fs.StringVar(&c.cachePrefix, "cache-prefix", cache.DefaultKeyPrefix, "prefix of Redis keys")
-	fs.DurationVar(&c.leaseTTL, "cache-lease-ttl", cache.DefaultLeaseTTL, "lifetime of the cluster-wide single-flight lease, extended while the owner works (at least 3ms)")
+	fs.DurationVar(&c.leaseTTL, "cache-lease-ttl", cache.DefaultLeaseTTL, "lifetime of the cluster-wide single-flight lease, extended while the owner works")
 
 	fs.StringVar(&c.llmProvider, "llm-provider", "", "offline, none, gemini or openai; empty means offline")
 	fs.StringVar(&c.llmModel, "llm-model", "", "model name; empty means the provider's default")
 	fs.StringVar(&c.geminiKey, "gemini-api-key", "", "Gemini API key")
 	fs.StringVar(&c.openaiKey, "openai-api-key", "", "OpenAI(-compatible) API key")
 	fs.StringVar(&c.openaiBaseURL, "openai-base-url", "", "OpenAI-compatible API root, e.g. http://127.0.0.1:11434/v1 for Ollama")
-	fs.IntVar(&c.llmConcurrency, "llm-concurrency", llm.DefaultConcurrency, "LLM calls in flight at once (at least 1)")
+	fs.IntVar(&c.llmConcurrency, "llm-concurrency", llm.DefaultConcurrency, "LLM calls in flight at once")
 	fs.IntVar(&c.llmRPM, "llm-rpm", 0, "LLM requests per minute; 0 is unlimited")
 	fs.IntVar(&c.llmTPM, "llm-tpm", 0, "LLM tokens per minute; 0 is unlimited")
-	fs.DurationVar(&c.llmTimeout, "llm-timeout", llm.DefaultTimeout, "bound on one LLM call (> 0)")
+	fs.DurationVar(&c.llmTimeout, "llm-timeout", llm.DefaultTimeout, "bound on one LLM call")
 	fs.IntVar(&c.llmRetries, "llm-max-retries", llm.DefaultMaxRetries, "retries of an LLM call after 429, 5xx or network errors; 0 never retries")
 	fs.IntVar(&c.breakerFailures, "llm-breaker-failures", llm.DefaultBreakerFailures, "failed calls in a row that open the circuit breaker; 0 turns the breaker off")
-	fs.DurationVar(&c.breakerCooldown, "llm-breaker-cooldown", llm.DefaultBreakerCooldown, "time the open breaker waits before a probe call (> 0)")
+	fs.DurationVar(&c.breakerCooldown, "llm-breaker-cooldown", llm.DefaultBreakerCooldown, "time the open breaker waits before a probe call")
 	fs.Float64Var(&c.priceIn, "llm-price-input", 0, "price per 1000 input tokens, for the cost metric; 0 does not count cost")
 	fs.Float64Var(&c.priceOut, "llm-price-output", 0, "price per 1000 output tokens, for the cost metric; 0 does not count cost")
 	fs.Float64Var(&c.priceInCached, "llm-price-input-cached", -1, "price per 1000 input tokens served from the provider's prompt cache; negative means --llm-price-input")
-	fs.IntVar(&c.storiesPerCall, "llm-stories-per-call", enrich.DefaultStoriesPerCall, fmt.Sprintf("stories sent in one LLM request, 1 to %d (gemini and openai)", enrich.MaxStoriesPerCall))
+	fs.IntVar(&c.storiesPerCall, "llm-stories-per-call", enrich.DefaultStoriesPerCall, "stories sent in one LLM request (gemini and openai); a story left out of the answer is asked for once more alone")
 
 	fs.StringVar(&c.httpAddr, "http-addr", telemetry.DefaultAddr, "address of /metrics, /healthz and /readyz (port 0 picks a free one)")
 	fs.BoolVar(&c.pprof, "pprof", false, "serve Go's /debug/pprof profiles on --http-addr")
 	fs.DurationVar(&c.lagInterval, "lag-interval", telemetry.DefaultPollInterval, "consumer lag polling interval; 0 disables the poller")
-	fs.DurationVar(&c.lagTarget, "lag-target", telemetry.DefaultLagTarget, "drain time the replica hint aims for (> 0)")
+	fs.DurationVar(&c.lagTarget, "lag-target", telemetry.DefaultLagTarget, "drain time the replica hint aims for")
 	fs.IntVar(&c.maxReplicas, "max-replicas", 0, "cap of the replica hint, e.g. what the LLM account's rate limit allows; 0 is none")
+
+	cli.Config(fs, "Consumer", "consumer", "ack-wait", "max-deliver", "backoff", "max-ack-pending", "fetch-batch",
+		"max-message-bytes", "dlq-stream", "dlq-subject-prefix")
+	cli.Config(fs, "Batching", "batch-size", "batch-bytes", "batch-wait", "batch-idle", "committers", "commit-timeout", "grace")
+	cli.Config(fs, "Database", "database-url", "db-max-conns", "db-min-idle-conns", "db-health-check-period",
+		"db-max-conn-lifetime", "migrate")
+	cli.Config(fs, "Cache", "redis-url", "cache-entries", "cache-memory-bytes", "cache-ttl", "cache-prefix", "cache-lease-ttl")
+	cli.Config(fs, "LLM", "llm-provider", "llm-model", "gemini-api-key", "openai-api-key", "openai-base-url",
+		"llm-concurrency", "llm-rpm", "llm-tpm", "llm-timeout", "llm-max-retries", "llm-breaker-failures",
+		"llm-breaker-cooldown", "llm-price-input", "llm-price-output", "llm-price-input-cached", "llm-stories-per-call")
+	cli.Config(fs, "Telemetry", "http-addr", "pprof", "lag-interval", "lag-target", "max-replicas")
+
+	cli.Positive(fs, "max-deliver", "max-ack-pending", "fetch-batch", "batch-size", "batch-bytes", "committers",
+		"db-max-conns", "cache-entries", "llm-concurrency",
+		"ack-wait", "batch-wait", "commit-timeout", "grace", "db-health-check-period", "db-max-conn-lifetime",
+		"cache-ttl", "cache-lease-ttl", "llm-timeout", "llm-breaker-cooldown", "lag-target")
+	cli.NonNegative(fs, "db-min-idle-conns", "llm-rpm", "llm-tpm", "llm-max-retries", "llm-breaker-failures",
+		"max-replicas", "batch-idle", "lag-interval", "llm-price-input", "llm-price-output")
+	cli.AtLeast(fs, "1024", "max-message-bytes", "cache-memory-bytes")
+	cli.AtLeast(fs, "1", "llm-stories-per-call")
+	cli.AtMost(fs, fmt.Sprint(enrich.MaxStoriesPerCall), "llm-stories-per-call")
 }
 
-// validate rejects values without meaning, naming the flag (a zero is
-// never silently replaced by a default), then checks limits that span
-// stages; each stage validates its own fields again.
-func (c *runConfig) validate() error {
-	for _, f := range []struct {
-		name string
-		v    int
-	}{
-		{"max-deliver", c.maxDeliver}, {"max-ack-pending", c.maxAckPend}, {"fetch-batch", c.fetchBatch},
-		{"max-message-bytes", c.maxMsgBytes}, {"batch-size", c.batchSize}, {"batch-bytes", c.batchBytes},
-		{"committers", c.committers}, {"db-max-conns", c.dbMaxConns}, {"cache-entries", c.cacheEntries},
-		{"llm-concurrency", c.llmConcurrency},
-	} {
-		if f.v < 1 {
-			return fmt.Errorf("invalid value %d for --%s: must be at least 1", f.v, f.name)
-		}
-	}
-	for _, f := range []struct {
-		name string
-		v    int
-	}{
-		{"db-min-idle-conns", c.dbMinIdle}, {"llm-rpm", c.llmRPM}, {"llm-tpm", c.llmTPM},
-		{"llm-max-retries", c.llmRetries}, {"llm-breaker-failures", c.breakerFailures}, {"max-replicas", c.maxReplicas},
-	} {
-		if f.v < 0 {
-			return fmt.Errorf("invalid value %d for --%s: must be at least 0", f.v, f.name)
-		}
-	}
-	for _, f := range []struct {
-		name string
-		v    time.Duration
-	}{
-		{"ack-wait", c.ackWait}, {"batch-wait", c.batchWait}, {"commit-timeout", c.commitTimeout}, {"grace", c.grace},
-		{"db-health-check-period", c.dbHealthPeriod}, {"db-max-conn-lifetime", c.dbMaxLifetime}, {"cache-ttl", c.cacheTTL},
-		{"cache-lease-ttl", c.leaseTTL}, {"llm-timeout", c.llmTimeout}, {"llm-breaker-cooldown", c.breakerCooldown},
-		{"lag-target", c.lagTarget},
-	} {
-		if f.v <= 0 {
-			return fmt.Errorf("invalid value %s for --%s: must be positive", f.v, f.name)
-		}
-	}
-	for _, f := range []struct {
-		name string
-		v    time.Duration
-	}{{"batch-idle", c.batchIdle}, {"lag-interval", c.lagInterval}} {
-		if f.v < 0 {
-			return fmt.Errorf("invalid value %s for --%s: must not be negative (0 turns it off)", f.v, f.name)
-		}
-	}
+// validate checks what the flags' rules (cli.Load) cannot: values that
+// need parsing (URLs, addresses, names) and limits that span stages; each
+// stage validates its own fields again. name names a flag the way the user
+// set it (cli.Name). Errors are usage errors.
+func (c *runConfig) validate(name func(string) string) error {
 	switch {
-	case c.priceIn < 0:
-		return fmt.Errorf("invalid value %g for --llm-price-input: must not be negative", c.priceIn)
-	case c.priceOut < 0:
-		return fmt.Errorf("invalid value %g for --llm-price-output: must not be negative", c.priceOut)
-	case c.storiesPerCall < 1 || c.storiesPerCall > enrich.MaxStoriesPerCall:
-		return fmt.Errorf("invalid value %d for --llm-stories-per-call: must be from 1 to %d", c.storiesPerCall, enrich.MaxStoriesPerCall)
-	case c.cacheBytes < 1<<10:
-		return fmt.Errorf("invalid value %d for --cache-memory-bytes: must be at least 1024", c.cacheBytes)
 	case c.fetchBatch > c.maxAckPend:
-		return fmt.Errorf("--fetch-batch (%d) must not exceed --max-ack-pending (%d)", c.fetchBatch, c.maxAckPend)
+		return cli.Usagef("%s (%d) must not exceed %s (%d)", name("fetch-batch"), c.fetchBatch, name("max-ack-pending"), c.maxAckPend)
 	case c.dbMinIdle > c.dbMaxConns:
-		return fmt.Errorf("--db-min-idle-conns (%d) must not exceed --db-max-conns (%d)", c.dbMinIdle, c.dbMaxConns)
+		return cli.Usagef("%s (%d) must not exceed %s (%d)", name("db-min-idle-conns"), c.dbMinIdle, name("db-max-conns"), c.dbMaxConns)
 	case c.batchWait+c.commitTimeout >= c.ackWait:
-		return fmt.Errorf("--batch-wait (%s) plus --commit-timeout (%s) must be less than --ack-wait (%s), or an open batch could be redelivered while it waits", c.batchWait, c.commitTimeout, c.ackWait)
+		return cli.Usagef("%s (%s) plus %s (%s) must be less than %s (%s), or an open batch could be redelivered while it waits",
+			name("batch-wait"), c.batchWait, name("commit-timeout"), c.commitTimeout, name("ack-wait"), c.ackWait)
 	case c.batchSize > c.maxAckPend:
-		return fmt.Errorf("--batch-size (%d) must not exceed --max-ack-pending (%d), or a batch could never fill", c.batchSize, c.maxAckPend)
+		return cli.Usagef("%s (%d) must not exceed %s (%d), or a batch could never fill", name("batch-size"), c.batchSize, name("max-ack-pending"), c.maxAckPend)
+	case c.dlqStream == c.stream.Name:
+		return cli.Usagef("%s must differ from %s (%q)", name("dlq-stream"), name("stream"), c.dlqStream)
 	}
-	_, err := c.stream.Config()
-	return err
+	if c.redisURL != "" {
+		if _, err := redis.ParseURL(c.redisURL); err != nil {
+			return cli.Usagef("invalid value for %s: want a URL like redis://host:6379/0 (%v)", name("redis-url"), err)
+		}
+	}
+	if c.databaseURL != "" {
+		if _, err := pgxpool.ParseConfig(c.databaseURL); err != nil {
+			return cli.Usagef("invalid value for %s: want a URL like postgres://user:pass@host:5432/db or a key=value DSN", name("database-url"))
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.httpAddr); err != nil {
+		return cli.Usagef("invalid value %q for %s: want host:port like 127.0.0.1:8081 (port 0 picks a free one)", c.httpAddr, name("http-addr"))
+	}
+	if c.llmProvider != "" && !slices.Contains(llm.ProviderNames, c.llmProvider) {
+		return cli.Usagef("invalid value %q for %s: want one of %s", c.llmProvider, name("llm-provider"), strings.Join(llm.ProviderNames, ", "))
+	}
+	if _, err := c.stream.Config(); err != nil {
+		return cli.AsUsage(err)
+	}
+	return nil
 }
 
 // settings is the worker's configuration; validate has checked it.
@@ -285,9 +279,11 @@ func (d *durationList) String() string {
 	return strings.Join(parts, ",")
 }
 
+func (d *durationList) Type() string { return "durations" }
+
 func (d *durationList) Set(s string) error {
 	var out durationList
-	for _, p := range envflag.SplitList(s) {
+	for _, p := range cli.SplitList(s) {
 		v, err := time.ParseDuration(p)
 		if err != nil || v <= 0 {
 			return fmt.Errorf("want positive durations like 1s,5s,30s, got %q", p)

@@ -1,14 +1,15 @@
 package main
 
 import (
-	"flag"
 	"io"
 	"strings"
 	"testing"
 
+	"github.com/spf13/pflag"
+
 	"newsflow/internal/cache"
+	"newsflow/internal/cli"
 	"newsflow/internal/enrich"
-	"newsflow/internal/envflag"
 	"newsflow/internal/llm"
 	"newsflow/internal/store"
 	"newsflow/internal/worker"
@@ -16,14 +17,17 @@ import (
 
 func parseRun(t *testing.T, args ...string) (*runConfig, error) {
 	t.Helper()
-	fs := flag.NewFlagSet("worker run", flag.ContinueOnError)
+	fs := pflag.NewFlagSet("worker run", pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var c runConfig
 	c.register(fs)
-	if err := envflag.Parse(fs, args, func(string) string { return "" }); err != nil {
+	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)
 	}
-	return &c, c.validate()
+	if err := cli.Load(fs, func(string) string { return "" }); err != nil {
+		return &c, err
+	}
+	return &c, c.validate(func(n string) string { return cli.Name(fs, n) })
 }
 
 // An explicit 0 is honoured where it means something, never replaced by a default.

@@ -2,13 +2,14 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 
+	"newsflow/internal/cli"
 	"newsflow/internal/natsflag"
 	"newsflow/internal/stream"
 )
@@ -20,9 +21,10 @@ type natsFlags struct {
 	stream string
 }
 
-func (f *natsFlags) register(fs *flag.FlagSet) {
+func (f *natsFlags) register(fs *pflag.FlagSet) {
 	f.Conn.Register(fs)
 	fs.StringVar(&f.stream, "stream", stream.DefaultName, "JetStream stream holding the news")
+	cli.Config(fs, "Connections", "stream")
 }
 
 // connect dials NATS at --nats-url or, when that is empty, the embedded

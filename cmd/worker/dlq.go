@@ -1,10 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -15,19 +15,13 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"newsflow/internal/cli"
 	"newsflow/internal/deadletter"
-	"newsflow/internal/envflag"
 	"newsflow/internal/stream"
 )
-
-func init() {
-	register("dlq", "dead letters: list, show SEQ, replay, purge", runDLQ)
-}
-
-const dlqSynopsis = `worker dlq list [--match S] [--subject S] [--limit N] [--json]
-       worker dlq show SEQ [--json]
-       worker dlq replay (--seq 1,2 | --id ID | --match S | --subject S | --all) [--json]
-       worker dlq purge  (--seq 1,2 | --id ID | --match S | --subject S | --all) [--json]`
 
 // seqList is a comma-separated list of sequences; repeating the flag adds.
 type seqList []uint64
@@ -39,6 +33,8 @@ func (s *seqList) String() string {
 	}
 	return strings.Join(parts, ",")
 }
+
+func (s *seqList) Type() string { return "seqs" }
 
 func (s *seqList) Set(v string) error {
 	for _, p := range strings.Split(v, ",") {
@@ -59,6 +55,8 @@ type stringList []string
 
 func (s *stringList) String() string { return strings.Join(*s, ",") }
 
+func (s *stringList) Type() string { return "strings" }
+
 func (s *stringList) Set(v string) error {
 	for _, p := range strings.Split(v, ",") {
 		if p = strings.TrimSpace(p); p != "" {
@@ -68,113 +66,207 @@ func (s *stringList) Set(v string) error {
 	return nil
 }
 
-// runDLQ is `worker dlq`.
-func runDLQ(ctx context.Context, args []string, e env) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintf(e.stdout, "Usage: %s\n\nRun 'worker dlq <action> --help' for its flags.\n", dlqSynopsis)
-		if len(args) == 0 {
-			return errors.New("dlq: no action given; want list, show, replay or purge")
-		}
-		return nil
-	}
-	action, args := args[0], args[1:]
-	switch action {
-	case "list", "show", "replay", "purge":
-	default:
-		return fmt.Errorf("dlq: unknown action %q; want list, show, replay or purge", action)
-	}
+// dlqFlags are what every dlq subcommand shares: where the dead letters are
+// and --json.
+type dlqFlags struct {
+	nf        natsFlags
+	dlqStream string
+	asJSON    bool
+}
 
-	var (
-		nf        natsFlags
-		dlqStream string
-		asJSON    bool
-		sel       deadletter.Selection
-		seqs      seqList
-		ids       stringList
-	)
-	fs := flag.NewFlagSet("dlq "+action, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	nf.register(fs)
-	fs.StringVar(&dlqStream, "dlq-stream", stream.DefaultDLQName, "dead-letter stream")
-	fs.BoolVar(&asJSON, "json", false, "print JSON (one object per line for list)")
-	if action != "show" {
-		fs.StringVar(&sel.Filter.Match, "match", "", "only dead letters whose error contains this text")
-		fs.StringVar(&sel.Filter.Subject, "subject", "", "only dead letters whose original subject matches this (wildcards * and >)")
-	}
-	switch action {
-	case "list":
-		fs.IntVar(&sel.Filter.Limit, "limit", 0, "at most this many (oldest first); 0 means all")
-	case "replay", "purge":
-		fs.Var(&seqs, "seq", "dead-letter stream sequences, comma-separated")
-		fs.Var(&ids, "id", "message ids, comma-separated")
-		fs.BoolVar(&sel.All, "all", false, "every dead letter matching --match/--subject, or every one without them")
-	}
-	fs.Usage = envflag.Usage(fs, dlqSynopsis)
-	if err := envflag.Parse(fs, args, e.getenv); err != nil {
-		return err
-	}
-	sel.Seqs, sel.IDs = seqs, ids
+func (f *dlqFlags) register(fs *pflag.FlagSet, jsonUsage string) {
+	f.nf.register(fs)
+	fs.StringVar(&f.dlqStream, "dlq-stream", stream.DefaultDLQName, "dead-letter stream")
+	fs.BoolVar(&f.asJSON, "json", false, jsonUsage)
+	cli.Config(fs, "Connections", "dlq-stream")
+	cli.Options(fs, "json")
+}
 
-	var showSeq uint64
-	switch {
-	case action == "show":
-		if fs.NArg() != 1 {
-			return errors.New("dlq show: want one dead-letter sequence, e.g. worker dlq show 42")
-		}
-		n, err := strconv.ParseUint(fs.Arg(0), 10, 64)
-		if err != nil || n == 0 {
-			return fmt.Errorf("dlq show: not a stream sequence: %q", fs.Arg(0))
-		}
-		showSeq = n
-	case fs.NArg() > 0:
-		return fmt.Errorf("dlq %s: unexpected arguments %q", action, fs.Args())
-	}
-
-	nc, js, err := nf.connect(ctx, e.log, "newsflow-dlq")
+// open connects to NATS and returns the dead letters and the connection.
+func (f *dlqFlags) open(ctx context.Context, e *env) (*deadletter.DLQ, func(), error) {
+	nc, js, err := f.nf.connect(ctx, e.log, "newsflow-dlq")
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer nc.Close()
-	d := deadletter.New(js, deadletter.Config{Stream: dlqStream}, e.log)
+	return deadletter.New(js, deadletter.Config{Stream: f.dlqStream}, e.log), nc.Close, nil
+}
 
-	switch action {
-	case "list":
-		entries, err := d.List(ctx, sel.Filter)
-		if err != nil {
-			return err
-		}
-		if asJSON {
-			return writeJSONLines(e.stdout, "dlq list", entries)
-		}
-		writeDLQTable(e.stdout, entries)
-		return nil
-	case "show":
-		en, err := d.Get(ctx, showSeq)
-		if err != nil {
-			return err
-		}
-		return writeDLQEntry(e.stdout, en, asJSON)
-	case "replay", "purge":
-		op := d.Replay
-		if action == "purge" {
-			op = d.Purge
-		}
-		res, err := op(ctx, sel)
-		if errors.Is(err, deadletter.ErrEmptySelection) {
-			return fmt.Errorf("dlq %s: select dead letters with --seq, --id, --match, --subject or --all", action)
-		}
-		if res.Done != nil || res.Failed != nil || res.Missing != nil || err == nil {
-			if asJSON {
-				if jerr := json.NewEncoder(e.stdout).Encode(res); jerr != nil {
-					return fmt.Errorf("dlq %s: encode: %w", action, jerr)
-				}
-			} else {
-				writeDLQResult(e.stdout, action, res, sel)
-			}
-		}
-		return err
+// newDLQCmd is `worker dlq`: list, show, replay and purge dead letters.
+// Which dead letters is chosen by options only: no environment variable
+// selects what replay or purge act on.
+func newDLQCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "dlq",
+		Short: "dead letters: list, show SEQ, replay, purge",
+		Example: "  worker dlq list --match 'store:' --limit 20\n  worker dlq show 42 --json\n" +
+			"  worker dlq replay --seq 42,43\n  worker dlq purge --all --yes",
 	}
-	return nil
+	cli.RequireSubcommand(cmd)
+	cmd.AddCommand(newDLQListCmd(e), newDLQShowCmd(e), newDLQActionCmd(e, "replay"), newDLQActionCmd(e, "purge"))
+	return cmd
+}
+
+func newDLQListCmd(e *env) *cobra.Command {
+	var (
+		f      dlqFlags
+		filter deadletter.Filter
+	)
+	cmd := &cobra.Command{
+		Use:   "list [flags]",
+		Short: "list dead letters, oldest first (--match, --subject, --limit, --json)",
+		Args:  cli.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, closeFn, err := f.open(cmd.Context(), e)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			entries, err := d.List(cmd.Context(), filter)
+			if err != nil {
+				return err
+			}
+			if f.asJSON {
+				return writeJSONLines(e.stdout, "dlq list", entries)
+			}
+			writeDLQTable(e.stdout, entries)
+			return nil
+		},
+	}
+	fs := cmd.Flags()
+	f.register(fs, "print one JSON object per dead letter and line")
+	registerFilter(fs, &filter)
+	fs.IntVar(&filter.Limit, "limit", 0, "at most this many (oldest first); 0 means all")
+	cli.Options(fs, "limit")
+	cli.NonNegative(fs, "limit")
+	return cmd
+}
+
+func registerFilter(fs *pflag.FlagSet, filter *deadletter.Filter) {
+	fs.StringVar(&filter.Match, "match", "", "only dead letters whose error contains this text")
+	fs.StringVar(&filter.Subject, "subject", "", "only dead letters whose original subject matches this (wildcards * and >)")
+	cli.Options(fs, "match", "subject")
+}
+
+func newDLQShowCmd(e *env) *cobra.Command {
+	var f dlqFlags
+	cmd := &cobra.Command{
+		Use:   "show SEQ [flags]",
+		Short: "show one dead letter: headers, error and payload",
+		Args:  cli.ExactArgs(1, "one dead-letter sequence, e.g. worker dlq show 42"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			seq, err := strconv.ParseUint(args[0], 10, 64)
+			if err != nil || seq == 0 {
+				return cli.Usagef("dlq show: not a stream sequence: %q (want a whole number ≥ 1, as listed by worker dlq list)", args[0])
+			}
+			d, closeFn, err := f.open(cmd.Context(), e)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			en, err := d.Get(cmd.Context(), seq)
+			if err != nil {
+				return err
+			}
+			return writeDLQEntry(e.stdout, en, f.asJSON)
+		},
+	}
+	f.register(cmd.Flags(), "print the dead letter as one JSON object")
+	return cmd
+}
+
+// newDLQActionCmd is `dlq replay` or `dlq purge`.
+func newDLQActionCmd(e *env, action string) *cobra.Command {
+	var (
+		f    dlqFlags
+		sel  deadletter.Selection
+		seqs seqList
+		ids  stringList
+		yes  bool
+	)
+	short := "publish dead letters again to their original subjects (each once: deduplicated by id)"
+	if action == "purge" {
+		short = "delete dead letters; --all asks for confirmation on a terminal unless --yes"
+	}
+	cmd := &cobra.Command{
+		Use:   action + " (--seq 1,2 | --id ID | --match S | --subject S | --all) [flags]",
+		Short: short,
+		Args:  cli.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			sel.Seqs, sel.IDs = seqs, ids
+			if len(seqs) == 0 && len(ids) == 0 && !sel.All && sel.Filter == (deadletter.Filter{}) {
+				return cli.Usagef("dlq %s: select dead letters with --seq, --id, --match, --subject or --all", action)
+			}
+			if action == "purge" && sel.All && !yes {
+				if err := confirm(e, "purge every dead letter"+describeFilter(sel.Filter)); err != nil {
+					return err
+				}
+			}
+			d, closeFn, err := f.open(cmd.Context(), e)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			op := d.Replay
+			if action == "purge" {
+				op = d.Purge
+			}
+			res, err := op(cmd.Context(), sel)
+			if errors.Is(err, deadletter.ErrEmptySelection) {
+				return cli.Usagef("dlq %s: select dead letters with --seq, --id, --match, --subject or --all", action)
+			}
+			if res.Done != nil || res.Failed != nil || res.Missing != nil || err == nil {
+				if f.asJSON {
+					if jerr := json.NewEncoder(e.stdout).Encode(res); jerr != nil {
+						return fmt.Errorf("dlq %s: encode: %w", action, jerr)
+					}
+				} else {
+					writeDLQResult(e.stdout, action, res, sel)
+				}
+			}
+			return err
+		},
+	}
+	fs := cmd.Flags()
+	f.register(fs, "print the result as one JSON object")
+	registerFilter(fs, &sel.Filter)
+	fs.Var(&seqs, "seq", "dead-letter stream sequences, comma-separated")
+	fs.Var(&ids, "id", "message ids, comma-separated")
+	fs.BoolVar(&sel.All, "all", false, "every dead letter matching --match/--subject, or every one without them")
+	cli.Options(fs, "seq", "id", "all")
+	if action == "purge" {
+		fs.BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
+		cli.Options(fs, "yes")
+	}
+	return cmd
+}
+
+func describeFilter(f deadletter.Filter) string {
+	var parts []string
+	if f.Match != "" {
+		parts = append(parts, fmt.Sprintf("whose error contains %q", f.Match))
+	}
+	if f.Subject != "" {
+		parts = append(parts, fmt.Sprintf("whose original subject matches %q", f.Subject))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " " + strings.Join(parts, " and ")
+}
+
+// confirm asks "<what>? [y/N]" on a terminal and fails unless the answer is
+// y or yes; without a terminal it refuses (a usage error): say --yes.
+func confirm(e *env, what string) error {
+	if !isTerminal(e.stdin) {
+		return cli.Usagef("refusing to %s without --yes: stdin is not a terminal to ask on", what)
+	}
+	fmt.Fprintf(e.stderr, "%s? [y/N] ", what)
+	line, _ := bufio.NewReader(e.stdin).ReadString('\n')
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return nil
+	}
+	return errors.New("not confirmed: nothing purged")
 }
 
 func writeDLQTable(w io.Writer, entries []deadletter.Entry) {

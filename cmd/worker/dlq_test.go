@@ -10,24 +10,28 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"newsflow/internal/cli"
 	"newsflow/internal/deadletter"
 	"newsflow/internal/natstest"
 	"newsflow/internal/stream"
 )
 
-func TestDLQ_ListShowReplay(t *testing.T) {
-	t.Parallel()
+// dlqSetup is a private stream and dead-letter stream holding one dead
+// letter (seq 1, id tg:c:7, originally on <stream>.ingest.tg); dlq runs
+// `worker dlq <action> --nats-url ... --dlq-stream ... args...` with getenv.
+func dlqSetup(t *testing.T) (news jetstream.Stream, orig string, m *nats.Msg, dlq func(getenv func(string) string, args ...string) (string, error)) {
+	t.Helper()
 	ctx := t.Context()
 	js, _ := natstest.JetStream(t)
-	news := natstest.Stream(t, js)
+	news = natstest.Stream(t, js)
 	name := news.CachedInfo().Config.Name
 	dlqName := name + "_DLQ"
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: dlqName, Subjects: []string{name + "-dlq.>"}}); err != nil {
 		t.Fatal(err)
 	}
 	natstest.DeleteStreamOnCleanup(t, js, dlqName)
-	orig := name + ".ingest.tg"
-	m := nats.NewMsg(name + "-dlq." + orig)
+	orig = name + ".ingest.tg"
+	m = nats.NewMsg(name + "-dlq." + orig)
 	m.Data = []byte(`{"id":"tg:c:7","source":"tg","title":"fixed now"}`)
 	m.Header.Set(stream.HeaderError, "store: data rejected")
 	m.Header.Set(stream.HeaderStreamSeq, "7")
@@ -36,13 +40,25 @@ func TestDLQ_ListShowReplay(t *testing.T) {
 	if _, err := js.PublishMsg(ctx, m); err != nil {
 		t.Fatal(err)
 	}
-
-	dlq := func(args ...string) (string, error) {
+	dlq = func(getenv func(string) string, args ...string) (string, error) {
 		var out bytes.Buffer
+		e := opsEnv(t, &out)
+		if getenv != nil {
+			e.getenv = getenv
+		}
+		e.stdin = strings.NewReader("y\n") // not a terminal: never asked
 		args = append([]string{args[0], "--nats-url", natstest.URL(), "--dlq-stream", dlqName}, args[1:]...)
-		err := runDLQ(ctx, args, opsEnv(t, &out))
+		err := runDLQ(ctx, args, e)
 		return out.String(), err
 	}
+	return news, orig, m, dlq
+}
+
+func TestDLQ_ListShowReplay(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	news, orig, m, dlq0 := dlqSetup(t)
+	dlq := func(args ...string) (string, error) { return dlq0(nil, args...) }
 
 	out, err := dlq("list", "--json")
 	if err != nil {
@@ -71,5 +87,39 @@ func TestDLQ_ListShowReplay(t *testing.T) {
 	}
 	if out, err := dlq("list"); err != nil || !strings.Contains(out, "0 dead letter(s)") {
 		t.Errorf("list after replay = %q, %v; want empty", out, err)
+	}
+}
+
+// No environment variable selects what dlq acts on: NEWSFLOW_ALL does not
+// make replay or purge act on every dead letter, NEWSFLOW_SUBJECT (the
+// publisher's) does not filter list, NEWSFLOW_YES does not confirm.
+func TestDLQ_EnvironmentSelectsNothing(t *testing.T) {
+	t.Parallel()
+	_, _, _, dlq := dlqSetup(t)
+	getenv := func(k string) string {
+		return map[string]string{"NEWSFLOW_ALL": "1", "NEWSFLOW_SUBJECT": "elsewhere.>", "NEWSFLOW_MATCH": "nothing like it",
+			"NEWSFLOW_SEQ": "1", "NEWSFLOW_ID": "tg:c:7", "NEWSFLOW_YES": "true", "NEWSFLOW_LIMIT": "0"}[k]
+	}
+	for _, action := range []string{"replay", "purge"} {
+		_, err := dlq(getenv, action)
+		if cli.ExitCode(err) != 2 || !strings.Contains(err.Error(), "--all") {
+			t.Errorf("%s with NEWSFLOW_ALL=1 and no flags: %v (exit %d); want a usage error asking for a selection", action, err, cli.ExitCode(err))
+		}
+	}
+	if out, err := dlq(getenv, "list"); err != nil || !strings.Contains(out, "1 dead letter(s)") {
+		t.Errorf("list with NEWSFLOW_SUBJECT, NEWSFLOW_MATCH set = %q, %v; want the one dead letter", out, err)
+	}
+	// purge --all without --yes and without a terminal refuses; with -y it purges.
+	if _, err := dlq(getenv, "purge", "--all"); cli.ExitCode(err) != 2 || !strings.Contains(err.Error(), "--yes") {
+		t.Errorf("purge --all without --yes on a pipe: %v (exit %d); want exit 2 naming --yes", err, cli.ExitCode(err))
+	}
+	if out, err := dlq(nil, "list"); err != nil || !strings.Contains(out, "1 dead letter(s)") {
+		t.Fatalf("after the refused purge: %q, %v; want the dead letter kept", out, err)
+	}
+	if out, err := dlq(nil, "purge", "--all", "-y"); err != nil || !strings.Contains(out, "purged every dead letter") {
+		t.Errorf("purge --all -y = %q, %v", out, err)
+	}
+	if out, err := dlq(nil, "list"); err != nil || !strings.Contains(out, "0 dead letter(s)") {
+		t.Errorf("after purge --all -y: %q, %v; want none", out, err)
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -11,18 +10,16 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"newsflow/internal/envflag"
+	"github.com/spf13/cobra"
+
+	"newsflow/internal/cli"
 	"newsflow/internal/telemetry"
 )
 
-func init() {
-	register("lag", "consumer lag in messages and seconds, drain ETA and a replica hint (--watch, --json)", runLag)
-}
-
-// runLag is `worker lag`: it samples the stream's consumers twice, one
+// newLagCmd is `worker lag`: it samples the stream's consumers twice, one
 // interval apart (a rate needs two samples), and prints the second sample;
 // with --watch it keeps sampling and redraws in place until interrupted.
-func runLag(ctx context.Context, args []string, e env) error {
+func newLagCmd(e *env) *cobra.Command {
 	var (
 		nf       natsFlags
 		watch    bool
@@ -30,93 +27,100 @@ func runLag(ctx context.Context, args []string, e env) error {
 		consumer string
 		interval time.Duration
 		target   time.Duration
+		alias    time.Duration // --target, the deprecated name of --lag-target
 		maxRepl  int
 		workers  int
 	)
-	fs := flag.NewFlagSet("lag", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	cmd := &cobra.Command{
+		Use:   "lag [flags]",
+		Short: "consumer lag in messages and seconds, drain ETA and a replica hint (--watch, --json)",
+		Args:  cli.NoArgs,
+	}
+	fs := cmd.Flags()
 	nf.register(fs)
 	fs.BoolVar(&watch, "watch", false, "redraw every --interval until interrupted, like top")
 	fs.BoolVar(&asJSON, "json", false, "print one JSON object per consumer and line")
 	fs.StringVar(&consumer, "consumer", "", "only this consumer (default: every consumer of the stream)")
 	fs.DurationVar(&interval, "interval", time.Second, "time between samples")
-	fs.DurationVar(&target, "target", telemetry.DefaultLagTarget, "drain the backlog within this time: the replica hint's goal")
+	fs.DurationVar(&target, "lag-target", telemetry.DefaultLagTarget, "drain the backlog within this time: the replica hint's goal (as worker run's --lag-target)")
+	fs.DurationVar(&alias, "target", telemetry.DefaultLagTarget, "deprecated name of --lag-target")
+	_ = fs.MarkDeprecated("target", "use --lag-target")
 	fs.IntVar(&maxRepl, "max-replicas", 0, "cap of the replica hint, e.g. what the LLM rate limit allows; 0 means none")
 	fs.IntVar(&workers, "workers", 0, "running workers, when known; 0 means estimate from waiting pull requests")
-	fs.Usage = envflag.Usage(fs, "worker lag [--watch] [--json] [--target 5m] [--consumer NAME] [--interval 1s]")
-	if err := envflag.Parse(fs, args, e.getenv); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("lag: unexpected arguments %q", fs.Args())
-	}
-	if interval <= 0 {
-		return fmt.Errorf("lag: --interval must be positive, got %s", interval)
-	}
-
-	nc, js, err := nf.connect(ctx, e.log, "newsflow-lag")
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	meter, err := telemetry.NewLagMeter(js, telemetry.LagConfig{
-		Stream: nf.stream, Consumer: consumer, Target: target, MaxReplicas: maxRepl, Workers: workers,
-		// Smooth over a few samples when watching; a one-shot run has two.
-		RateWindow: 5 * interval,
-	})
-	if err != nil {
-		return err
-	}
-	sample := func() ([]telemetry.Lag, error) {
-		sctx, cancel := context.WithTimeout(ctx, max(interval, 5*time.Second))
-		defer cancel()
-		return meter.Sample(sctx)
-	}
-	wait := func() bool {
-		t := time.NewTimer(interval)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-			return false
-		case <-t.C:
-			return true
+	cli.Config(fs, "Telemetry", "lag-target", "max-replicas")
+	cli.Options(fs, "watch", "json", "consumer", "interval", "target", "workers")
+	cli.Positive(fs, "interval", "lag-target", "target")
+	cli.NonNegative(fs, "max-replicas", "workers")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		ctx := cmd.Context()
+		if fs.Changed("target") && cli.SourceOf(fs, "lag-target") != cli.FromFlag {
+			target = alias // the command line wins over NEWSFLOW_LAG_TARGET, under either name
 		}
-	}
-
-	if _, err := sample(); err != nil {
-		return err
-	}
-	if !wait() {
-		return nil
-	}
-	for {
-		lags, err := sample()
+		nc, js, err := nf.connect(ctx, e.log, "newsflow-lag")
 		if err != nil {
-			if !watch || ctx.Err() != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "\x1b[H\x1b[2Jlag: %v\n", err)
-		} else {
-			var buf bytes.Buffer
-			if watch && !asJSON {
-				buf.WriteString("\x1b[H\x1b[2J")
-				fmt.Fprintf(&buf, "%s  stream %s  every %s  (Ctrl-C to quit)\n\n", time.Now().Format(time.TimeOnly), nf.stream, interval)
-			}
-			if asJSON {
-				if err := writeLagJSON(&buf, lags); err != nil {
-					return err
-				}
-			} else {
-				writeLagTable(&buf, lags)
-			}
-			if _, err := e.stdout.Write(buf.Bytes()); err != nil {
-				return err
+			return err
+		}
+		defer nc.Close()
+		meter, err := telemetry.NewLagMeter(js, telemetry.LagConfig{
+			Stream: nf.stream, Consumer: consumer, Target: target, MaxReplicas: maxRepl, Workers: workers,
+			// Smooth over a few samples when watching; a one-shot run has two.
+			RateWindow: 5 * interval,
+		})
+		if err != nil {
+			return err
+		}
+		sample := func() ([]telemetry.Lag, error) {
+			sctx, cancel := context.WithTimeout(ctx, max(interval, 5*time.Second))
+			defer cancel()
+			return meter.Sample(sctx)
+		}
+		wait := func() bool {
+			t := time.NewTimer(interval)
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+				return false
+			case <-t.C:
+				return true
 			}
 		}
-		if !watch || !wait() {
+
+		if _, err := sample(); err != nil {
+			return err
+		}
+		if !wait() {
 			return nil
 		}
+		for {
+			lags, err := sample()
+			if err != nil {
+				if !watch || ctx.Err() != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "\x1b[H\x1b[2Jlag: %v\n", err)
+			} else {
+				var buf bytes.Buffer
+				if watch && !asJSON {
+					buf.WriteString("\x1b[H\x1b[2J")
+					fmt.Fprintf(&buf, "%s  stream %s  every %s  (Ctrl-C to quit)\n\n", time.Now().Format(time.TimeOnly), nf.stream, interval)
+				}
+				if asJSON {
+					if err := writeLagJSON(&buf, lags); err != nil {
+						return err
+					}
+				} else {
+					writeLagTable(&buf, lags)
+				}
+				if _, err := e.stdout.Write(buf.Bytes()); err != nil {
+					return err
+				}
+			}
+			if !watch || !wait() {
+				return nil
+			}
+		}
 	}
+	return cmd
 }
 
 func writeLagJSON(w io.Writer, lags []telemetry.Lag) error { return writeJSONLines(w, "lag", lags) }

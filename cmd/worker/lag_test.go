@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,17 +13,10 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"go.uber.org/zap/zaptest"
 
 	"newsflow/internal/natstest"
 	"newsflow/internal/telemetry"
 )
-
-// opsEnv is the env of an ops subcommand under test: no environment,
-// output captured.
-func opsEnv(t *testing.T, stdout *bytes.Buffer) env {
-	return env{getenv: func(string) string { return "" }, stdout: stdout, stderr: stdout, log: zaptest.NewLogger(t)}
-}
 
 // lagStream is a stream holding n messages and a durable pull consumer
 // "workers" that has received none of them.
@@ -143,7 +137,7 @@ func TestLag_WatchRedrawsUntilCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	w := &cancelOnWrite{n: 2, cancel: cancel}
-	e := env{getenv: func(string) string { return "" }, stdout: w, stderr: w, log: zaptest.NewLogger(t)}
+	e := env{getenv: func(string) string { return "" }, stdout: w, stderr: io.Discard}
 	args := []string{"--nats-url", natstest.URL(), "--stream", s.CachedInfo().Config.Name, "--interval", "10ms", "--watch"}
 	if err := runLag(ctx, args, e); err != nil {
 		t.Fatal(err)

@@ -1,25 +1,25 @@
 // Worker consumes news from JetStream, enriches each unique story once and
 // commits each batch in one database transaction before acking it.
 //
-// Subcommands: run (the worker), migrate, lag, top, dlq, stream apply. Every flag has an
-// environment variable; see --help of each subcommand.
+// Subcommands: run (the worker), migrate, lag, top, dlq, stream apply. Every
+// configuration flag has an environment variable; see --help of each
+// subcommand. Exit status: 0 ok, 1 failure, 2 usage (internal/cli).
 package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"sort"
-	"strings"
 	"syscall"
 
+	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
-	"newsflow/internal/envflag"
+	"newsflow/internal/buildinfo"
+	"newsflow/internal/cli"
 )
 
 // defaultGCPercent is the garbage collector's target when GOGC is unset. The
@@ -44,72 +44,60 @@ func main() {
 		debug.SetMemoryLimit(defaultMemoryLimit)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, envflag.ErrHelp) {
-			os.Exit(0)
-		}
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
-		os.Exit(1)
 	}
+	os.Exit(cli.ExitCode(err))
 }
 
-// env is what every subcommand gets from main: its environment, its output
-// streams and the process logger.
+// env is what every subcommand gets from run: its environment, its
+// streams and the process logger (built once the flags are parsed).
 type env struct {
 	getenv func(string) string
+	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
 	log    *zap.Logger
 }
 
-// command is one subcommand.
-type command struct {
-	summary string
-	run     func(ctx context.Context, args []string, e env) error
+// run is the whole program; main only adds the process's environment. The
+// error's exit status is cli.ExitCode's.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	e := &env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	root := newRoot(e)
+	err := cli.Execute(ctx, root, args, getenv)
+	if e.log != nil {
+		_ = e.log.Sync()
+	}
+	return err
 }
 
-// commands is filled by each subcommand's file in init, so that the files
-// stay independent of each other.
-var commands = map[string]command{}
-
-func register(name, summary string, run func(ctx context.Context, args []string, e env) error) {
-	commands[name] = command{summary: summary, run: run}
-}
-
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stdout)
-		if len(args) == 0 {
-			return errors.New("no subcommand given")
-		}
-		return nil
+// newRoot builds the command tree; e.log is set before any subcommand runs.
+func newRoot(e *env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "worker",
+		Short: "consume news from JetStream, enrich each story once and commit batches",
+		Long: "worker consumes news from JetStream, enriches each unique story once and commits each batch in one\n" +
+			"database transaction before acking it. Configuration flags also read an environment variable\n" +
+			"(shown in each command's --help); logging: NEWSFLOW_LOG_LEVEL, NEWSFLOW_LOG_FORMAT.",
+		Version: buildinfo.String(),
+		RunE: func(*cobra.Command, []string) error {
+			return cli.Usagef("want a command: run, migrate, lag, top, dlq, stream (see worker --help)")
+		},
+		PersistentPreRunE: func(c *cobra.Command, _ []string) error {
+			log, err := newLogger(e.getenv, e.stderr)
+			if err != nil {
+				return cli.AsUsage(err)
+			}
+			e.log = log
+			return nil
+		},
 	}
-	cmd, ok := commands[args[0]]
-	if !ok {
-		return fmt.Errorf("unknown subcommand %q; want one of: %s", args[0], strings.Join(commandNames(), ", "))
-	}
-	log, err := newLogger(getenv, stderr)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = log.Sync() }()
-	return cmd.run(ctx, args[1:], env{getenv: getenv, stdout: stdout, stderr: stderr, log: log})
-}
-
-func commandNames() []string {
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
-
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "Usage: worker <subcommand> [flags]\n\nSubcommands:")
-	for _, n := range commandNames() {
-		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
-	}
-	fmt.Fprintln(w, "\nRun 'worker <subcommand> --help' for its flags. Logging: NEWSFLOW_LOG_LEVEL (debug|info|warn|error, default info), NEWSFLOW_LOG_FORMAT (json|console, default json).")
+	root.SetIn(e.stdin)
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
+	root.AddCommand(newRunCmd(e), newMigrateCmd(e), newLagCmd(e), newTopCmd(e), newDLQCmd(e), newStreamCmd(e))
+	return root
 }

@@ -4,7 +4,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+
+	"golang.org/x/term"
 )
+
+// isTerminal reports whether v (stdin, stdout) is a terminal.
+func isTerminal(v any) bool {
+	f, ok := v.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
 
 // writeJSONLines writes one JSON object per line, the --json output of the
 // subcommands that list things; what names the subcommand in errors.

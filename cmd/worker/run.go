@@ -1,34 +1,33 @@
 package main
 
 import (
-	"context"
-	"flag"
+	"github.com/spf13/cobra"
 
-	"newsflow/internal/envflag"
+	"newsflow/internal/cli"
 	"newsflow/internal/worker"
 )
 
-func init() {
-	register("run", "consume, enrich and commit news (the worker)", cmdRun)
-}
-
-// cmdRun is flags → settings → worker.Open → Run; internal/worker does the
-// assembly, the health checks and the shutdown order.
-func cmdRun(ctx context.Context, args []string, e env) error {
-	fs := flag.NewFlagSet("worker run", flag.ContinueOnError)
-	fs.SetOutput(e.stdout)
+// newRunCmd is `worker run`: flags → settings → worker.Open → Run;
+// internal/worker does the assembly, the health checks and the shutdown
+// order. Every value is checked before anything is started or created.
+func newRunCmd(e *env) *cobra.Command {
 	var c runConfig
-	c.register(fs)
-	fs.Usage = envflag.Usage(fs, "worker run [flags]")
-	if err := envflag.Parse(fs, args, e.getenv); err != nil {
-		return err
+	cmd := &cobra.Command{
+		Use:   "run [flags]",
+		Short: "consume, enrich and commit news (the worker)",
+		Args:  cli.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fs := cmd.Flags()
+			if err := c.validate(func(n string) string { return cli.Name(fs, n) }); err != nil {
+				return err
+			}
+			svc, err := worker.Open(cmd.Context(), c.settings(), e.log)
+			if err != nil {
+				return err
+			}
+			return svc.Run(cmd.Context())
+		},
 	}
-	if err := c.validate(); err != nil {
-		return err
-	}
-	svc, err := worker.Open(ctx, c.settings(), e.log)
-	if err != nil {
-		return err
-	}
-	return svc.Run(ctx)
+	c.register(cmd.Flags())
+	return cmd
 }

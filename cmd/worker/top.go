@@ -1,21 +1,17 @@
 package main
 
 import (
-	"context"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"newsflow/internal/envflag"
+	"github.com/spf13/cobra"
+
+	"newsflow/internal/cli"
 	"newsflow/internal/store"
 )
-
-func init() {
-	register("top", "the most important stories of a window, reposts collapsed (--since, -n, --category, --json)", runTop)
-}
 
 // topStore is what `worker top` needs of a store.
 // topRow is one story as `worker top --json` prints it.
@@ -32,54 +28,52 @@ type topRow struct {
 	ContentHash string    `json:"content_hash"`
 }
 
-// runTop is `worker top`: a query, not an LLM call.
-func runTop(ctx context.Context, args []string, e env) error {
+// newTopCmd is `worker top`: a query, not an LLM call.
+func newTopCmd(e *env) *cobra.Command {
 	var (
-		since       time.Duration
-		limit       int
-		category    string
-		asJSON      bool
-		databaseURL string
-		dataDir     string
+		since    time.Duration
+		limit    int
+		category string
+		asJSON   bool
+		db       databaseFlags
 	)
-	fs := flag.NewFlagSet("top", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	cmd := &cobra.Command{
+		Use:   "top [flags]",
+		Short: "the most important stories of a window, reposts collapsed (--since, -n, --category, --json)",
+		Args:  cli.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			st, err := store.Open(ctx, db.databaseURL, db.dataDir, store.PoolConfig{}, true, e.log, nil)
+			if err != nil {
+				return fmt.Errorf("top: %w", err)
+			}
+			defer st.Close()
+			stories, err := st.Top(ctx, store.TopQuery{Since: since, Limit: limit, Category: category})
+			if err != nil {
+				return err
+			}
+			rows := make([]topRow, len(stories))
+			for i, s := range stories {
+				rows[i] = topRow{Rank: i + 1, Importance: s.Importance, Category: s.Category, Sources: s.Sources, Reposts: s.Reposts,
+					Title: s.Title, Summary: s.Summary, URL: s.URL, PublishedAt: s.PublishedAt, ContentHash: s.ContentHash.String()}
+			}
+			if asJSON {
+				return writeJSONLines(e.stdout, "top", rows)
+			}
+			writeTopTable(e.stdout, rows)
+			return nil
+		},
+	}
+	fs := cmd.Flags()
 	fs.DurationVar(&since, "since", 24*time.Hour, "window: stories published (or ingested) this long ago at most; 0 means all time")
-	fs.IntVar(&limit, "n", store.DefaultTopLimit, "number of stories")
+	fs.IntVarP(&limit, "n", "n", store.DefaultTopLimit, "number of stories")
 	fs.StringVar(&category, "category", "", "only this category")
 	fs.BoolVar(&asJSON, "json", false, "print one JSON object per story and line")
-	fs.StringVar(&databaseURL, "database-url", "", "Postgres URL; empty means SQLite at <data-dir>/newsflow.db")
-	fs.StringVar(&dataDir, "data-dir", "./data", "directory of the embedded mode's state (SQLite file)")
-	fs.Usage = envflag.Usage(fs, "worker top [--since 24h] [-n 10] [--category C] [--json]")
-	if err := envflag.Parse(fs, args, e.getenv); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("top: unexpected arguments %q", fs.Args())
-	}
-	if limit < 1 || since < 0 {
-		return fmt.Errorf("top: need -n ≥ 1 and --since ≥ 0, got %d and %s", limit, since)
-	}
-
-	st, err := store.Open(ctx, databaseURL, dataDir, store.PoolConfig{}, true, e.log, nil)
-	if err != nil {
-		return fmt.Errorf("top: %w", err)
-	}
-	defer st.Close()
-	stories, err := st.Top(ctx, store.TopQuery{Since: since, Limit: limit, Category: category})
-	if err != nil {
-		return err
-	}
-	rows := make([]topRow, len(stories))
-	for i, s := range stories {
-		rows[i] = topRow{Rank: i + 1, Importance: s.Importance, Category: s.Category, Sources: s.Sources, Reposts: s.Reposts,
-			Title: s.Title, Summary: s.Summary, URL: s.URL, PublishedAt: s.PublishedAt, ContentHash: s.ContentHash.String()}
-	}
-	if asJSON {
-		return writeJSONLines(e.stdout, "top", rows)
-	}
-	writeTopTable(e.stdout, rows)
-	return nil
+	db.register(cmd)
+	cli.Options(fs, "since", "n", "category", "json")
+	cli.NonNegative(fs, "since")
+	cli.Positive(fs, "n")
+	return cmd
 }
 
 func writeTopTable(w io.Writer, rows []topRow) {

@@ -9,17 +9,17 @@
 package natsflag
 
 import (
-	"flag"
 	"fmt"
 	"net/url"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 
+	"newsflow/internal/cli"
 	"newsflow/internal/embedded"
-	"newsflow/internal/envflag"
 	"newsflow/internal/stream"
 )
 
@@ -32,10 +32,14 @@ type Conn struct {
 	DataDir string
 }
 
-// Register adds the flags to fs.
-func (c *Conn) Register(fs *flag.FlagSet) {
-	fs.StringVar(&c.URL, "nats-url", "", "NATS server URL; empty means the embedded server of a worker running with the same --data-dir")
-	fs.StringVar(&c.DataDir, "data-dir", "./data", "directory of the embedded mode's state (JetStream store, SQLite file, nats.url)")
+// DefaultDataDir is --data-dir's default.
+const DefaultDataDir = "./data"
+
+// Register adds the flags to fs, as configuration in the group "Connections".
+func (c *Conn) Register(fs *pflag.FlagSet) {
+	fs.StringVar(&c.URL, "nats-url", "", "NATS server URL, or a comma-separated list; empty means the embedded server of a worker running with the same --data-dir")
+	fs.StringVar(&c.DataDir, "data-dir", DefaultDataDir, "directory of the embedded mode's state (JetStream store, SQLite file, nats.url)")
+	cli.Config(fs, "Connections", "nats-url", "data-dir")
 }
 
 // Connect dials URL or, when it is empty, the embedded server a worker
@@ -73,21 +77,26 @@ type Stream struct {
 	Update bool
 }
 
-// Register adds the flags to fs.
-func (s *Stream) Register(fs *flag.FlagSet) {
+// Register adds the flags to fs, as configuration in the group "Stream".
+func (s *Stream) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&s.Name, "stream", stream.DefaultName, "JetStream stream holding the news; created with the stream-* flags when missing")
 	fs.StringVar(&s.Subjects, "subjects", stream.DefaultSubject, "comma-separated subjects the stream captures")
-	fs.IntVar(&s.Replicas, "stream-replicas", stream.DefaultReplicas, "stream replicas in a NATS cluster (1 to 5)")
+	fs.IntVar(&s.Replicas, "stream-replicas", stream.DefaultReplicas, "stream replicas in a NATS cluster")
 	fs.DurationVar(&s.MaxAge, "stream-max-age", 0, "discard stream messages older than this; 0 keeps them")
 	fs.Int64Var(&s.MaxBytes, "stream-max-bytes", 0, "cap the stream at this many bytes (see --stream-discard); 0 is unlimited")
 	fs.StringVar(&s.Discard, "stream-discard", "old", "at the stream's limits: old drops the oldest messages (workers report what they never got), new refuses new ones (publishers report them failed)")
 	fs.BoolVar(&s.Update, "stream-update", false, "apply the stream-* flags to an existing stream (and dead-letter stream) whose settings differ; without it the differences are logged and the stream's own settings stay")
 	fs.DurationVar(&s.DuplicateWindow, "duplicate-window", stream.DefaultDuplicateWindow, "how long the stream remembers Nats-Msg-Id values to drop re-publishes")
 	fs.StringVar(&s.Storage, "stream-storage", "file", "stream storage: file or memory")
+	cli.Config(fs, "Stream", "stream", "subjects", "stream-replicas", "stream-max-age", "stream-max-bytes", "stream-discard",
+		"stream-update", "duplicate-window", "stream-storage")
+	cli.AtLeast(fs, "1", "stream-replicas")
+	cli.AtMost(fs, "5", "stream-replicas")
+	cli.NonNegative(fs, "stream-max-age", "stream-max-bytes", "duplicate-window")
 }
 
 // SubjectList returns Subjects split on commas.
-func (s *Stream) SubjectList() []string { return envflag.SplitList(s.Subjects) }
+func (s *Stream) SubjectList() []string { return cli.SplitList(s.Subjects) }
 
 // Config returns the stream configuration, or an error naming the flag and
 // value that is out of range.

@@ -1,10 +1,11 @@
 package natsflag
 
 import (
-	"flag"
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/spf13/pflag"
 )
 
 func TestStream_ConfigChecksNameFlags(t *testing.T) {
@@ -18,7 +19,7 @@ func TestStream_ConfigChecksNameFlags(t *testing.T) {
 		{[]string{"--stream-max-bytes=-1"}, "--stream-max-bytes"},
 		{[]string{"--subjects= , "}, "--subjects"},
 	} {
-		fs := flag.NewFlagSet("x", flag.ContinueOnError)
+		fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
 		fs.SetOutput(io.Discard)
 		var s Stream
 		s.Register(fs)
@@ -33,7 +34,7 @@ func TestStream_ConfigChecksNameFlags(t *testing.T) {
 
 func TestStream_Defaults(t *testing.T) {
 	t.Parallel()
-	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
 	var s Stream
 	s.Register(fs)
 	if err := fs.Parse([]string{"--subjects", "a.>, b.>"}); err != nil {
