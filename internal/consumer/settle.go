@@ -178,6 +178,9 @@ func (k *keeper) untrackAll(ds []*Delivery) {
 	k.mu.Unlock()
 }
 
+// Held is the number of deliveries handed out and not yet settled.
+func (c *Consumer) Held() int { return int(c.keep.count()) }
+
 func (k *keeper) count() float64 {
 	k.mu.Lock()
 	defer k.mu.Unlock()
