@@ -477,7 +477,7 @@ func (svc *Service) llmFields() []zap.Field {
 
 // logSummary logs one line with what this run did.
 func (svc *Service) logSummary() {
-	t := &svc.w.totals
+	t := svc.w.Totals()
 	fields := []zap.Field{zap.Int64("messages", t.Messages.Load()), zap.Int64("inserted", t.Inserted.Load()),
 		zap.Int64("batches", t.Batches.Load()), zap.Int64("dead_lettered", t.DeadLettered.Load()),
 		zap.Int64("commit_retries", t.Retried.Load()), zap.Duration("uptime", time.Since(svc.start).Round(time.Millisecond))}
