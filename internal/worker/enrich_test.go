@@ -623,7 +623,7 @@ func TestWorker_DrainDuringLLMOutage(t *testing.T) {
 	log := zap.New(zapcore.NewTee(core, zaptest.NewLogger(t).Core()))
 	p := b.startProc(t, fake, procConfig{
 		provider: llm.ProviderGemini,
-		client: llm.ClientConfig{Concurrency: 4, MaxRetries: 0, BreakerFailures: 2, BreakerCooldown: time.Hour},
+		client:   llm.ClientConfig{Concurrency: 4, MaxRetries: 0, BreakerFailures: 2, BreakerCooldown: time.Hour},
 		worker: worker.Config{Batch: batcher.Config{MaxMessages: 10, MaxWait: 20 * time.Millisecond},
 			RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond, DrainTimeout: 300 * time.Millisecond},
 		log: log,
