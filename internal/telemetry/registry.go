@@ -113,6 +113,7 @@ func NewEntry(version, stream, consumer string, started time.Time) Entry {
 // Heartbeat keeps one worker's entry in the registry. Create it with
 // NewHeartbeat and call Run once.
 type Heartbeat struct {
+	js    jetstream.JetStream
 	kv    jetstream.KeyValue
 	cfg   RegistryConfig
 	entry Entry
@@ -147,35 +148,46 @@ func NewHeartbeat(ctx context.Context, js jetstream.JetStream, cfg RegistryConfi
 	if entry.ID == "" {
 		return nil, errors.New("telemetry: registry: the entry needs an ID")
 	}
-	ttl := HeartbeatTTL(cfg.Interval)
-	kv, err := js.KeyValue(ctx, cfg.Bucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket: cfg.Bucket, Description: "newsflow workers (worker ps)", History: 1, TTL: ttl,
-			Storage: jetstream.MemoryStorage, Replicas: cfg.Replicas,
-		})
-		if errors.Is(err, jetstream.ErrBucketExists) { // another worker created it meanwhile
-			kv, err = js.KeyValue(ctx, cfg.Bucket)
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("telemetry: registry bucket %s: %w", cfg.Bucket, err)
-	}
-	log = log.Named("registry").With(zap.String("bucket", cfg.Bucket), zap.String("worker_id", entry.ID))
-	if st, err := kv.Status(ctx); err == nil && st.TTL() > 0 && st.TTL() < ttl {
-		log.Warn("registry bucket TTL is shorter than three heartbeat intervals: entries may expire between beats",
-			zap.Duration("ttl", st.TTL()), zap.Duration("interval", cfg.Interval))
-	}
 	if state == nil {
 		state = func(*Entry) {}
 	}
-	return &Heartbeat{kv: kv, cfg: cfg, entry: entry, state: state, log: log, now: time.Now}, nil
+	log = log.Named("registry").With(zap.String("bucket", cfg.Bucket), zap.String("worker_id", entry.ID))
+	h := &Heartbeat{js: js, cfg: cfg, entry: entry, state: state, log: log, now: time.Now}
+	if err := h.openBucket(ctx); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// openBucket opens the bucket, creating it when missing.
+func (h *Heartbeat) openBucket(ctx context.Context) error {
+	ttl := HeartbeatTTL(h.cfg.Interval)
+	kv, err := h.js.KeyValue(ctx, h.cfg.Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = h.js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket: h.cfg.Bucket, Description: "newsflow workers (worker ps)", History: 1, TTL: ttl,
+			Storage: jetstream.MemoryStorage, Replicas: h.cfg.Replicas,
+		})
+		if errors.Is(err, jetstream.ErrBucketExists) { // another worker created it meanwhile
+			kv, err = h.js.KeyValue(ctx, h.cfg.Bucket)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("telemetry: registry bucket %s: %w", h.cfg.Bucket, err)
+	}
+	if st, err := kv.Status(ctx); err == nil && st.TTL() > 0 && st.TTL() < ttl {
+		h.log.Warn("registry bucket TTL is shorter than three heartbeat intervals: entries may expire between beats",
+			zap.Duration("ttl", st.TTL()), zap.Duration("interval", h.cfg.Interval))
+	}
+	h.kv = kv
+	return nil
 }
 
 // Run writes the entry at once and then every interval until ctx is done,
 // then deletes it (within its own 2 s budget) and returns nil. A failed
 // write is logged (the first of a run of failures, then every 12th) and
-// retried at the next beat.
+// retried at the next beat; a bucket that has disappeared (a single NATS
+// server restarted: the bucket lives in memory) is created again.
 func (h *Heartbeat) Run(ctx context.Context) error {
 	t := time.NewTicker(h.cfg.Interval)
 	defer t.Stop()
@@ -226,6 +238,12 @@ func (h *Heartbeat) put(ctx context.Context, e Entry) error {
 	pctx, cancel := context.WithTimeout(ctx, max(h.cfg.Interval, 2*time.Second))
 	defer cancel()
 	_, err = h.kv.Put(pctx, e.ID, b)
+	if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, jetstream.ErrStreamNotFound) {
+		if err = h.openBucket(pctx); err == nil {
+			h.log.Info("registry bucket was gone: created it again")
+			_, err = h.kv.Put(pctx, e.ID, b)
+		}
+	}
 	return err
 }
 

@@ -268,3 +268,18 @@ func TestRegisterBuildInfo(t *testing.T) {
 		t.Errorf("newsflow_build_info = %v %v; want 1 with version %s, commit %s, goversion %s", m.GetGauge().GetValue(), labels, version, commit, buildinfo.GoVersion())
 	}
 }
+
+// TestRegistry_BucketRecreated: a bucket that disappears while workers
+// heartbeat (a single NATS server restarted: the bucket lives in memory) is
+// created again by the next beat.
+func TestRegistry_BucketRecreated(t *testing.T) {
+	t.Parallel()
+	js, _ := natstest.JetStream(t)
+	bucket := registryBucket(t, js)
+	beat(t, js, bucket, 100*time.Millisecond, "w-1", "S", "c", nil)
+	awaitIDs(t, js, bucket, "w-1")
+	if err := js.DeleteKeyValue(t.Context(), bucket); err != nil {
+		t.Fatal(err)
+	}
+	awaitIDs(t, js, bucket, "w-1")
+}
