@@ -1,13 +1,11 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"testing"
 	"time"
 
-	"newsflow/internal/natstest"
 	"newsflow/internal/telemetry"
 	"newsflow/internal/workerproc"
 )
@@ -21,14 +19,7 @@ func TestE2E_WorkerRegistry(t *testing.T) {
 	t.Parallel()
 	const interval = time.Second
 	ttl := telemetry.HeartbeatTTL(interval)
-	bucket := "e2e_reg_" + natstest.Name(t)
-	w := setup(t, "NEWSFLOW_HEARTBEAT_INTERVAL="+interval.String(), "NEWSFLOW_REGISTRY_BUCKET="+bucket,
-		"NEWSFLOW_LAG_INTERVAL=200ms")
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = w.js.DeleteKeyValue(ctx, bucket)
-	})
+	w := setup(t, "NEWSFLOW_HEARTBEAT_INTERVAL="+interval.String(), "NEWSFLOW_LAG_INTERVAL=200ms")
 	procs := []*workerproc.Proc{w.start(t), w.start(t), w.start(t)}
 
 	ps := func() []telemetry.Entry {
@@ -70,7 +61,7 @@ func TestE2E_WorkerRegistry(t *testing.T) {
 	}
 	lag := func() telemetry.Lag {
 		t.Helper()
-		out, errOut, code := w.cli(t, "lag", "--json", "--interval=200ms", "--registry-bucket", bucket)
+		out, errOut, code := w.cli(t, "lag", "--json", "--interval=200ms", "--registry-bucket", w.bucket)
 		if code != 0 {
 			t.Fatalf("worker lag --json: exit %d, stderr %s", code, errOut)
 		}
