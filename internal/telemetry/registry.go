@@ -29,6 +29,20 @@ const (
 	deleteBudget = 2 * time.Second
 )
 
+// ValidBucket reports a bucket name JetStream would refuse: it must be
+// letters, digits, '-' and '_'.
+func ValidBucket(name string) error {
+	if name == "" {
+		return errors.New("must not be empty")
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return fmt.Errorf("%q: want letters, digits, - and _ only, like %s", name, DefaultRegistryBucket)
+		}
+	}
+	return nil
+}
+
 // HeartbeatTTL is the lifetime of a registry entry for a heartbeat interval:
 // three intervals.
 func HeartbeatTTL(interval time.Duration) time.Duration { return heartbeatTTLFactor * interval }

@@ -283,3 +283,12 @@ func TestRegistry_BucketRecreated(t *testing.T) {
 	}
 	awaitIDs(t, js, bucket, "w-1")
 }
+
+func TestValidBucket(t *testing.T) {
+	t.Parallel()
+	for name, ok := range map[string]bool{"newsflow_workers": true, "a-b_C9": true, "": false, "a.b": false, "a b": false, "a*": false, "a>": false} {
+		if err := ValidBucket(name); (err == nil) != ok {
+			t.Errorf("ValidBucket(%q) = %v, want ok %v", name, err, ok)
+		}
+	}
+}
