@@ -39,7 +39,7 @@ func TestPs_ListsRegisteredWorkers(t *testing.T) {
 	for _, w := range []struct{ id, consumer string }{{"h-1", "a"}, {"h-2", "a"}, {"h-3", "b"}} {
 		e := telemetry.NewEntry("v1.2.3", "NEWS", w.consumer, time.Now())
 		e.ID = w.id
-		hb, err := telemetry.NewHeartbeat(ctx, js, telemetry.RegistryConfig{Bucket: bucket, Interval: time.Second}, e,
+		hb, err := telemetry.NewHeartbeat(ctx, js, telemetry.RegistryConfig{Bucket: bucket, Interval: 2 * time.Second}, e,
 			func(e *telemetry.Entry) { e.Messages, e.Held = 10, 2 }, zaptest.NewLogger(t))
 		if err != nil {
 			t.Fatal(err)
