@@ -38,6 +38,60 @@ PY
 promtool check rules "$tmp/dashboard-rules.yml" >/dev/null || { echo "check.sh: a dashboard query is not valid PromQL" >&2; promtool check rules "$tmp/dashboard-rules.yml"; exit 1; }
 echo "grafana/newsflow.json: valid JSON, queries parse"
 
+# Every metric an alert or a panel names must be one the programs export (a
+# string literal in their Go sources, or two joined: a prefix and a name),
+# and every job they name must be the job of the compose scrape config and
+# of the Kubernetes ServiceMonitor.
+python3 - prometheus/alerts.yml prometheus/alerts_test.yml grafana/newsflow.json <<'PY'
+import glob, json, re, sys
+texts = {f: open(f).read() for f in sys.argv[1:]}
+d = json.loads(texts["grafana/newsflow.json"])
+exprs = {f: [texts[f]] for f in sys.argv[1:] if not f.endswith(".json")}
+def walk(ps):
+    for p in ps:
+        walk(p.get("panels", []))
+        for t in p.get("targets", []):
+            yield t["expr"]
+dash = list(walk(d["panels"]))
+for v in d.get("templating", {}).get("list", []):
+    q = v.get("query")
+    dash.append(q.get("query", "") if isinstance(q, dict) else str(q or ""))
+exprs["grafana/newsflow.json"] = dash
+lits = set()
+for f in glob.glob("../cmd/**/*.go", recursive=True) + glob.glob("../internal/**/*.go", recursive=True):
+    if not f.endswith("_test.go"):
+        lits.update(re.findall(r'"([a-z][a-z0-9_]*)"', open(f).read()))
+def exported(m):
+    for name in (m, re.sub(r"_(bucket|sum|count)$", "", m)):
+        if name in lits or any(name[:i] in lits and name[i:] in lits for i in range(1, len(name))):
+            return True
+    return False
+errors = []
+for f, es in exprs.items():
+    for e in es:
+        for m in sorted(set(re.findall(r"\b(newsflow_[a-z0-9_]+)", e))):
+            if not exported(m):
+                errors.append("%s names metric %s, which no program exports" % (f, m))
+scrape = open("prometheus/prometheus.yml").read()
+monitor = open("k8s/servicemonitor.yaml").read()
+jobs = set()
+for f, es in exprs.items():
+    if f.endswith("_test.yml"):
+        continue  # test series may name other jobs on purpose
+    for e in es:
+        jobs.update(j for j in re.findall(r'job\s*=~?\s*"([^"]+)"', e) if "$" not in j)
+for j in sorted(jobs):
+    if not re.search(r"job_name:\s*%s\s*$" % re.escape(j), scrape, re.M):
+        errors.append("job %s is named by an alert but no job_name in prometheus/prometheus.yml" % j)
+    if not re.search(r"replacement:\s*%s\s*$" % re.escape(j), monitor, re.M):
+        errors.append("job %s is named by an alert but k8s/servicemonitor.yaml does not set it" % j)
+for e in sorted(set(errors)):
+    print("check.sh: " + e, file=sys.stderr)
+if errors:
+    sys.exit(1)
+print("alerts and dashboard: every metric is exported, every job is scraped (%s)" % ", ".join(sorted(jobs)))
+PY
+
 if python3 -c 'import yaml' 2>/dev/null; then
 	python3 - compose.yaml k8s/*.yaml grafana/provisioning/*/*.yaml <<'PY'
 import sys, yaml

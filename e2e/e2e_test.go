@@ -50,6 +50,7 @@ type world struct {
 	nc      *nats.Conn
 	name    string
 	subject string
+	bucket  string // the worker registry's bucket
 	store   *store.Postgres
 	env     []string
 }
@@ -67,7 +68,12 @@ func setup(t *testing.T, extraEnv ...string) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(st.Close)
-	w := &world{js: js, nc: nc, name: name, subject: lower + ".ingest.e2e", store: st}
+	w := &world{js: js, nc: nc, name: name, subject: lower + ".ingest.e2e", store: st, bucket: "reg_" + name}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = js.DeleteKeyValue(ctx, w.bucket)
+	})
 	w.env = append([]string{
 		"NATS_URL=" + natstest.URL(),
 		"DATABASE_URL=" + dsn,
@@ -80,6 +86,7 @@ func setup(t *testing.T, extraEnv ...string) *world {
 		"NEWSFLOW_HTTP_ADDR=127.0.0.1:0",
 		"NEWSFLOW_DATA_DIR=" + t.TempDir(),
 		"NEWSFLOW_LAG_INTERVAL=0s",
+		"NEWSFLOW_REGISTRY_BUCKET=" + w.bucket,
 	}, extraEnv...)
 	return w
 }

@@ -129,10 +129,29 @@ func TestE2E_MetricsMatchTheRun(t *testing.T) {
 		t.Errorf("newsflow_llm_call_seconds_count = %d, want %v", calls, u)
 	}
 	check("newsflow_oldest_unacked_age_seconds", fams.value("newsflow_oldest_unacked_age_seconds"), 0)
+	// The cache: one miss per story found in no tier, which is one per
+	// computation here (one process, in-process cache).
+	check("newsflow_cache_misses_total", fams.value("newsflow_cache_misses_total"), fams.value("newsflow_cache_computes_total"))
+	check("newsflow_cache_computes_total", fams.value("newsflow_cache_computes_total"), u)
 	for _, name := range []string{"newsflow_db_pool_max_conns", "go_goroutines", "process_resident_memory_bytes"} {
 		if _, ok := fams.lookup(name); !ok {
 			t.Errorf("%s missing from /metrics", name)
 		}
+	}
+	if _, ok := fams.lookup("newsflow_build_info", "version", ""); ok {
+		t.Errorf("newsflow_build_info has an empty version")
+	}
+	if v, ok := fams.lookup("newsflow_build_info"); !ok || v != 1 {
+		t.Errorf("newsflow_build_info = %v (present %v), want 1", v, ok)
+	}
+
+	// The summary line counts the dead letters the metric counts.
+	res, err := p.Stop(30 * time.Second)
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("worker stop: %+v, %v", res, err)
+	}
+	if got := res.Summary["dead_lettered"]; got != float64(len(invalid)) {
+		t.Errorf("worker summary dead_lettered = %v, want %d (the invalid messages)", got, len(invalid))
 	}
 }
 

@@ -84,6 +84,7 @@ type runConfig struct {
 	lagInterval time.Duration
 	lagTarget   time.Duration
 	maxReplicas int
+	registry    registryFlags
 }
 
 func (c *runConfig) register(fs *pflag.FlagSet) {
@@ -155,6 +156,7 @@ func (c *runConfig) register(fs *pflag.FlagSet) {
 		"llm-concurrency", "llm-rpm", "llm-tpm", "llm-timeout", "llm-max-retries", "llm-breaker-failures",
 		"llm-breaker-cooldown", "llm-price-input", "llm-price-output", "llm-price-input-cached", "llm-stories-per-call")
 	cli.Config(fs, "Telemetry", "http-addr", "pprof", "lag-interval", "lag-target", "max-replicas")
+	c.registry.register(fs)
 
 	cli.Positive(fs, "max-deliver", "max-ack-pending", "fetch-batch", "batch-size", "batch-bytes", "committers",
 		"db-max-conns", "cache-entries", "llm-concurrency",
@@ -201,6 +203,9 @@ func (c *runConfig) validate(name func(string) string) error {
 	if c.llmProvider != "" && !slices.Contains(llm.ProviderNames, c.llmProvider) {
 		return cli.Usagef("invalid value %q for %s: want one of %s", c.llmProvider, name("llm-provider"), strings.Join(llm.ProviderNames, ", "))
 	}
+	if err := c.registry.validate(name, c.maxReplicas); err != nil {
+		return err
+	}
 	if _, err := c.stream.Config(); err != nil {
 		return cli.AsUsage(err)
 	}
@@ -217,6 +222,7 @@ func (c *runConfig) settings() worker.Settings {
 		LLMProvider: c.llmProvider, Provider: c.providerConfig(), Client: c.clientConfig(), StoriesPerCall: c.storiesPerCall,
 		HTTPAddr: c.httpAddr, Pprof: c.pprof,
 		LagInterval: c.lagInterval, LagTarget: c.lagTarget, MaxReplicas: c.maxReplicas,
+		MinReplicas: c.registry.minReplicas, Registry: c.registry.config(),
 	}
 }
 

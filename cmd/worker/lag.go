@@ -29,7 +29,9 @@ func newLagCmd(e *env) *cobra.Command {
 		target   time.Duration
 		alias    time.Duration // --target, the deprecated name of --lag-target
 		maxRepl  int
+		minRepl  int
 		workers  int
+		bucket   string
 	)
 	cmd := &cobra.Command{
 		Use:   "lag [flags]",
@@ -46,13 +48,22 @@ func newLagCmd(e *env) *cobra.Command {
 	fs.DurationVar(&alias, "target", telemetry.DefaultLagTarget, "deprecated name of --lag-target")
 	_ = fs.MarkDeprecated("target", "use --lag-target")
 	fs.IntVar(&maxRepl, "max-replicas", 0, "cap of the replica hint, e.g. what the LLM rate limit allows; 0 means none")
-	fs.IntVar(&workers, "workers", 0, "running workers, when known; 0 means estimate from waiting pull requests")
+	fs.IntVar(&workers, "workers", 0, "running workers, when known; 0 means count the live ones in the worker registry")
+	registerMinReplicasFlag(fs, &minRepl)
+	registerBucketFlag(fs, &bucket)
 	cli.Config(fs, "Telemetry", "lag-target", "max-replicas")
 	cli.Options(fs, "watch", "json", "consumer", "interval", "target", "workers")
 	cli.Positive(fs, "interval", "lag-target", "target")
 	cli.NonNegative(fs, "max-replicas", "workers")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		ctx := cmd.Context()
+		name := func(n string) string { return cli.Name(fs, n) }
+		if err := validateMinReplicas(name, minRepl, maxRepl); err != nil {
+			return err
+		}
+		if err := validateBucket(name, bucket); err != nil {
+			return err
+		}
 		if fs.Changed("target") && cli.SourceOf(fs, "lag-target") != cli.FromFlag {
 			target = alias // the command line wins over NEWSFLOW_LAG_TARGET, under either name
 		}
@@ -62,7 +73,8 @@ func newLagCmd(e *env) *cobra.Command {
 		}
 		defer nc.Close()
 		meter, err := telemetry.NewLagMeter(js, telemetry.LagConfig{
-			Stream: nf.stream, Consumer: consumer, Target: target, MaxReplicas: maxRepl, Workers: workers,
+			Stream: nf.stream, Consumer: consumer, Target: target, MaxReplicas: maxRepl, MinReplicas: minRepl,
+			Workers: workers, Registry: bucket,
 			// Smooth over a few samples when watching; a one-shot run has two.
 			RateWindow: 5 * interval,
 		})
@@ -127,15 +139,15 @@ func writeLagJSON(w io.Writer, lags []telemetry.Lag) error { return writeJSONLin
 
 func writeLagTable(w io.Writer, lags []telemetry.Lag) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "STREAM\tCONSUMER\tPENDING\tACK PENDING\tREDELIVERED\tWAITING\tOLDEST UNACKED\tRATE\tETA\tREPLICAS\tDISCARDED\t")
+	fmt.Fprintln(tw, "STREAM\tCONSUMER\tPENDING\tACK PENDING\tREDELIVERED\tWAITING\tOLDEST UNACKED\tRATE\tETA\tWORKERS\tREPLICAS\tDISCARDED\t")
 	for _, l := range lags {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%d\t%d\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%d\t%d\t%d\t\n",
 			l.Stream, l.Consumer, l.NumPending, l.NumAckPending, l.NumRedelivered, l.NumWaiting,
-			fmtSeconds(l.OldestUnackedAgeSeconds), fmtRate(l.RatePerSecond), fmtETA(l.DrainETASeconds), l.ReplicasHint,
+			fmtSeconds(l.OldestUnackedAgeSeconds), fmtRate(l.RatePerSecond), fmtETA(l.DrainETASeconds), l.Workers, l.ReplicasHint,
 			l.DiscardedUndelivered)
 	}
 	if len(lags) == 0 {
-		fmt.Fprintln(tw, "(no consumers)\t\t\t\t\t\t\t\t\t\t\t")
+		fmt.Fprintln(tw, "(no consumers)\t\t\t\t\t\t\t\t\t\t\t\t")
 	}
 	_ = tw.Flush()
 }

@@ -1,7 +1,7 @@
 // Worker consumes news from JetStream, enriches each unique story once and
 // commits each batch in one database transaction before acking it.
 //
-// Subcommands: run (the worker), migrate, lag, top, dlq, stream apply. Every
+// Subcommands: run (the worker), migrate, lag, top, dlq, stream apply, ps. Every
 // configuration flag has an environment variable; see --help of each
 // subcommand. Exit status: 0 ok, 1 failure, 2 usage (internal/cli).
 package main
@@ -84,7 +84,7 @@ func newRoot(e *env) *cobra.Command {
 			"(shown in each command's --help); logging: NEWSFLOW_LOG_LEVEL, NEWSFLOW_LOG_FORMAT.",
 		Version: buildinfo.String(),
 		RunE: func(*cobra.Command, []string) error {
-			return cli.Usagef("want a command: run, migrate, lag, top, dlq, stream (see worker --help)")
+			return cli.Usagef("want a command: run, migrate, lag, top, dlq, stream, ps (see worker --help)")
 		},
 		PersistentPreRunE: func(c *cobra.Command, _ []string) error {
 			log, err := newLogger(e.getenv, e.stderr)
@@ -98,6 +98,6 @@ func newRoot(e *env) *cobra.Command {
 	root.SetIn(e.stdin)
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
-	root.AddCommand(newRunCmd(e), newMigrateCmd(e), newLagCmd(e), newTopCmd(e), newDLQCmd(e), newStreamCmd(e))
+	root.AddCommand(newRunCmd(e), newMigrateCmd(e), newLagCmd(e), newTopCmd(e), newDLQCmd(e), newStreamCmd(e), newPsCmd(e))
 	return root
 }

@@ -221,7 +221,8 @@ func (t *Tiered) leaseKey(key string) string { return t.cfg.KeyPrefix + "lease:"
 
 // GetMany returns the values found for keys: memory first, then one MGET for
 // all the rest. Redis hits are promoted to memory. Keys without a value are
-// absent from the map. A Redis error does not fail the call: the cache is
+// absent from the map; GetMany counts hits only, since a caller that misses
+// asks Do next, and Do counts the miss (once per missed key). A Redis error does not fail the call: the cache is
 // marked degraded and the memory hits are returned. The error is non-nil only
 // when ctx ended during the MGET (with the memory hits).
 func (t *Tiered) GetMany(ctx context.Context, keys []string) (map[string][]byte, error) {
@@ -244,7 +245,6 @@ func (t *Tiered) GetMany(ctx context.Context, keys []string) (map[string][]byte,
 		return out, nil
 	}
 	if !t.redisUp() {
-		t.met.misses.Add(float64(len(rest)))
 		return out, nil
 	}
 	rkeys := make([]string, len(rest))
@@ -253,7 +253,6 @@ func (t *Tiered) GetMany(ctx context.Context, keys []string) (map[string][]byte,
 	}
 	vals, err := t.rdb.MGet(ctx, rkeys...).Result()
 	if err != nil {
-		t.met.misses.Add(float64(len(rest)))
 		if ctx.Err() != nil {
 			return out, fmt.Errorf("cache: mget %d keys: %w", len(rest), ctx.Err())
 		}
@@ -263,7 +262,6 @@ func (t *Tiered) GetMany(ctx context.Context, keys []string) (map[string][]byte,
 	for i, v := range vals {
 		s, ok := v.(string)
 		if !ok {
-			t.met.misses.Inc()
 			continue
 		}
 		b := []byte(s)

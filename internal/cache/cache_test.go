@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -83,7 +84,7 @@ func TestTiered_GetMany(t *testing.T) {
 	}{
 		{"newsflow_cache_hits_total", "tier=memory", 1},
 		{"newsflow_cache_hits_total", "tier=redis", 1},
-		{"newsflow_cache_misses_total", "", 3}, // "none", "none2", and Do's first lookup of "mem"
+		{"newsflow_cache_misses_total", "", 1}, // Do's first lookup of "mem"; GetMany counts hits only
 	} {
 		var labels []string
 		if c.label != "" {
@@ -454,5 +455,47 @@ func TestNew_PoolCollectorRegistered(t *testing.T) {
 	}
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTiered_OneMissPerMissedKey: the enrich stage's pattern, GetMany for a
+// batch then Do for each key it did not find, counts one miss per missed
+// key, with Redis and in-process only.
+func TestTiered_OneMissPerMissedKey(t *testing.T) {
+	t.Parallel()
+	for _, withRedis := range []bool{true, false} {
+		t.Run(fmt.Sprintf("redis=%v", withRedis), func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			var b *bundle
+			if withRedis {
+				b = setup(t, Config{})
+			} else {
+				b = newBundle(t, Config{}, nil)
+			}
+			if _, _, err := b.t.Do(ctx, "k0", func(context.Context) ([]byte, error) { return value("k0"), nil }); err != nil {
+				t.Fatal(err)
+			}
+			missesBefore := b.metric(t, "newsflow_cache_misses_total")
+			keys := []string{"k0", "k1", "k2", "k3", "k4", "k5"}
+			got, err := b.t.GetMany(ctx, keys)
+			if err != nil || len(got) != 1 {
+				t.Fatalf("GetMany = %v, %v; want k0 only", got, err)
+			}
+			computed := 0
+			for _, k := range keys {
+				if _, ok := got[k]; ok {
+					continue
+				}
+				if _, src, err := b.t.Do(ctx, k, func(context.Context) ([]byte, error) { return value(k), nil }); err != nil || src != SourceComputed {
+					t.Fatalf("Do(%s) = %v, %v", k, src, err)
+				}
+				computed++
+			}
+			misses := b.metric(t, "newsflow_cache_misses_total") - missesBefore
+			if computes := b.metric(t, "newsflow_cache_computes_total"); misses != float64(computed) || computes != float64(computed+1) {
+				t.Errorf("%d keys missed and computed: misses grew by %v, computes %v; want %d and %d", computed, misses, computes, computed, computed+1)
+			}
+		})
 	}
 }

@@ -33,7 +33,7 @@ func newMetrics(reg prometheus.Registerer, rdb redis.UniversalClient) (*metrics,
 		clusterWaits: waits.WithLabelValues("cluster"),
 		misses: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "newsflow_cache_misses_total",
-			Help: "Cache lookups (per key in GetMany, per computation in Do) that found no value in any tier.",
+			Help: "Keys Do found in no tier (one per missed key; GetMany counts hits only).",
 		}),
 		takeovers: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "newsflow_cache_lease_takeovers_total",

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -55,6 +56,9 @@ type Consumer struct {
 
 	errLog   limiter // rate-limits errors that repeat per message
 	discards discards
+
+	deadLettered atomic.Int64 // dead letters published (every reason)
+	handedBack   atomic.Int64 // deliveries naked without delay (NakAll, shutdown)
 }
 
 // New ensures the stream, the dead-letter stream and the durable pull
@@ -300,6 +304,7 @@ func (p *pull) handle(jm jetstream.Msg) {
 	case ctx.Err() != nil: // shutting down: hand back what the subscription still buffers
 		_ = jm.Nak()
 		r.nakedOnStop++
+		c.handedBack.Add(1)
 		return
 	case p.isStalled: // draining the buffer into the backlog: keep it alive now
 		c.keep.track(d)
@@ -324,6 +329,7 @@ func (p *pull) handle(jm jetstream.Msg) {
 		c.keep.untrack(d)
 		_ = jm.Nak()
 		r.nakedOnStop++
+		c.handedBack.Add(1)
 	case <-r.stall.C:
 		// The pipeline is stuck (a dependency is down). Stop fetching and
 		// move the subscription's buffer into the tracked backlog, so
@@ -378,6 +384,7 @@ func (c *Consumer) receive(ctx context.Context, jm jetstream.Msg) *Delivery {
 	if err != nil {
 		if ctx.Err() != nil {
 			_ = jm.Nak() // shutting down: the next worker dead-letters it
+			c.handedBack.Add(1)
 			return nil
 		}
 		dctx, cancel := context.WithTimeout(ctx, c.cfg.AckWait/2)

@@ -50,6 +50,7 @@ func (c *Consumer) Ack(ds []*Delivery) {
 // or a later fetch. Their NumDelivered grows on redelivery.
 func (c *Consumer) NakAll(ds []*Delivery) {
 	c.keep.untrackAll(ds)
+	c.handedBack.Add(int64(len(ds)))
 	var lastErr error
 	for _, d := range ds {
 		if err := d.msg.Nak(); err != nil {
@@ -129,6 +130,7 @@ func (c *Consumer) deadLetter(ctx context.Context, d *Delivery, reason error, la
 		}
 	}
 	c.m.deadLettered.WithLabelValues(label).Inc()
+	c.deadLettered.Add(1)
 	if c.errLog.allow() {
 		c.log.Error("message dead-lettered", zap.String("msg_id", msgID), zap.String("subject", d.Subject),
 			zap.Uint64("stream_seq", d.StreamSeq), zap.Uint64("num_delivered", d.NumDelivered),
@@ -177,6 +179,19 @@ func (k *keeper) untrackAll(ds []*Delivery) {
 	}
 	k.mu.Unlock()
 }
+
+// Held is the number of deliveries handed out and not yet settled.
+func (c *Consumer) Held() int { return int(c.keep.count()) }
+
+// DeadLettered counts the messages this Consumer published to the
+// dead-letter stream and terminated, for every reason (invalid, poison,
+// retries): what newsflow_messages_dead_lettered_total counts.
+func (c *Consumer) DeadLettered() int64 { return c.deadLettered.Load() }
+
+// HandedBack counts deliveries handed back without delay for another worker
+// or a later fetch: by NakAll, and those fetched but not handed out when Run
+// stopped.
+func (c *Consumer) HandedBack() int64 { return c.handedBack.Load() }
 
 func (k *keeper) count() float64 {
 	k.mu.Lock()

@@ -42,10 +42,12 @@ type Lag struct {
 	DrainETASeconds float64 `json:"drain_eta_seconds"`
 	// ReplicasHint is the number of workers that would keep up with arrivals
 	// and drain the backlog within the target time, at the observed rate per
-	// worker, capped by MaxReplicas; at least 1 while there is a backlog.
+	// worker, within [MinReplicas, MaxReplicas]; MinReplicas when there is
+	// no backlog.
 	ReplicasHint int `json:"replicas_hint"`
 	// Workers is the worker count the hint divides the rate by: the
-	// configured count, else the most pull requests seen waiting recently (≥ 1).
+	// configured count, else the live workers of the consumer in the worker
+	// registry (0 when none heartbeats).
 	Workers int `json:"workers"`
 	// AckFloor is the stream sequence below which everything is acked.
 	AckFloor uint64 `json:"ack_floor"`
@@ -68,6 +70,8 @@ const (
 	DefaultLagTarget = 5 * time.Minute
 	// DefaultRateWindow is the time constant of the rate smoothing.
 	DefaultRateWindow = 30 * time.Second
+	// DefaultMinReplicas is the replica hint when there is no backlog.
+	DefaultMinReplicas = 1
 )
 
 // LagConfig says which consumers a LagMeter samples and how it estimates.
@@ -82,9 +86,15 @@ type LagConfig struct {
 	// MaxReplicas caps the replica hint; set it to what the LLM rate limit
 	// allows (workers beyond it only collect 429s). 0 means no cap.
 	MaxReplicas int
-	// Workers is the number of running workers, when known. 0 means
-	// estimate it from the waiting pull requests seen over RateWindow.
+	// MinReplicas is the replica hint when there is no backlog and its
+	// floor otherwise. Default DefaultMinReplicas (1).
+	MinReplicas int
+	// Workers is the number of running workers, when known. 0 means count
+	// the consumer's live workers in the registry bucket.
 	Workers int
+	// Registry is the worker registry's key-value bucket. Default
+	// DefaultRegistryBucket.
+	Registry string
 	// RateWindow is the time constant of the exponential smoothing of the
 	// rates. Default DefaultRateWindow (30s).
 	RateWindow time.Duration
@@ -99,6 +109,10 @@ func (c LagConfig) Validate() error {
 		return fmt.Errorf("telemetry: lag: need Target ≥ 0 and RateWindow ≥ 0, got %s and %s", c.Target, c.RateWindow)
 	case c.MaxReplicas < 0 || c.Workers < 0:
 		return fmt.Errorf("telemetry: lag: need MaxReplicas ≥ 0 and Workers ≥ 0, got %d and %d", c.MaxReplicas, c.Workers)
+	case c.MinReplicas < 1:
+		return fmt.Errorf("telemetry: lag: need MinReplicas ≥ 1, got %d", c.MinReplicas)
+	case c.MaxReplicas > 0 && c.MinReplicas > c.MaxReplicas:
+		return fmt.Errorf("telemetry: lag: need MinReplicas ≤ MaxReplicas, got %d and %d", c.MinReplicas, c.MaxReplicas)
 	}
 	return nil
 }
@@ -112,6 +126,7 @@ type LagMeter struct {
 
 	mu    sync.Mutex
 	state map[string]*rateState
+	live  map[string]int // live workers by consumer, from the last registry read
 }
 
 // rateState is one consumer's memory between samples.
@@ -122,22 +137,18 @@ type rateState struct {
 	rate     float64
 	arrival  float64
 	measured bool
-	waiting  []waitingSample
-}
-
-type waitingSample struct {
-	at time.Time
-	n  uint64
 }
 
 // NewLagMeter returns a meter of cfg.Stream's consumers.
 func NewLagMeter(js jetstream.JetStream, cfg LagConfig) (*LagMeter, error) {
 	cfg.Target = cmp.Or(cfg.Target, DefaultLagTarget)
 	cfg.RateWindow = cmp.Or(cfg.RateWindow, DefaultRateWindow)
+	cfg.MinReplicas = cmp.Or(cfg.MinReplicas, DefaultMinReplicas)
+	cfg.Registry = cmp.Or(cfg.Registry, DefaultRegistryBucket)
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &LagMeter{js: js, cfg: cfg, now: time.Now, state: map[string]*rateState{}}, nil
+	return &LagMeter{js: js, cfg: cfg, now: time.Now, state: map[string]*rateState{}, live: map[string]int{}}, nil
 }
 
 // Sample reads the state of the stream's consumers (or the configured one)
@@ -168,6 +179,7 @@ func (m *LagMeter) Sample(ctx context.Context) ([]Lag, error) {
 		}
 	}
 	sort.Slice(infos, func(i, j int) bool { return infos[i].Name < infos[j].Name })
+	m.countLive(ctx)
 
 	out := make([]Lag, 0, len(infos))
 	seen := make(map[string]bool, len(infos))
@@ -189,6 +201,27 @@ func (m *LagMeter) Sample(ctx context.Context) ([]Lag, error) {
 		m.mu.Unlock()
 	}
 	return out, nil
+}
+
+// countLive reads the registry once and records each consumer's live
+// workers. When the registry cannot be read the last counts stay.
+func (m *LagMeter) countLive(ctx context.Context) {
+	if m.cfg.Workers > 0 {
+		return
+	}
+	entries, err := List(ctx, m.js, m.cfg.Registry)
+	if err != nil {
+		return
+	}
+	live := map[string]int{}
+	for _, e := range entries {
+		if e.Stream == m.cfg.Stream {
+			live[e.Consumer]++
+		}
+	}
+	m.mu.Lock()
+	m.live = live
+	m.mu.Unlock()
 }
 
 func (m *LagMeter) sampleOne(ctx context.Context, stream jetstream.Stream, info *jetstream.ConsumerInfo) (Lag, error) {
@@ -283,19 +316,8 @@ func (m *LagMeter) estimate(lag *Lag, position uint64, now time.Time) {
 	}
 	st.at, st.position, st.backlog = now, position, backlog
 
-	// Workers: configured, else the most pull requests seen waiting within
-	// the window (a worker with a pull request in flight counts once).
-	st.waiting = append(st.waiting, waitingSample{at: now, n: lag.NumWaiting})
-	keep := st.waiting[:0]
-	workers := uint64(1)
-	for _, w := range st.waiting {
-		if now.Sub(w.at) <= m.cfg.RateWindow {
-			keep = append(keep, w)
-			workers = max(workers, w.n)
-		}
-	}
-	st.waiting = keep
-	lag.Workers = int(workers)
+	// Workers: configured, else the live count from the registry.
+	lag.Workers = m.live[lag.Consumer]
 	if m.cfg.Workers > 0 {
 		lag.Workers = m.cfg.Workers
 	}
@@ -303,7 +325,7 @@ func (m *LagMeter) estimate(lag *Lag, position uint64, now time.Time) {
 	lag.RatePerSecond = st.rate
 	lag.ArrivalRatePerSecond = st.arrival
 	lag.DrainETASeconds = DrainETA(backlog, st.rate)
-	lag.ReplicasHint = ReplicasHint(backlog, st.rate, st.arrival, lag.Workers, m.cfg.Target, m.cfg.MaxReplicas)
+	lag.ReplicasHint = ReplicasHint(backlog, st.rate, st.arrival, lag.Workers, m.cfg.Target, m.cfg.MinReplicas, m.cfg.MaxReplicas)
 }
 
 // hintTolerance is the fraction of a worker the replica hint ignores.
@@ -328,16 +350,19 @@ func DrainETA(backlog uint64, rate float64) float64 {
 //
 //	ceil((arrival + backlog/target) / (rate/workers))
 //
-// less a tolerance of 0.1 worker, capped by maxReplicas (0: no cap) and at least 1 while there is a backlog.
-// Without a measured rate it keeps the current worker count: more workers
-// will not help a stall (a dependency down), and nothing says how many
-// would be enough.
-func ReplicasHint(backlog uint64, rate, arrival float64, workers int, target time.Duration, maxReplicas int) int {
+// less a tolerance of 0.1 worker, clamped to [minReplicas, maxReplicas]
+// (maxReplicas 0: no cap). With no backlog it is minReplicas: the workers
+// keep up, and a smoothed arrival rate of traffic that has stopped must not
+// hold replicas up. Without a measured rate it keeps the current worker
+// count: more workers will not help a stall (a dependency down), and
+// nothing says how many would be enough.
+func ReplicasHint(backlog uint64, rate, arrival float64, workers int, target time.Duration, minReplicas, maxReplicas int) int {
 	workers = max(workers, 1)
+	minReplicas = max(minReplicas, 1)
 	var hint int
 	switch {
-	case rate <= 0 && backlog == 0 && arrival <= 0:
-		hint = 0
+	case backlog == 0:
+		hint = minReplicas
 	case rate <= 0:
 		hint = workers
 	default:
@@ -351,9 +376,7 @@ func ReplicasHint(backlog uint64, rate, arrival float64, workers int, target tim
 		// one more worker on every evaluation.
 		hint = int(math.Ceil(need/perWorker - hintTolerance))
 	}
-	if backlog > 0 {
-		hint = max(hint, 1)
-	}
+	hint = max(hint, minReplicas)
 	if maxReplicas > 0 {
 		hint = min(hint, maxReplicas)
 	}

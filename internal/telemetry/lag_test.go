@@ -228,21 +228,28 @@ func TestReplicasHint(t *testing.T) {
 		name             string
 		backlog          uint64
 		rate, arrival    float64
-		workers, maxRepl int
+		workers, minRepl int
+		maxRepl          int
 		target           time.Duration
 		want             int
 	}{
-		{"idle", 0, 0, 0, 1, 0, time.Minute, 0},
-		{"backlog no rate keeps workers", 1000, 0, 0, 3, 0, time.Minute, 3},
-		{"drain 6000 in 60s at 25/s per worker", 6000, 100, 0, 4, 0, time.Minute, 4},
-		{"more backlog needs more", 60000, 100, 0, 4, 0, time.Minute, 40},
-		{"capped", 60000, 100, 0, 4, 10, time.Minute, 10},
-		{"steady state keeps workers", 500, 1000, 1000, 5, 0, 5 * time.Minute, 5},
-		{"arrivals above rate", 0, 100, 200, 2, 0, time.Minute, 4},
-		{"min one with backlog", 5, 1000, 0, 10, 0, time.Hour, 1},
+		{"idle", 0, 0, 0, 1, 1, 0, time.Minute, 1},
+		{"idle with a minimum", 0, 0, 0, 1, 2, 0, time.Minute, 2},
+		// One worker keeping up while traffic stopped: the smoothed arrival
+		// rate still says 300/s, the hint no longer follows it.
+		{"no backlog, arrivals still smoothed", 0, 100, 300, 1, 1, 0, time.Minute, 1},
+		{"no backlog, many workers", 0, 1000, 1000, 5, 1, 0, time.Minute, 1},
+		{"backlog no rate keeps workers", 1000, 0, 0, 3, 1, 0, time.Minute, 3},
+		{"backlog no rate no workers", 1000, 0, 0, 0, 1, 0, time.Minute, 1},
+		{"drain 6000 in 60s at 25/s per worker", 6000, 100, 0, 4, 1, 0, time.Minute, 4},
+		{"more backlog needs more", 60000, 100, 0, 4, 1, 0, time.Minute, 40},
+		{"capped", 60000, 100, 0, 4, 1, 10, time.Minute, 10},
+		{"steady state keeps workers", 500, 1000, 1000, 5, 1, 0, 5 * time.Minute, 5},
+		{"min one with backlog", 5, 1000, 0, 10, 1, 0, time.Hour, 1},
+		{"minimum is a floor", 5, 1000, 0, 10, 3, 0, time.Hour, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := ReplicasHint(tc.backlog, tc.rate, tc.arrival, tc.workers, tc.target, tc.maxRepl); got != tc.want {
+			if got := ReplicasHint(tc.backlog, tc.rate, tc.arrival, tc.workers, tc.target, tc.minRepl, tc.maxRepl); got != tc.want {
 				t.Errorf("ReplicasHint = %d, want %d", got, tc.want)
 			}
 		})

@@ -19,14 +19,15 @@ const DefaultPollInterval = 5 * time.Second
 // newsflow_consumer_ack_pending_messages,
 // newsflow_consumer_redelivered_messages, newsflow_consumer_waiting_pulls,
 // newsflow_oldest_unacked_age_seconds, newsflow_consumer_ack_rate_per_second,
-// newsflow_consumer_drain_eta_seconds and newsflow_replicas_hint.
+// newsflow_consumer_drain_eta_seconds, newsflow_consumer_live_workers and
+// newsflow_replicas_hint.
 type Poller struct {
 	meter    *LagMeter
 	interval time.Duration
 	log      *zap.Logger
 
 	pending, ackPending, redelivered, waiting *prometheus.GaugeVec
-	age, rate, eta, hint                      *prometheus.GaugeVec
+	age, rate, eta, hint, live                *prometheus.GaugeVec
 	errors                                    prometheus.Counter
 
 	mu   sync.Mutex
@@ -56,13 +57,14 @@ func NewPoller(m *LagMeter, interval time.Duration, log *zap.Logger, reg prometh
 		age:         gauge("newsflow_oldest_unacked_age_seconds", "Age of the oldest message the consumer has not acked; 0 when none is pending."),
 		rate:        gauge("newsflow_consumer_ack_rate_per_second", "Smoothed rate at which the consumer's messages are acked."),
 		eta:         gauge("newsflow_consumer_drain_eta_seconds", "Seconds to drain the backlog at the current rate; -1 when there is a backlog and no rate."),
-		hint:        gauge("newsflow_replicas_hint", "Workers needed to keep up and drain the backlog within the target time."),
+		hint:        gauge("newsflow_replicas_hint", "Workers needed to keep up and drain the backlog within the target time; the minimum when there is no backlog."),
+		live:        gauge("newsflow_consumer_live_workers", "Workers of the consumer heartbeating in the worker registry (or the configured count)."),
 		errors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "newsflow_lag_poll_errors_total", Help: "Lag samples that failed.",
 		}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{p.pending, p.ackPending, p.redelivered, p.waiting, p.age, p.rate, p.eta, p.hint, p.errors} {
+		for _, c := range []prometheus.Collector{p.pending, p.ackPending, p.redelivered, p.waiting, p.age, p.rate, p.eta, p.hint, p.live, p.errors} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("telemetry: poller: register metrics: %w", err)
 			}
@@ -123,9 +125,10 @@ func (p *Poller) Poll(ctx context.Context) error {
 		p.rate.WithLabelValues(c).Set(l.RatePerSecond)
 		p.eta.WithLabelValues(c).Set(l.DrainETASeconds)
 		p.hint.WithLabelValues(c).Set(float64(l.ReplicasHint))
+		p.live.WithLabelValues(c).Set(float64(l.Workers))
 	}
 	for c := range gone {
-		for _, g := range []*prometheus.GaugeVec{p.pending, p.ackPending, p.redelivered, p.waiting, p.age, p.rate, p.eta, p.hint} {
+		for _, g := range []*prometheus.GaugeVec{p.pending, p.ackPending, p.redelivered, p.waiting, p.age, p.rate, p.eta, p.hint, p.live} {
 			g.DeleteLabelValues(c)
 		}
 	}

@@ -11,7 +11,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 
 	"newsflow/internal/batcher"
 	"newsflow/internal/cache"
@@ -61,6 +64,7 @@ type procConfig struct {
 	redisURL string       // "": in-process cache only
 	worker   worker.Config
 	consumer func(*consumer.Config) // adjusts the bundle's consumer config
+	log      *zap.Logger            // nil: the test's logger
 }
 
 // startProc builds one process's enrichment stack against fake, as
@@ -68,7 +72,10 @@ type procConfig struct {
 // stream, on a NATS connection of its own.
 func (b *bundle) startProc(t *testing.T, fake *llmtest.Server, pc procConfig) *proc {
 	t.Helper()
-	log := zaptest.NewLogger(t)
+	log := pc.log
+	if log == nil {
+		log = zaptest.NewLogger(t)
+	}
 	p := &proc{reg: prometheus.NewRegistry()}
 	pc.client.Concurrency = max(pc.client.Concurrency, 8)
 	pcfg := llm.ProviderConfig{Concurrency: pc.client.Concurrency}
@@ -117,17 +124,16 @@ func (b *bundle) startProc(t *testing.T, fake *llmtest.Server, pc procConfig) *p
 	if pc.consumer != nil {
 		pc.consumer(&ccfg)
 	}
-	p.running = startWith(t, p.js, ccfg, pc.worker, b.store, p.enr, p.client, p.reg)
+	p.running = startWith(t, p.js, ccfg, pc.worker, b.store, p.enr, p.client, p.reg, log)
 	return p
 }
 
 // startWith is start with an enricher and a gate, on a given connection and
 // consumer config, registering metrics on reg.
 func startWith(t *testing.T, js jetstream.JetStream, ccfg consumer.Config, cfg worker.Config, st worker.Store,
-	enr worker.Enricher, gate worker.Gate, reg prometheus.Registerer) *running {
+	enr worker.Enricher, gate worker.Gate, reg prometheus.Registerer, log *zap.Logger) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	log := zaptest.NewLogger(t)
 	cons, err := consumer.New(ctx, js, ccfg, log, reg)
 	if err != nil {
 		cancel()
@@ -602,4 +608,44 @@ func TestWorker_EnrichTTLExpiry(t *testing.T) {
 		t.Fatalf("%d calls for the story after its TTL, want 2", got)
 	}
 	b.checkEnriched(t, 2, p.client.Model())
+}
+
+// TestWorker_DrainDuringLLMOutage: with the LLM failing (breaker open) the
+// pipeline holds its messages; a SIGTERM whose grace ends before the LLM
+// recovers hands them back, and the drain end line says how many are left
+// for redelivery, at warn level.
+func TestWorker_DrainDuringLLMOutage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	fake := llmtest.NewGeminiServer(t, llmtest.Options{})
+	fake.FailNext(1_000_000, 503, "")
+	core, logs := observer.New(zap.InfoLevel)
+	log := zap.New(zapcore.NewTee(core, zaptest.NewLogger(t).Core()))
+	p := b.startProc(t, fake, procConfig{
+		provider: llm.ProviderGemini,
+		client:   llm.ClientConfig{Concurrency: 4, MaxRetries: 0, BreakerFailures: 2, BreakerCooldown: time.Hour},
+		worker: worker.Config{Batch: batcher.Config{MaxMessages: 10, MaxWait: 20 * time.Millisecond},
+			RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond, DrainTimeout: 300 * time.Millisecond},
+		log: log,
+	})
+	const n = 50
+	for i := range n {
+		b.publishMsg(t, b.story(i, 0))
+	}
+	b.flushPublishes(t)
+	eventually(t, 30*time.Second, "50 messages held with the breaker open", func() (bool, string) {
+		held := metric(t, p.reg, "newsflow_messages_held")
+		return held == n && p.client.BreakerOpen(), fmt.Sprintf("held %v, breaker open %v", held, p.client.BreakerOpen())
+	})
+	if err := p.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	ends := logs.FilterMessage("drain end").All()
+	if len(ends) != 1 {
+		t.Fatalf("%d drain end lines, want 1", len(ends))
+	}
+	fields := ends[0].ContextMap()
+	if ends[0].Level != zap.WarnLevel || fields["messages"] != int64(0) || fields["unacked_left_for_redelivery"] != int64(n) {
+		t.Errorf("drain end: level %s, fields %v; want warn, messages 0, unacked_left_for_redelivery %d", ends[0].Level, fields, n)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"newsflow/internal/buildinfo"
 	"newsflow/internal/cache"
 	"newsflow/internal/consumer"
 	"newsflow/internal/embedded"
@@ -71,6 +72,12 @@ type Settings struct {
 	LagTarget time.Duration
 	// MaxReplicas caps the replica hint; 0: no cap.
 	MaxReplicas int
+	// MinReplicas is the replica hint with no backlog; 0: telemetry's default (1).
+	MinReplicas int
+	// Registry is the worker registry this worker heartbeats into (and the
+	// lag poller counts live workers in); Interval 0 turns the heartbeat off.
+	// Its Replicas are the stream's.
+	Registry telemetry.RegistryConfig
 }
 
 // progressEvery is how often Run logs the pipeline's counts while work flows.
@@ -93,15 +100,18 @@ type Service struct {
 	client *llm.Client      // nil: no enrichment
 	tiered *cache.Tiered    // nil: no enrichment
 	enr    *enrich.Enricher // nil: no enrichment
+	cons   *consumer.Consumer
 	w      *Worker
+	beat   *telemetry.Heartbeat // nil: registry off
 
 	closers []func() // in order of creation; close runs them in reverse
 }
 
 // Open builds the worker in order: HTTP listener, NATS (or the embedded
 // server), database (migrated when asked), enrichment (LLM client behind the
-// two-tier cache), consumer, pipeline; then registers the health checks. On
-// error it closes what it built. A nil log discards logs.
+// two-tier cache), consumer, pipeline, and the worker registry's bucket;
+// then registers the health checks. On error it closes what it built. A nil
+// log discards logs.
 func Open(ctx context.Context, s Settings, log *zap.Logger) (_ *Service, err error) {
 	if log == nil {
 		log = zap.NewNop()
@@ -113,7 +123,7 @@ func Open(ctx context.Context, s Settings, log *zap.Logger) (_ *Service, err err
 		}
 	}()
 	for _, step := range []func(context.Context) error{
-		svc.openHTTP, svc.openNATS, svc.openStore, svc.openEnrich, svc.openPipeline,
+		svc.openHTTP, svc.openNATS, svc.openStore, svc.openEnrich, svc.openPipeline, svc.openRegistry,
 	} {
 		if err := step(ctx); err != nil {
 			return nil, err
@@ -132,6 +142,9 @@ func (svc *Service) close() {
 }
 
 func (svc *Service) openHTTP(context.Context) error {
+	if err := telemetry.RegisterBuildInfo(svc.reg); err != nil {
+		return err
+	}
 	svc.http = telemetry.NewServer(svc.s.HTTPAddr, svc.reg, svc.log, telemetry.WithPprof(svc.s.Pprof))
 	if err := svc.http.Listen(); err != nil {
 		return fmt.Errorf("listen on --http-addr %s: %w", svc.s.HTTPAddr, err)
@@ -301,6 +314,7 @@ func (svc *Service) openPipeline(ctx context.Context) error {
 		return fmt.Errorf("set up stream %s and consumer %s: %w", cc.Stream.Name, cc.Durable, err)
 	}
 	svc.onClose(cons.Close)
+	svc.cons = cons
 	var (
 		enr  Enricher
 		gate Gate
@@ -316,14 +330,61 @@ func (svc *Service) openPipeline(ctx context.Context) error {
 	return nil
 }
 
+// openRegistry opens (or creates) the worker registry's bucket, unless the
+// heartbeat is off.
+func (svc *Service) openRegistry(ctx context.Context) error {
+	rc := svc.s.Registry
+	if rc.Interval <= 0 {
+		svc.log.Info("heartbeat interval 0: this worker does not register (worker ps and the replica hint do not see it)")
+		return nil
+	}
+	rc.Replicas = svc.s.Consumer.Stream.Replicas
+	version, _ := buildinfo.Get()
+	entry := telemetry.NewEntry(version, svc.s.Consumer.Stream.Name, svc.s.Consumer.Durable, svc.start)
+	beat, err := telemetry.NewHeartbeat(ctx, svc.js, rc, entry, svc.registryState, svc.log)
+	if err != nil {
+		return fmt.Errorf("worker registry (--registry-bucket %s): %w", rc.Bucket, err)
+	}
+	svc.beat = beat
+	return nil
+}
+
+// registryState fills in the changing fields of this worker's registry entry.
+func (svc *Service) registryState(e *telemetry.Entry) {
+	t := &svc.w.totals
+	e.Messages = t.Messages.Load()
+	e.Held = svc.cons.Held()
+	if last := t.LastCommit.Load(); last > 0 {
+		at := time.Unix(0, last).UTC()
+		e.LastCommit = &at
+	}
+	switch {
+	case svc.client == nil:
+		e.Breaker = telemetry.StateNone
+	case svc.client.BreakerOpen():
+		e.Breaker = telemetry.StateOpen
+	default:
+		e.Breaker = telemetry.StateClosed
+	}
+	switch {
+	case svc.tiered == nil || svc.s.RedisURL == "":
+		e.Redis = telemetry.StateNone
+	case svc.tiered.Degraded():
+		e.Redis = telemetry.StateDegraded
+	default:
+		e.Redis = telemetry.StateOK
+	}
+}
+
 // Addr is the address the HTTP server listens on.
 func (svc *Service) Addr() string { return svc.http.Addr().String() }
 
-// Run serves HTTP, polls lag and runs the pipeline until ctx is cancelled,
-// then shuts down in order: the pipeline drains (stop fetching, commit and
-// ack the open batches), the HTTP server and pollers stop, and clients close
-// in reverse order of creation, NATS last (drained, so late acks go out). It
-// logs a summary of the run.
+// Run serves HTTP, polls lag, heartbeats into the worker registry and runs
+// the pipeline until ctx is cancelled, then shuts down in order: the
+// pipeline drains (stop fetching, commit and ack the open batches), the
+// summary is logged, the registry entry is deleted, the HTTP server and
+// pollers stop, and clients close in reverse order of creation, NATS last
+// (drained, so late acks go out).
 func (svc *Service) Run(ctx context.Context) error {
 	defer svc.close()
 	bg, stopBg := context.WithCancel(context.WithoutCancel(ctx))
@@ -337,7 +398,8 @@ func (svc *Service) Run(ctx context.Context) error {
 	}()
 	if svc.s.LagInterval > 0 {
 		meter, err := telemetry.NewLagMeter(svc.js, telemetry.LagConfig{Stream: svc.s.Consumer.Stream.Name,
-			Consumer: svc.s.Consumer.Durable, Target: svc.s.LagTarget, MaxReplicas: svc.s.MaxReplicas})
+			Consumer: svc.s.Consumer.Durable, Target: svc.s.LagTarget, MaxReplicas: svc.s.MaxReplicas,
+			MinReplicas: svc.s.MinReplicas, Registry: svc.s.Registry.Bucket})
 		if err != nil {
 			return err
 		}
@@ -350,8 +412,16 @@ func (svc *Service) Run(ctx context.Context) error {
 	go svc.logProgress(bg)
 
 	svc.logStart()
+	stopBeat := func() {}
+	if svc.beat != nil {
+		bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		go func() { _ = svc.beat.Run(bctx); close(done) }()
+		stopBeat = func() { cancel(); <-done }
+	}
 	err := svc.w.Run(ctx)
 	svc.logSummary()
+	stopBeat() // deletes the entry: this worker is gone
 	return err
 }
 
@@ -407,7 +477,7 @@ func (svc *Service) llmFields() []zap.Field {
 
 // logSummary logs one line with what this run did.
 func (svc *Service) logSummary() {
-	t := &svc.w.totals
+	t := svc.w.Totals()
 	fields := []zap.Field{zap.Int64("messages", t.Messages.Load()), zap.Int64("inserted", t.Inserted.Load()),
 		zap.Int64("batches", t.Batches.Load()), zap.Int64("dead_lettered", t.DeadLettered.Load()),
 		zap.Int64("commit_retries", t.Retried.Load()), zap.Duration("uptime", time.Since(svc.start).Round(time.Millisecond))}

@@ -41,6 +41,12 @@ type Consumer interface {
 	NakAll(ds []*consumer.Delivery)
 	Retry(ctx context.Context, d *consumer.Delivery, cause error)
 	DeadLetter(ctx context.Context, d *consumer.Delivery, reason error) error
+	// DeadLettered counts every dead letter published (any reason).
+	DeadLettered() int64
+	// HandedBack counts deliveries handed back without delay (NakAll, shutdown).
+	HandedBack() int64
+	// Held counts deliveries handed out and not yet settled.
+	Held() int
 }
 
 // Store commits one batch of articles in one transaction, idempotently.
@@ -131,7 +137,9 @@ type Totals struct {
 	Inserted atomic.Int64
 	// Retried counts failed commit attempts that were retried.
 	Retried atomic.Int64
-	// DeadLettered counts messages the pipeline dead-lettered (poison rows).
+	// DeadLettered counts the messages the consumer dead-lettered, for
+	// every reason (invalid, poison rows, out of deliveries); Totals
+	// refreshes it from the consumer.
 	DeadLettered atomic.Int64
 	// FirstFetch (when the first batch was handed on) and LastCommit are
 	// unix nanos, 0 until they happen.
@@ -172,7 +180,10 @@ func New(cfg Config, cons Consumer, store Store, enricher Enricher, gate Gate, l
 }
 
 // Totals returns the running counts.
-func (w *Worker) Totals() *Totals { return &w.totals }
+func (w *Worker) Totals() *Totals {
+	w.totals.DeadLettered.Store(w.cons.DeadLettered())
+	return &w.totals
+}
 
 type batch struct {
 	ds     []*consumer.Delivery
@@ -187,6 +198,7 @@ type batch struct {
 func (w *Worker) Run(ctx context.Context) error {
 	// Work runs on a context of its own so that a SIGTERM does not abort
 	// commits in flight; it ends DrainTimeout after ctx does.
+	handedBack := w.cons.HandedBack()
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 	stopDeadline := context.AfterFunc(ctx, func() {
@@ -228,7 +240,15 @@ func (w *Worker) Run(ctx context.Context) error {
 	close(batches)
 	committers.Wait()
 	err = errors.Join(<-consErr, batchErr)
-	w.log.Info("drain end", zap.Int64("messages", w.totals.Messages.Load()), zap.Int64("batches", w.totals.Batches.Load()))
+	// Handed back during this Run, plus anything still unsettled (it comes
+	// back after the ack wait): what another worker or a restart will get.
+	left := w.cons.HandedBack() - handedBack + int64(w.cons.Held())
+	level := zap.InfoLevel
+	if left > 0 {
+		level = zap.WarnLevel
+	}
+	w.log.Log(level, "drain end", zap.Int64("messages", w.totals.Messages.Load()), zap.Int64("batches", w.totals.Batches.Load()),
+		zap.Int64("unacked_left_for_redelivery", left))
 	return err
 }
 
@@ -337,7 +357,6 @@ func (w *Worker) commit(ctx context.Context, ds []*consumer.Delivery, rows []new
 			if len(rows) == 1 {
 				w.log.Error("dead-lettering poison message", zap.String("msg_id", ds[0].Message.ID),
 					zap.Uint64("stream_seq", ds[0].StreamSeq), zap.Error(err))
-				w.totals.DeadLettered.Add(1)
 				_ = w.cons.DeadLetter(settleCtx(ctx), ds[0], err) // on failure it naks: never lost
 				return
 			}
