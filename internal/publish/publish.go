@@ -228,6 +228,9 @@ func (e *Engine) Close() Counts {
 		e.active.Wait()
 	}
 	e.stop()
+	// Every message is settled: drop the acknowledgement subscription, so
+	// an Engine per batch (publisher feeds makes one per poll) leaks none.
+	e.js.CleanupPublisher()
 	return e.Counts()
 }
 
