@@ -12,6 +12,8 @@ import (
 
 	"github.com/mmcdole/gofeed"
 	ext "github.com/mmcdole/gofeed/extensions"
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
 
 	"newsflow/internal/news"
 )
@@ -68,6 +70,9 @@ func Parse(src Source, body []byte, now time.Time) (items []Item, skipped int, e
 		}
 		return nil, 0, fmt.Errorf("malformed feed: %w", err)
 	}
+	if f.FeedType == "json" && f.FeedVersion == "" {
+		return nil, 0, errors.New("not a feed: JSON without a JSON Feed version")
+	}
 	source := src.SourceName()
 	feedLang := langOf(f.Language, f.DublinCoreExt)
 	keys := make(map[string]bool, len(f.Items))
@@ -75,7 +80,7 @@ func Parse(src Source, body []byte, now time.Time) (items []Item, skipped int, e
 		if it == nil {
 			continue
 		}
-		title := clip(collapse(Text(it.Title)), MaxTitleBytes)
+		title := clip(titleText(it.Title), MaxTitleBytes)
 		raw := it.Content
 		if strings.TrimSpace(raw) == "" {
 			raw = it.Description
@@ -168,4 +173,30 @@ func clip(s string, n int) string {
 		cut--
 	}
 	return strings.TrimSpace(s[:cut]) + "…"
+}
+
+// titleText is a title as plain text: entities decoded, white space
+// collapsed, and markup removed only when it holds real HTML tags, so a
+// title about "<new>" keeps its word.
+func titleText(s string) string {
+	if hasMarkup(s) {
+		return collapse(Text(s))
+	}
+	return collapse(html.UnescapeString(s))
+}
+
+// hasMarkup reports whether s holds a tag of a known HTML element.
+func hasMarkup(s string) bool {
+	for i := strings.IndexByte(s, '<'); i >= 0; i = strings.IndexByte(s, '<') {
+		s = s[i+1:]
+		name := strings.TrimPrefix(s, "/")
+		n := 0
+		for n < len(name) && (name[n] >= 'a' && name[n] <= 'z' || name[n] >= 'A' && name[n] <= 'Z' || name[n] >= '0' && name[n] <= '9') {
+			n++
+		}
+		if n > 0 && atom.Lookup([]byte(strings.ToLower(name[:n]))) != 0 {
+			return true
+		}
+	}
+	return false
 }
