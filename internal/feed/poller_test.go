@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap/zaptest"
 
 	"newsflow/internal/natstest"
@@ -249,6 +250,14 @@ func TestPoller_OnceConditionalGET(t *testing.T) {
 		if n != 1 {
 			t.Errorf("id %s stored %d times", id, n)
 		}
+	}
+	for o, want := range map[Outcome]float64{OutcomeNew: 2, OutcomeNotModified: 1, OutcomeUnchanged: 0, OutcomeError: 0} {
+		if got := testutil.ToFloat64(p.m.polls.WithLabelValues(string(o))); got != want {
+			t.Errorf("newsflow_feed_polls_total{outcome=%q} = %v, want %v", o, got, want)
+		}
+	}
+	if got := testutil.ToFloat64(p.m.items); got != 4 {
+		t.Errorf("newsflow_feed_items_published_total = %v, want 4", got)
 	}
 	st, _, err := b.store.Get(t.Context(), src.URL)
 	if err != nil {
