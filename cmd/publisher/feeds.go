@@ -297,7 +297,7 @@ func printFeedStatus(w io.Writer, states []*feed.State, asJSON bool, now time.Ti
 		for _, st := range states {
 			seen := len(st.Seen)
 			c := *st
-			c.Seen = nil
+			c.Seen, c.URL = nil, feed.Redact(st.URL)
 			if err := enc.Encode(feedStatus{State: &c, Seen: seen, Key: feed.FeedKey(st.URL),
 				LeaseLive: st.Holder != "" && now.Before(st.LeaseUntil)}); err != nil {
 				return err
@@ -316,7 +316,7 @@ func printFeedStatus(w io.Writer, states []*feed.State, asJSON bool, now time.Ti
 		if st.Errors > 0 {
 			lastErr = st.LastError
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", st.URL, orDash(st.Name), ago(st.LastSuccess, now),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", feed.Redact(st.URL), orDash(st.Name), ago(st.LastSuccess, now),
 			until(st.NextPoll, now), st.Items, st.Errors, holder, lastErr)
 	}
 	return tw.Flush()

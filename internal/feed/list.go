@@ -144,3 +144,13 @@ func parseOPML(name string, b []byte) ([]Source, error) {
 		}
 	}
 }
+
+// Redact returns u with the password of its user information, if any,
+// replaced by "xxxxx", for logs and status output.
+func Redact(u string) string {
+	x, err := url.Parse(u)
+	if err != nil || x.User == nil {
+		return u
+	}
+	return x.Redacted()
+}

@@ -59,3 +59,15 @@ func TestSourceName(t *testing.T) {
 		t.Errorf("SourceName = %q, want X", got)
 	}
 }
+
+func TestRedact(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"https://user:secret@x.example/rss": "https://user:xxxxx@x.example/rss",
+		"https://x.example/rss?a=1":         "https://x.example/rss?a=1",
+	} {
+		if got := Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

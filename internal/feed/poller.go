@@ -347,7 +347,7 @@ func (p *Poller) poll(ctx context.Context, src Source, force bool) (Outcome, int
 	p.m.duration.Observe(time.Since(start).Seconds())
 	if cause := context.Cause(pctx); errors.Is(cause, ErrLeaseLost) {
 		p.m.conflicts.Inc()
-		p.log.Warn("feed lease lost mid-poll; nothing recorded", zap.String("feed", src.URL))
+		p.log.Warn("feed lease lost mid-poll; nothing recorded", zap.String("feed", Redact(src.URL)))
 		return OutcomeAborted, 0
 	}
 
@@ -367,7 +367,7 @@ func (p *Poller) poll(ctx context.Context, src Source, force bool) (Outcome, int
 		if errors.Is(err, ErrLeaseLost) {
 			p.m.conflicts.Inc()
 		}
-		p.log.Warn("could not record a feed's poll", zap.String("feed", src.URL), zap.Error(err))
+		p.log.Warn("could not record a feed's poll", zap.String("feed", Redact(src.URL)), zap.Error(err))
 		return OutcomeAborted, 0
 	}
 	p.setView(src.URL, st)
@@ -412,7 +412,7 @@ func (p *Poller) work(ctx context.Context, src Source, st *State) result {
 		return result{outcome: OutcomeError, err: err}
 	}
 	if skipped > 0 {
-		p.log.Debug("feed items without title or text skipped", zap.String("feed", src.URL), zap.Int("items", skipped))
+		p.log.Debug("feed items without title or text skipped", zap.String("feed", Redact(src.URL)), zap.Int("items", skipped))
 	}
 	seen := make(map[string]bool, len(st.Seen))
 	for _, k := range st.Seen {
@@ -448,7 +448,7 @@ func (p *Poller) record(st *State, src Source, res result, now time.Time) {
 		return
 	}
 	if st.Errors > 0 {
-		p.log.Info("feed recovered", zap.String("feed", src.URL), zap.Int("errors", st.Errors))
+		p.log.Info("feed recovered", zap.String("feed", Redact(src.URL)), zap.Int("errors", st.Errors))
 		p.mu.Lock()
 		delete(p.warn, src.URL)
 		p.mu.Unlock()
@@ -461,7 +461,7 @@ func (p *Poller) record(st *State, src Source, res result, now time.Time) {
 	}
 	st.Interval = p.cfg.Interval(st.Interval, res.outcome == OutcomeNew, res.maxAge)
 	st.NextPoll = now.Add(Jitter(st.Interval, rand.Float64()))
-	p.log.Debug("feed polled", zap.String("feed", src.URL), zap.String("outcome", string(res.outcome)),
+	p.log.Debug("feed polled", zap.String("feed", Redact(src.URL)), zap.String("outcome", string(res.outcome)),
 		zap.Int("items", res.published), zap.Duration("interval", st.Interval))
 }
 
@@ -476,7 +476,7 @@ func (p *Poller) warnFailure(src Source, st *State, err error) {
 	}
 	p.warn[src.URL] = now
 	p.mu.Unlock()
-	p.log.Warn("feed poll failed", zap.String("feed", src.URL), zap.Int("errors", st.Errors),
+	p.log.Warn("feed poll failed", zap.String("feed", Redact(src.URL)), zap.Int("errors", st.Errors),
 		zap.Time("next_poll", st.NextPoll), zap.Error(err))
 }
 
@@ -485,7 +485,7 @@ func (p *Poller) storeFailed(src Source, err error) {
 	p.mu.Lock()
 	p.wait[src.URL] = time.Now().Add(5 * time.Second)
 	p.mu.Unlock()
-	p.log.Warn("feed state unavailable", zap.String("feed", src.URL), zap.Error(err))
+	p.log.Warn("feed state unavailable", zap.String("feed", Redact(src.URL)), zap.Error(err))
 }
 
 func (p *Poller) setView(url string, st *State) {
