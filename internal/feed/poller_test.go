@@ -126,6 +126,8 @@ type feedServer struct {
 	block   map[string]chan struct{}
 	fetches map[string][]fetchRecord
 	arrived chan string
+	busy    int // requests being answered
+	maxBusy int
 }
 
 func newFeedServer(t *testing.T) *feedServer {
@@ -151,7 +153,14 @@ func (fs *feedServer) serve(w http.ResponseWriter, r *http.Request) {
 		rec.status = http.StatusOK
 	}
 	fs.fetches[name] = append(fs.fetches[name], rec)
+	fs.busy++
+	fs.maxBusy = max(fs.maxBusy, fs.busy)
 	fs.mu.Unlock()
+	defer func() {
+		fs.mu.Lock()
+		fs.busy--
+		fs.mu.Unlock()
+	}()
 	select {
 	case fs.arrived <- name:
 	default:
@@ -460,5 +469,71 @@ func TestPoller_LeaseRenewedAndTakenOver(t *testing.T) {
 	recs := b.feeds.records("dead")
 	if len(recs) != 1 || recs[0].replica != "r3" || recs[0].at.Before(st.LeaseUntil) {
 		t.Errorf("fetches = %+v, want one by r3 after the lease ended at %s", recs, st.LeaseUntil)
+	}
+}
+
+// TestPoller_PerHostLimit: six slow feeds on one host are fetched at most
+// --per-host at a time.
+func TestPoller_PerHostLimit(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	release := make(chan struct{})
+	var srcs []Source
+	for i := range 6 {
+		name := fmt.Sprintf("h%d", i)
+		b.feeds.set(name, 1, 0)
+		b.feeds.mu.Lock()
+		b.feeds.block[name] = release
+		b.feeds.mu.Unlock()
+		srcs = append(srcs, b.feeds.source(name))
+	}
+	cfg := testConfig()
+	cfg.PerHost = 2
+	p := b.poller(t, "r1", cfg, srcs)
+	ctx, cancel := context.WithCancel(t.Context())
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		_ = p.Run(ctx)
+	}()
+	for range 2 {
+		select {
+		case <-b.feeds.arrived:
+		case <-time.After(time.Minute):
+			t.Fatal("fewer than 2 fetches started")
+		}
+	}
+	// Give a broken limit the chance to start more fetches before releasing.
+	select {
+	case name := <-b.feeds.arrived:
+		t.Errorf("a third fetch (%s) started while two were in progress", name)
+	case <-time.After(2 * time.Second):
+	}
+	close(release)
+	for deadline := time.Now().Add(time.Minute); ; {
+		all, err := b.store.All(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := 0
+		for _, st := range all {
+			if !st.LastSuccess.IsZero() {
+				done++
+			}
+		}
+		if done == len(srcs) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d feeds polled", done, len(srcs))
+		}
+		time.Sleep(100 * time.Millisecond) // polling the bucket for the poller's writes
+	}
+	cancel()
+	<-stopped
+	b.feeds.mu.Lock()
+	defer b.feeds.mu.Unlock()
+	if b.feeds.maxBusy != 2 {
+		t.Errorf("at most %d fetches ran at once, want 2 (--per-host)", b.feeds.maxBusy)
 	}
 }
