@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"go.uber.org/zap/zaptest"
 
 	"newsflow/internal/cli"
+	"newsflow/internal/embedded"
 	"newsflow/internal/feed"
 	"newsflow/internal/news"
 )
@@ -187,5 +189,32 @@ func TestREADME_FeedsFlags(t *testing.T) {
 	}
 	if d := cmp.Diff(string(doc), got); d != "" {
 		t.Errorf("README's publisher feeds table differs from the flags (-readme +flags); run go test ./cmd/publisher -run README -update-readme:\n%s", d)
+	}
+}
+
+// With no NATS_URL, publisher feeds publishes to the embedded worker's
+// server found in --data-dir, as send does.
+func TestFeeds_Embedded(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	srv := httptest.NewServer(http.FileServer(http.Dir("../../internal/feed/testdata")))
+	defer srv.Close()
+	list := filepath.Join(t.TempDir(), "feeds.txt")
+	if err := os.WriteFile(list, []byte(srv.URL+"/atom.xml\n"+srv.URL+"/feed.json\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n, err := embedded.StartNATS(embedded.NATSConfig{DataDir: dir, Port: -1}, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Shutdown()
+	r := runCmd(t, nil, "", "feeds", "--once", "--feeds", list, "--data-dir", dir, "--http-addr", "")
+	m := feedsSummaryRE.FindStringSubmatch(r.stdout)
+	if r.code != 0 || m == nil || m[2] != "2" || m[7] != "4" {
+		t.Fatalf("feeds --once on the embedded server: exit %d, summary %q, want 2 new feeds, 4 items\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = runCmd(t, nil, "", "feeds", "status", "--data-dir", dir)
+	if r.code != 0 || strings.Count(r.stdout, "\n") != 3 {
+		t.Errorf("status on the embedded server: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
