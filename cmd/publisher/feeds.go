@@ -196,8 +196,8 @@ func runFeedsWith(ctx context.Context, f feedsFlags, e *env) error {
 		start := time.Now()
 		sum, err := p.Once(ctx)
 		pub.Close()
-		fmt.Fprintf(e.stdout, "feeds %d, new %d, unchanged %d, not modified %d, errors %d, skipped %d, items published %d, %s\n",
-			sum.Feeds, sum.New, sum.Unchanged, sum.NotModified, sum.Errors, sum.Skipped, sum.Items, time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(e.stdout, "feeds %d, new %d, unchanged %d, not modified %d, errors %d, skipped %d, polled elsewhere %d, items published %d, %s\n",
+			sum.Feeds, sum.New, sum.Unchanged, sum.NotModified, sum.Errors, sum.Skipped, sum.Elsewhere, sum.Items, time.Since(start).Round(time.Millisecond))
 		if err != nil {
 			return fmt.Errorf("interrupted: %w", err)
 		}

@@ -44,7 +44,7 @@ func feedsSetup(t *testing.T) (*bundle, string, []string) {
 	return b, path, urls
 }
 
-var feedsSummaryRE = regexp.MustCompile(`^feeds (\d+), new (\d+), unchanged (\d+), not modified (\d+), errors (\d+), skipped (\d+), items published (\d+), \S+\n$`)
+var feedsSummaryRE = regexp.MustCompile(`^feeds (\d+), new (\d+), unchanged (\d+), not modified (\d+), errors (\d+), skipped (\d+), polled elsewhere (\d+), items published (\d+), \S+\n$`)
 
 // TestFeeds_OnceThenStatus: --once publishes every item of four real feed
 // files once with its feed id; a second --once publishes nothing; status
@@ -57,7 +57,7 @@ func TestFeeds_OnceThenStatus(t *testing.T) {
 		t.Fatalf("feeds --once: exit %d, %v\n%s", r.code, r.err, r.stderr)
 	}
 	m := feedsSummaryRE.FindStringSubmatch(r.stdout)
-	if m == nil || m[1] != "4" || m[2] != "4" || m[7] != "10" {
+	if m == nil || m[1] != "4" || m[2] != "4" || m[8] != "10" {
 		t.Fatalf("summary = %q, want 4 feeds, 4 new, 10 items", r.stdout)
 	}
 	msgs := streamMsgs(t, b)
@@ -80,7 +80,7 @@ func TestFeeds_OnceThenStatus(t *testing.T) {
 	}
 	// http.FileServer answers If-Modified-Since with 304.
 	r = runCmd(t, nil, "", append([]string{"feeds", "--once"}, b.args...)...)
-	if m := feedsSummaryRE.FindStringSubmatch(r.stdout); r.code != 0 || m == nil || m[4] != "4" || m[7] != "0" {
+	if m := feedsSummaryRE.FindStringSubmatch(r.stdout); r.code != 0 || m == nil || m[4] != "4" || m[8] != "0" {
 		t.Fatalf("second --once: exit %d, summary %q, want 4 not modified, 0 items\n%s", r.code, r.stdout, r.stderr)
 	}
 	if n := len(streamMsgs(t, b)); n != 10 {
@@ -210,7 +210,7 @@ func TestFeeds_Embedded(t *testing.T) {
 	defer n.Shutdown()
 	r := runCmd(t, nil, "", "feeds", "--once", "--feeds", list, "--data-dir", dir, "--http-addr", "")
 	m := feedsSummaryRE.FindStringSubmatch(r.stdout)
-	if r.code != 0 || m == nil || m[2] != "2" || m[7] != "4" {
+	if r.code != 0 || m == nil || m[2] != "2" || m[8] != "4" {
 		t.Fatalf("feeds --once on the embedded server: exit %d, summary %q, want 2 new feeds, 4 items\n%s", r.code, r.stdout, r.stderr)
 	}
 	r = runCmd(t, nil, "", "feeds", "status", "--data-dir", dir)

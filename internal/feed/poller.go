@@ -219,7 +219,7 @@ func (p *Poller) dispatch(ctx context.Context, wg *sync.WaitGroup) {
 		wg.Add(1)
 		go func(s Source) {
 			defer wg.Done()
-			p.poll(ctx, s, false)
+			p.poll(ctx, s, time.Time{})
 			p.mu.Lock()
 			delete(p.busy, s.URL)
 			p.hosts[h]--
@@ -234,15 +234,19 @@ func (p *Poller) dispatch(ctx context.Context, wg *sync.WaitGroup) {
 }
 
 // Summary counts the feeds of a Once run by how their poll ended.
+// Elsewhere counts feeds another replica polled while this run waited for
+// its lease (not fetched again); Skipped those whose lease stayed held.
 type Summary struct {
-	Feeds, New, Unchanged, NotModified, Errors, Skipped int
-	Items                                               int64
+	Feeds, New, Unchanged, NotModified, Errors, Skipped, Elsewhere int
+	Items                                                          int64
 }
 
 // Once polls every feed of the list once, whatever its schedule, and
 // returns the tally. A feed whose lease another replica holds is waited for
-// up to twice LeaseTTL, then counted skipped.
+// up to twice LeaseTTL, then counted skipped; one that replica polled
+// meanwhile is not fetched again.
 func (p *Poller) Once(ctx context.Context) (Summary, error) {
+	since := time.Now()
 	if err := p.register(ctx); err != nil {
 		return Summary{}, err
 	}
@@ -279,7 +283,7 @@ func (p *Poller) Once(ctx context.Context) (Summary, error) {
 			var o Outcome
 			var items int
 			for {
-				o, items = p.poll(ctx, s, true)
+				o, items = p.poll(ctx, s, since)
 				if o != OutcomeHeld || time.Now().After(deadline) || ctx.Err() != nil {
 					break
 				}
@@ -300,6 +304,8 @@ func (p *Poller) Once(ctx context.Context) (Summary, error) {
 				sum.NotModified++
 			case OutcomeError:
 				sum.Errors++
+			case OutcomeNotDue:
+				sum.Elsewhere++
 			default:
 				sum.Skipped++
 			}
@@ -309,9 +315,10 @@ func (p *Poller) Once(ctx context.Context) (Summary, error) {
 	return sum, ctx.Err()
 }
 
-// poll polls src under its lease and records the outcome; force ignores
-// its schedule. It returns the outcome and the items published.
-func (p *Poller) poll(ctx context.Context, src Source, force bool) (Outcome, int) {
+// poll polls src under its lease and records the outcome. A non-zero
+// since (Once) ignores the schedule, but not a poll by another replica
+// after since. It returns the outcome and the items published.
+func (p *Poller) poll(ctx context.Context, src Source, since time.Time) (Outcome, int) {
 	now := time.Now()
 	st, rev, err := p.store.Get(ctx, src.URL)
 	if err != nil {
@@ -323,8 +330,11 @@ func (p *Poller) poll(ctx context.Context, src Source, force bool) (Outcome, int
 		p.m.conflicts.Inc()
 		return OutcomeHeld, 0
 	}
-	if !force && st.NextPoll.After(now) {
+	switch {
+	case since.IsZero() && st.NextPoll.After(now):
 		return OutcomeNotDue, 0
+	case !since.IsZero() && st.LastPoll.After(since) && st.PolledBy != p.cfg.Replica:
+		return OutcomeNotDue, 0 // another replica polled it during this Once
 	}
 	st.Holder, st.LeaseUntil = p.cfg.Replica, now.Add(p.cfg.LeaseTTL)
 	if rev, err = p.store.Put(ctx, st, rev); err != nil {

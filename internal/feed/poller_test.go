@@ -537,3 +537,43 @@ func TestPoller_PerHostLimit(t *testing.T) {
 		t.Errorf("at most %d fetches ran at once, want 2 (--per-host)", b.feeds.maxBusy)
 	}
 }
+
+// TestPoller_OnceAfterAnotherReplica: a Once that finds a feed leased by
+// another replica waits, and does not fetch it again once that replica has
+// polled it.
+func TestPoller_OnceAfterAnotherReplica(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	src := b.feeds.source("shared")
+	b.feeds.set("shared", 2, 0)
+	release := make(chan struct{})
+	b.feeds.mu.Lock()
+	b.feeds.block["shared"] = release
+	b.feeds.mu.Unlock()
+	cfg := testConfig()
+	p1, p2 := b.poller(t, "r1", cfg, []Source{src}), b.poller(t, "r2", cfg, []Source{src})
+	got1, got2 := make(chan Summary, 1), make(chan Summary, 1)
+	go func() { s, _ := p1.Once(t.Context()); got1 <- s }()
+	select {
+	case <-b.feeds.arrived:
+	case <-time.After(time.Minute):
+		t.Fatal("r1 never fetched")
+	}
+	go func() { s, _ := p2.Once(t.Context()); got2 <- s }()
+	for deadline := time.Now().Add(time.Minute); testutil.ToFloat64(p2.m.conflicts) < 1; {
+		if time.Now().After(deadline) {
+			t.Fatal("r2 never found the lease held")
+		}
+		time.Sleep(20 * time.Millisecond) // polling a counter another goroutine increments
+	}
+	close(release)
+	if s := <-got1; s.New != 1 || s.Items != 2 {
+		t.Errorf("r1 Once = %+v, want 1 new feed, 2 items", s)
+	}
+	if s := <-got2; s != (Summary{Feeds: 1, Elsewhere: 1}) {
+		t.Errorf("r2 Once = %+v, want the feed polled elsewhere", s)
+	}
+	if n := len(b.feeds.records("shared")); n != 1 {
+		t.Errorf("fetched %d times, want once", n)
+	}
+}
