@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
@@ -321,8 +322,19 @@ func (p *Poller) Once(ctx context.Context) (Summary, error) {
 func (p *Poller) poll(ctx context.Context, src Source, since time.Time) (Outcome, int) {
 	now := time.Now()
 	st, rev, err := p.store.Get(ctx, src.URL)
-	if err != nil {
-		p.storeFailed(src, err)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		// The record was removed (bucket purged or recreated): add it
+		// back, due now, and poll it on the next round.
+		if err = p.store.Add(ctx, src, now); err == nil {
+			p.mu.Lock()
+			delete(p.view, src.URL)
+			p.mu.Unlock()
+		}
+	}
+	if err != nil || st == nil {
+		if err != nil {
+			p.storeFailed(src, err)
+		}
 		return OutcomeAborted, 0
 	}
 	p.setView(src.URL, st)

@@ -577,3 +577,33 @@ func TestPoller_OnceAfterAnotherReplica(t *testing.T) {
 		t.Errorf("fetched %d times, want once", n)
 	}
 }
+
+// TestPoller_RecordRemoved: a feed whose record disappears from the bucket
+// is added back and polled again.
+func TestPoller_RecordRemoved(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	src := b.feeds.source("gone")
+	b.feeds.set("gone", 1, 0)
+	p := b.poller(t, "r1", testConfig(), []Source{src})
+	if s, err := p.Once(t.Context()); err != nil || s.New != 1 {
+		t.Fatalf("Once = %+v, %v", s, err)
+	}
+	kv, err := b.js.KeyValue(t.Context(), b.bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kv.Purge(t.Context(), "feed."+FeedKey(src.URL)); err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := p.poll(t.Context(), src, time.Time{}); o != OutcomeAborted {
+		t.Errorf("poll of a removed record = %s, want aborted", o)
+	}
+	st, _, err := b.store.Get(t.Context(), src.URL)
+	if err != nil {
+		t.Fatalf("record not added back: %v", err)
+	}
+	if !st.LastPoll.IsZero() || st.NextPoll.After(time.Now()) {
+		t.Errorf("re-added record = %+v, want a new feed due now", st)
+	}
+}
