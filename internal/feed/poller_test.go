@@ -607,3 +607,63 @@ func TestPoller_RecordRemoved(t *testing.T) {
 		t.Errorf("re-added record = %+v, want a new feed due now", st)
 	}
 }
+
+// TestPoller_BadFeedsDoNotStopOthers: every kind of bad answer gives its
+// feed a clear error, and the good feed beside them is published.
+func TestPoller_BadFeedsDoNotStopOthers(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/good", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(tinyRSS)) })
+	mux.HandleFunc("/html", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("<!DOCTYPE html><html><body>home</body></html>"))
+	})
+	mux.HandleFunc("/empty", func(w http.ResponseWriter, r *http.Request) {})
+	mux.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(make([]byte, 50<<20)) })
+	mux.HandleFunc("/loop", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/loop", http.StatusFound) })
+	mux.HandleFunc("/500", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) })
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	tls := httptest.NewTLSServer(mux)
+	defer tls.Close()
+	want := map[string]string{ // path → part of the recorded error
+		srv.URL + "/html":    "HTML page",
+		srv.URL + "/empty":   "response is empty",
+		srv.URL + "/big":     "larger than --max-feed-bytes",
+		srv.URL + "/loop":    "redirects",
+		srv.URL + "/500":     "HTTP 500",
+		srv.URL + "/missing": "HTTP 404",
+		tls.URL + "/good":    "certificate",
+	}
+	srcs := []Source{{URL: srv.URL + "/good"}}
+	for u := range want {
+		srcs = append(srcs, Source{URL: u})
+	}
+	cfg := testConfig()
+	cfg.Replica = "r1"
+	pub, err := NewEnginePublisher(t.Context(), b.nc, publish.DefaultConfig(), func(string) string { return b.prefix + ".x" }, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	p, err := New(cfg, srcs, b.store, NewFetcher(1<<20, 10*time.Second, nil), pub, nil, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := p.Once(t.Context())
+	if err != nil || sum.New != 1 || sum.Errors != len(want) || sum.Items != 1 {
+		t.Fatalf("Once = %+v, %v; want 1 new feed with 1 item and %d errors", sum, err, len(want))
+	}
+	for u, part := range want {
+		st, _, err := b.store.Get(t.Context(), u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Errors != 1 || !strings.Contains(st.LastError, part) || strings.Contains(st.LastError, "\n") {
+			t.Errorf("%s: errors %d, last error %q; want 1 and one line containing %q", u, st.Errors, st.LastError, part)
+		}
+	}
+	if n := len(b.streamIDs(t)); n != 1 {
+		t.Errorf("stream holds %d messages, want the good feed's 1", n)
+	}
+}
