@@ -210,6 +210,7 @@ func runFeedsWith(ctx context.Context, f feedsFlags, e *env) error {
 	if f.httpAddr != "" {
 		srv := telemetry.NewServer(f.httpAddr, reg, log)
 		srv.AddCheck("nats", telemetry.NATSCheck(nc))
+		srv.AddCheck("feeds_bucket", telemetry.PingCheck(store.Ping))
 		if err := srv.Listen(); err != nil {
 			return err
 		}

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/zap/zaptest"
 
+	"newsflow/internal/await"
 	"newsflow/internal/cli"
 	"newsflow/internal/embedded"
 	"newsflow/internal/feed"
@@ -216,5 +221,59 @@ func TestFeeds_Embedded(t *testing.T) {
 	r = runCmd(t, nil, "", "feeds", "status", "--data-dir", dir)
 	if r.code != 0 || strings.Count(r.stdout, "\n") != 3 {
 		t.Errorf("status on the embedded server: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestFeeds_RunServesAndStops: without --once the poller runs, serves
+// /readyz and /metrics, publishes every item, and returns nil when its
+// context ends (SIGTERM).
+func TestFeeds_RunServesAndStops(t *testing.T) {
+	t.Parallel()
+	b, _, _ := feedsSetup(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var out, errOut bytes.Buffer
+	done := make(chan error, 1)
+	env := map[string]string{"NEWSFLOW_LOG_LEVEL": "warn"}
+	go func() {
+		done <- run(ctx, append([]string{"feeds", "--http-addr", addr}, b.args...), func(k string) string { return env[k] },
+			strings.NewReader(""), &out, &errOut)
+	}()
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	await.Until(t, time.Minute, "/readyz 200 and 10 items published", func() (bool, string) {
+		select {
+		case err := <-done:
+			t.Fatalf("publisher feeds returned early: %v\n%s", err, errOut.String())
+		default:
+		}
+		code, _ := get("/readyz")
+		_, metrics := get("/metrics")
+		return code == 200 && strings.Contains(metrics, "newsflow_feed_items_published_total 10\n"), fmt.Sprintf("readyz %d", code)
+	})
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("publisher feeds after cancel: %v\n%s", err, errOut.String())
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("publisher feeds did not stop within a minute of its context ending")
+	}
+	if n := len(streamMsgs(t, b)); n != 10 {
+		t.Errorf("stream holds %d messages, want 10", n)
 	}
 }

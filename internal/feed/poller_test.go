@@ -667,3 +667,17 @@ func TestPoller_BadFeedsDoNotStopOthers(t *testing.T) {
 		t.Errorf("stream holds %d messages, want the good feed's 1", n)
 	}
 }
+
+func TestStore_Ping(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	if err := b.store.Ping(t.Context()); err != nil {
+		t.Fatalf("Ping = %v", err)
+	}
+	if err := b.js.DeleteKeyValue(t.Context(), b.bucket); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.store.Ping(t.Context()); err == nil || !strings.Contains(err.Error(), b.bucket) {
+		t.Errorf("Ping of a deleted bucket = %v, want an error naming it", err)
+	}
+}

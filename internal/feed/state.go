@@ -162,3 +162,11 @@ func addSeen(seen []string, keys []string, inFeed int) []string {
 	}
 	return seen
 }
+
+// Ping checks that the bucket answers, for readiness.
+func (s *Store) Ping(ctx context.Context) error {
+	if _, err := s.kv.Status(ctx); err != nil {
+		return fmt.Errorf("feed: KV bucket %s: %w", s.kv.Bucket(), err)
+	}
+	return nil
+}
