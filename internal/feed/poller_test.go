@@ -681,3 +681,44 @@ func TestStore_Ping(t *testing.T) {
 		t.Errorf("Ping of a deleted bucket = %v, want an error naming it", err)
 	}
 }
+
+// TestPoller_ShutdownGivesLeaseBack: a replica stopped mid-poll gives the
+// lease back at once, without counting an error, so another replica polls
+// the feed without waiting for the TTL.
+func TestPoller_ShutdownGivesLeaseBack(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	src := b.feeds.source("stop")
+	b.feeds.set("stop", 1, 0)
+	release := make(chan struct{})
+	b.feeds.mu.Lock()
+	b.feeds.block["stop"] = release
+	b.feeds.mu.Unlock()
+	cfg := testConfig()
+	cfg.LeaseTTL = time.Hour // a lease left behind would block r2 for an hour
+	ctx, cancel := context.WithCancel(t.Context())
+	p1 := b.poller(t, "r1", cfg, []Source{src})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		_ = p1.Run(ctx)
+	}()
+	select {
+	case <-b.feeds.arrived:
+	case <-time.After(time.Minute):
+		t.Fatal("r1 never fetched")
+	}
+	cancel()
+	<-stopped
+	st, _, err := b.store.Get(t.Context(), src.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Holder != "" || st.Errors != 0 || !st.LastPoll.IsZero() {
+		t.Fatalf("after shutdown: holder %q, errors %d, last poll %s; want the lease given back and nothing recorded", st.Holder, st.Errors, st.LastPoll)
+	}
+	close(release)
+	if s, _ := b.poller(t, "r2", cfg, []Source{src}).Once(t.Context()); s.New != 1 {
+		t.Errorf("r2 Once = %+v, want the feed polled", s)
+	}
+}
