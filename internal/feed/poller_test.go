@@ -62,7 +62,7 @@ func (b *bundle) poller(t *testing.T, replica string, cfg Config, srcs []Source)
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pub.Close() })
-	f := NewFetcher(DefaultMaxFeedBytes, 10*time.Second, replicaHeader{replica, http.DefaultTransport})
+	f := NewFetcher(DefaultMaxFeedBytes, time.Minute, replicaHeader{replica, http.DefaultTransport})
 	p, err := New(cfg, srcs, b.store, f, pub, prometheus.NewRegistry(), zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
@@ -213,7 +213,8 @@ func (fs *feedServer) source(name string) Source {
 func testConfig() Config {
 	c := DefaultConfig()
 	c.MinInterval, c.MaxInterval, c.MaxBackoff = time.Hour, 2*time.Hour, 6*time.Hour
-	c.LeaseTTL = 3 * time.Second
+	// Renewals every 2 s leave 4 s of slack for a stalled, loaded machine.
+	c.LeaseTTL = 6 * time.Second
 	return c
 }
 
