@@ -206,6 +206,9 @@ func runFeedsWith(ctx context.Context, f feedsFlags, e *env) error {
 		}
 		return nil
 	}
+	// The server stops with the poller, also when the poller fails first.
+	sctx, stopServer := context.WithCancel(ctx)
+	defer stopServer()
 	srvDone := make(chan error, 1)
 	if f.httpAddr != "" {
 		srv := telemetry.NewServer(f.httpAddr, reg, log)
@@ -214,11 +217,12 @@ func runFeedsWith(ctx context.Context, f feedsFlags, e *env) error {
 		if err := srv.Listen(); err != nil {
 			return err
 		}
-		go func() { srvDone <- srv.Run(ctx) }()
+		go func() { srvDone <- srv.Run(sctx) }()
 	} else {
 		close(srvDone)
 	}
 	err = p.Run(ctx)
+	stopServer()
 	c := pub.Close()
 	log.Info("feeds stopped", zap.Int64("published", c.Published), zap.Int64("failed", c.Failed))
 	if serr := <-srvDone; err == nil {
