@@ -3,6 +3,8 @@
 //
 //	publisher send [flags] [FILE...]   JSONL files (or stdin), one message per line
 //	publisher gen --count N [flags]    synthetic news from internal/gen
+//	publisher feeds --feeds FILE       RSS, Atom and JSON Feed polling, shared by replicas (internal/feed)
+//	publisher feeds status [--json]    every feed's state
 //
 // Both ensure the stream exists and publish through internal/publish: asynchronously
 // with a bounded number of unsettled messages, Nats-Msg-Id set to each
@@ -56,17 +58,18 @@ func newRoot(e *env) *cobra.Command {
 		Use:   "publisher",
 		Short: "publish news messages to NATS JetStream",
 		Long: "publisher publishes news messages to NATS JetStream for newsflow's workers: JSONL files or stdin\n" +
-			"(send) or synthetic news (gen). Configuration flags also read an environment variable (shown in\n" +
-			"each command's --help). Exit status: 0 everything published, 1 a failure, 2 a usage error.",
+			"(send), synthetic news (gen) or RSS, Atom and JSON Feed sources (feeds). Configuration flags also\n" +
+			"read an environment variable (shown in each command's --help). Exit status: 0 everything published,\n" +
+			"1 a failure, 2 a usage error.",
 		Version: buildinfo.String(),
 		RunE: func(*cobra.Command, []string) error {
-			return usagef("want a command: send or gen (see publisher --help)")
+			return usagef("want a command: send, gen or feeds (see publisher --help)")
 		},
 	}
 	root.SetIn(e.stdin)
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
-	root.AddCommand(newSendCmd(e), newGenCmd(e))
+	root.AddCommand(newSendCmd(e), newGenCmd(e), newFeedsCmd(e))
 	return root
 }
 

@@ -20,8 +20,8 @@
 //     stream that discards new messages, an oversized payload and a closed
 //     connection are not.
 //
-// Concurrency: Publish may be called from one goroutine or several; Close is
-// called once, after the last Publish returned. Counts may be read at any time.
+// Concurrency: Publish may be called from one goroutine or several; Flush
+// and Close are called after the last Publish of a round returned, Close once. Counts may be read at any time.
 package publish
 
 import (
@@ -206,12 +206,24 @@ func (e *Engine) Counts() Counts {
 	}
 }
 
-// Close waits until every published message is settled: it waits for the
-// acknowledgements and retries, then publishes once more each message whose
-// retry budget ran out (with its Nats-Msg-Id, so one the stream stored
-// after all comes back a duplicate and counts as published), and returns
-// the final counts. Each last attempt waits at most AckTimeout.
+// Close waits until every published message is settled, as Flush does,
+// stops the retries and returns the final counts. Each last attempt waits
+// at most AckTimeout.
 func (e *Engine) Close() Counts {
+	c := e.Flush()
+	e.stop()
+	return c
+}
+
+// Flush waits until every message published so far is settled: it waits
+// for the acknowledgements and retries, then publishes once more each
+// message whose retry budget ran out (with its Nats-Msg-Id, so one the
+// stream stored after all comes back a duplicate and counts as published),
+// and returns the counts. The Engine stays usable, so a caller that
+// publishes in rounds (publisher feeds, one poll at a time) learns each
+// round's outcome from the difference of the counts; Publish must not run
+// concurrently with Flush.
+func (e *Engine) Flush() Counts {
 	e.active.Wait()
 	e.mu.Lock()
 	doubt := e.doubt
@@ -227,7 +239,6 @@ func (e *Engine) Close() Counts {
 		}
 		e.active.Wait()
 	}
-	e.stop()
 	return e.Counts()
 }
 

@@ -270,3 +270,36 @@ func TestConfig_Validate(t *testing.T) {
 		}
 	}
 }
+
+// Flush settles one round and leaves the engine usable for the next; a
+// message no stream captures comes back failed from the round's Flush.
+func TestEngine_FlushRounds(t *testing.T) {
+	t.Parallel()
+	nc, s, name := setup(t)
+	cfg := testConfig()
+	cfg.RetryFor = 200 * time.Millisecond
+	e, err := New(t.Context(), nc, cfg, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := e.Publish(t.Context(), name+".x", []byte(`{}`), "r1:"+strconv.Itoa(i), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if diff := cmp.Diff(Counts{Published: 3}, e.Flush()); diff != "" {
+		t.Errorf("round 1 (-want +got):\n%s", diff)
+	}
+	_ = e.Publish(t.Context(), name+".x", []byte(`{}`), "r2:0", "")
+	_ = e.Publish(t.Context(), "nowhere."+name, []byte(`{}`), "r2:1", "")
+	got := e.Flush()
+	if got.Published != 4 || got.Failed != 1 {
+		t.Errorf("after round 2: %+v, want 4 published, 1 failed", got)
+	}
+	if diff := cmp.Diff(got, e.Close()); diff != "" {
+		t.Errorf("Close after Flush changed the counts (-flush +close):\n%s", diff)
+	}
+	if n := msgs(t, s); n != 4 {
+		t.Errorf("stream holds %d messages, want 4", n)
+	}
+}
