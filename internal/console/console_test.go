@@ -44,9 +44,17 @@ type fixture struct {
 	srv     *httptest.Server
 	workers []console.Worker
 	seqs    []uint64 // the dead letters' sequences
+	pending prometheus.Gauge
 }
 
 func setup(t *testing.T, write bool) *fixture {
+	t.Helper()
+	return setupSampling(t, write, time.Hour)
+}
+
+// setupSampling is setup with a sampler of the given interval, keeping 15
+// minutes.
+func setupSampling(t *testing.T, write bool, interval time.Duration) *fixture {
 	t.Helper()
 	js, _ := natstest.JetStream(t)
 	ns := natstest.Stream(t, js)
@@ -91,7 +99,8 @@ func setup(t *testing.T, write bool) *fixture {
 	f.reg.MustRegister(processed, pending)
 	processed.Add(40)
 	pending.WithLabelValues("news-workers").Set(12)
-	if f.sampler, err = console.NewSampler(f.reg, time.Hour, 2*time.Hour); err != nil {
+	f.pending = pending.WithLabelValues("news-workers")
+	if f.sampler, err = console.NewSampler(f.reg, interval, max(2*interval, console.DefaultWindow)); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.sampler.SampleNow(); err != nil {
@@ -214,7 +223,7 @@ func TestConsole_OverviewAndSamples(t *testing.T) {
 		Samples         []map[string]any `json:"samples"`
 	}](t, f, "/api/samples", 200)
 	if s.IntervalSeconds != 3600 || s.WindowSeconds != 7200 || len(s.Samples) != 1 {
-		t.Fatalf("samples = %+v, want interval 3600, window 7200, one sample", s)
+		t.Fatalf("samples = %+v, want interval 3600, window 7200 (two samples), one sample", s)
 	}
 	smp := s.Samples[0]
 	for k, want := range map[string]any{"committed": 40.0, "lag_messages": 12.0, "has_lag": true, "breaker": "none", "redis": "none"} {

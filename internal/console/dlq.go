@@ -267,7 +267,7 @@ func (c *Console) dlqAct(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		data.Err, code = err.Error(), statusOf(err)
 	}
-	c.log.Info("dead letters "+action+"ed from the console", zap.Uint64s("done", res.Done), zap.Int("failed", len(res.Failed)),
+	c.log.Info("dead letters from the console", zap.String("action", action), zap.Uint64s("done", res.Done), zap.Int("failed", len(res.Failed)),
 		zap.Strings("missing", res.Missing), zap.String("remote", r.RemoteAddr))
 	c.render(w, code, "dlq_result", action+" result", data)
 }

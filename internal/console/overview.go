@@ -20,7 +20,7 @@ type samplesBody struct {
 
 func (c *Console) samples() samplesBody {
 	s := c.cfg.Sampler
-	return samplesBody{IntervalSeconds: s.Interval().Seconds(), WindowSeconds: (time.Duration(cap(s.ring)) * s.Interval()).Seconds(),
+	return samplesBody{IntervalSeconds: s.Interval().Seconds(), WindowSeconds: s.Window().Seconds(),
 		Samples: s.History()}
 }
 

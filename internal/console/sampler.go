@@ -85,6 +85,7 @@ func (s Sample) HitRatio(tier string) float64 {
 type Sampler struct {
 	g        prometheus.Gatherer
 	interval time.Duration
+	window   time.Duration // interval × the ring's capacity
 	now      func() time.Time
 
 	mu   sync.Mutex
@@ -101,11 +102,14 @@ func NewSampler(g prometheus.Gatherer, interval, window time.Duration) (*Sampler
 		return nil, fmt.Errorf("console: sampler: need interval > 0 and window ≥ interval, got %s and %s", interval, window)
 	}
 	n := int(window / interval)
-	return &Sampler{g: g, interval: interval, now: time.Now, ring: make([]Sample, 0, n), subs: map[chan Sample]struct{}{}}, nil
+	return &Sampler{g: g, interval: interval, window: time.Duration(n) * interval, now: time.Now, ring: make([]Sample, 0, n), subs: map[chan Sample]struct{}{}}, nil
 }
 
 // Interval is the time between samples.
 func (s *Sampler) Interval() time.Duration { return s.interval }
+
+// Window is the time the history spans when full.
+func (s *Sampler) Window() time.Duration { return s.window }
 
 // Run samples at once and then every interval until ctx is done. A failed
 // gather skips that sample.
