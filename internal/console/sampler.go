@@ -133,12 +133,16 @@ func (s *Sampler) SampleNow() error {
 	if err != nil && len(mfs) == 0 {
 		return fmt.Errorf("console: gather metrics: %w", err)
 	}
-	smp := fromFamilies(mfs)
+	smp, committed, ackRate := fromFamilies(mfs)
 	smp.At = s.now()
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if prev, ok := s.lastLocked(); ok {
+	if !committed {
+		// No pipeline in this process (a standalone console): the lag
+		// poller's smoothed ack rate is the fleet's throughput.
+		smp.CommittedPerSecond = ackRate
+	} else if prev, ok := s.lastLocked(); ok {
 		if dt := smp.At.Sub(prev.At).Seconds(); dt > 0 && smp.Committed >= prev.Committed {
 			smp.CommittedPerSecond = (smp.Committed - prev.Committed) / dt
 		}
@@ -201,15 +205,19 @@ func (s *Sampler) Subscribe() (<-chan Sample, func()) {
 	}
 }
 
-// fromFamilies picks the console's figures out of gathered metrics.
-func fromFamilies(mfs []*dto.MetricFamily) Sample {
-	smp := Sample{Breaker: StateNone, Redis: StateNone, CacheHits: map[string]float64{}}
+// fromFamilies picks the console's figures out of gathered metrics; it
+// reports whether the committed counter exists and the lag poller's ack
+// rate.
+func fromFamilies(mfs []*dto.MetricFamily) (smp Sample, committed bool, ackRate float64) {
+	smp = Sample{Breaker: StateNone, Redis: StateNone, CacheHits: map[string]float64{}}
 	redisPool := false
 	for _, mf := range mfs {
 		ms := mf.GetMetric()
 		switch mf.GetName() {
 		case "newsflow_messages_processed_total":
-			smp.Committed = sum(ms)
+			smp.Committed, committed = sum(ms), true
+		case "newsflow_consumer_ack_rate_per_second":
+			ackRate = sum(ms)
 		case "newsflow_consumer_pending_messages", "newsflow_consumer_ack_pending_messages":
 			smp.HasLag = true
 			smp.LagMessages += sum(ms)
@@ -249,7 +257,7 @@ func fromFamilies(mfs []*dto.MetricFamily) Sample {
 	if redisPool && smp.Redis == StateNone {
 		smp.Redis = StateOK
 	}
-	return smp
+	return smp, committed, ackRate
 }
 
 func value(m *dto.Metric) float64 {

@@ -445,7 +445,7 @@ func (svc *Service) logStart() {
 		zap.String("stream", s.Consumer.Stream.Name), zap.String("consumer", s.Consumer.Durable),
 		zap.Int("batch_size", pc.Batch.MaxMessages), zap.Int("batch_bytes", pc.Batch.MaxBytes), zap.Duration("batch_wait", pc.Batch.MaxWait),
 		zap.Int("committers", pc.Committers), zap.Duration("ack_wait", s.Consumer.AckWait), zap.Int("max_deliver", s.Consumer.MaxDeliver),
-		zap.String("llm_model", model), zap.Stringer("http_addr", svc.http.Addr()))
+		zap.String("llm_model", model), zap.Stringer("http_addr", svc.http.Addr()), svc.consoleField())
 }
 
 // logProgress logs the pipeline's counts every progressEvery while work flows.
