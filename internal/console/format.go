@@ -49,6 +49,8 @@ func formatSeconds(s float64) string {
 		return strconv.FormatFloat(s*1000, 'f', 0, 64) + " ms"
 	case s < 60:
 		return strconv.FormatFloat(s, 'f', 0, 64) + " s"
+	case s < 3600 && int(s)%60 == 0:
+		return fmt.Sprintf("%d min", int(s)/60)
 	case s < 3600:
 		return fmt.Sprintf("%d min %d s", int(s)/60, int(s)%60)
 	}

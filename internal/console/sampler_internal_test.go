@@ -72,7 +72,7 @@ func TestFormat(t *testing.T) {
 	for _, c := range []struct{ got, want string }{
 		{formatCount(12), "12"}, {formatCount(12.34), "12.3"}, {formatCount(12345), "12.3k"}, {formatCount(4.5e6), "4.5M"},
 		{formatSeconds(-1), "unknown"}, {formatSeconds(0.25), "250 ms"}, {formatSeconds(42), "42 s"},
-		{formatSeconds(185), "3 min 5 s"}, {formatSeconds(7800), "2 h 10 min"}, {formatBytes(2048), "2.0 KiB"}, {formatBytes(12), "12 B"},
+		{formatSeconds(185), "3 min 5 s"}, {formatSeconds(120), "2 min"}, {formatSeconds(7800), "2 h 10 min"}, {formatBytes(2048), "2.0 KiB"}, {formatBytes(12), "12 B"},
 	} {
 		if c.got != c.want {
 			t.Errorf("got %q, want %q", c.got, c.want)

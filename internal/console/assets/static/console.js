@@ -19,7 +19,7 @@
     if (s === 0) return "0 s";
     if (s < 1) return (s * 1000).toFixed(0) + " ms";
     if (s < 60) return s.toFixed(0) + " s";
-    if (s < 3600) return Math.floor(s / 60) + " min " + Math.floor(s % 60) + " s";
+    if (s < 3600) return Math.floor(s / 60) + " min" + (s % 60 >= 1 ? " " + Math.floor(s % 60) + " s" : "");
     return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
   };
   const ratio = (s, tier) => {
@@ -50,18 +50,24 @@
     }
   }
 
+  // The x axis spans the history there is (at least a minute, at most the
+  // window), so a fresh worker's first minutes fill the chart.
   function draw() {
     const now = samples.length ? Date.parse(samples[samples.length - 1].at) : Date.now();
+    const first = samples.length ? Date.parse(samples[0].at) : now;
+    const span = Math.min(windowMs, Math.max(now - first, 60000));
     for (const svg of document.querySelectorAll("svg.chart")) {
       const field = svg.dataset.field;
       const pts = samples.map((s) => [Date.parse(s.at), s[field]]);
-      const top = Math.max(1, ...pts.map((p) => p[1]));
+      const peak = Math.max(0, ...pts.map((p) => p[1]));
+      const top = peak > 0 ? peak : 1;
       const [w, h] = [600, 140];
       svg.querySelector("polyline").setAttribute("points", pts.map(([t, v]) =>
-        ((w * (1 - (now - t) / windowMs)).toFixed(1)) + "," + ((h - 4 - (h - 8) * v / top).toFixed(1))).join(" "));
+        ((w * (1 - (now - t) / span)).toFixed(1)) + "," + ((h - 4 - (h - 8) * v / top).toFixed(1))).join(" "));
       svg.dataset.points = String(pts.length);
-      const max = svg.parentElement.querySelector("[data-max]");
-      if (max) max.textContent = "max " + count(top === 1 && !pts.some((p) => p[1] > 0) ? 0 : top);
+      const axis = svg.parentElement.querySelector(".axis");
+      axis.querySelector("[data-start]").textContent = "−" + seconds(Math.round(span / 1000));
+      axis.querySelector("[data-max]").textContent = "max " + format[svg.dataset.unit](peak);
     }
   }
 
