@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+
+	"newsflow/internal/await"
+	"newsflow/internal/natstest"
+)
+
+// TestConsole_Standalone: `worker console` prints its URL, serves the
+// overview's samples with the lag of the stream's consumers, says the
+// database is missing instead of creating one, and stops on cancel.
+func TestConsole_Standalone(t *testing.T) {
+	t.Parallel()
+	s, _ := lagStream(t, 5)
+	name := s.CachedInfo().Config.Name
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	pr, pw := io.Pipe()
+	e := env{getenv: func(string) string { return "" }, stdout: pw, stderr: io.Discard, log: zaptest.NewLogger(t)}
+	done := make(chan error, 1)
+	go func() {
+		done <- runConsole(ctx, []string{"--nats-url", natstest.URL(), "--stream", name, "--addr", "127.0.0.1:0",
+			"--data-dir", t.TempDir()}, e)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "console: http://127.0.0.1:") {
+		t.Fatalf("first line %q, %v; want the console's URL", line, err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	base := strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(line), "console: "), "/")
+
+	get := func(path string) (int, string) {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	var body struct {
+		Samples []struct {
+			HasLag      bool    `json:"has_lag"`
+			LagMessages float64 `json:"lag_messages"`
+		} `json:"samples"`
+	}
+	await.Until(t, 30*time.Second, "a sample with the 5 pending messages", func() (bool, string) {
+		code, b := get("/api/samples")
+		if err := json.Unmarshal([]byte(b), &body); code != 200 || err != nil {
+			t.Fatalf("samples = %d %s", code, b)
+		}
+		n := len(body.Samples)
+		return n > 0 && body.Samples[n-1].HasLag && body.Samples[n-1].LagMessages == 5, b
+	})
+	if code, b := get("/api/stories"); code != 503 || !strings.Contains(b, "not available") {
+		t.Errorf("stories without a database = %d %s, want 503", code, b)
+	}
+	if code, b := get("/api/workers"); code != 503 || !strings.Contains(b, "registry") {
+		t.Errorf("workers = %d %s, want 503 naming the registry", code, b)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("runConsole = %v, want nil after cancel", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("runConsole did not return after cancel")
+	}
+	if err := runConsole(t.Context(), []string{"extra"}, e); err == nil || !strings.Contains(err.Error(), "unexpected arguments") {
+		t.Errorf("extra argument: %v", err)
+	}
+}
