@@ -26,6 +26,7 @@ import (
 	"newsflow/internal/natstest"
 	"newsflow/internal/news"
 	"newsflow/internal/store"
+	"newsflow/internal/store/storetest"
 	"newsflow/internal/stream"
 )
 
@@ -49,12 +50,19 @@ type fixture struct {
 
 func setup(t *testing.T, write bool) *fixture {
 	t.Helper()
-	return setupSampling(t, write, time.Hour)
+	return setupWith(t, write, time.Hour, false)
 }
 
 // setupSampling is setup with a sampler of the given interval, keeping 15
 // minutes.
 func setupSampling(t *testing.T, write bool, interval time.Duration) *fixture {
+	t.Helper()
+	return setupWith(t, write, interval, false)
+}
+
+// setupWith is setup with a sampler of the given interval, on Postgres
+// (a schema of its own) instead of SQLite when postgres is set.
+func setupWith(t *testing.T, write bool, interval time.Duration, postgres bool) *fixture {
 	t.Helper()
 	js, _ := natstest.JetStream(t)
 	ns := natstest.Stream(t, js)
@@ -65,13 +73,19 @@ func setupSampling(t *testing.T, write bool, interval time.Duration) *fixture {
 	}
 	natstest.DeleteStreamOnCleanup(t, js, f.dlqName)
 	f.dlq = deadletter.New(js, deadletter.Config{Stream: f.dlqName}, zaptest.NewLogger(t))
+	var err error
 	f.seqs = []uint64{
 		f.deadLetter(t, f.news+".ingest.a", `{"id":"a1","source":"a","title":"Fixed story"}`, "store: data rejected (SQLSTATE 22021)"),
 		f.deadLetter(t, f.news+".ingest.b", `{"id":"b2","title":"no source"}`, "invalid message: source: required"),
 		f.deadLetter(t, f.news+".ingest.a", "not json <b>", "invalid message: not a JSON object"),
 	}
 
-	db, err := store.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "newsflow.db"), zaptest.NewLogger(t), nil)
+	var db store.DB
+	if postgres {
+		db, err = store.OpenPostgres(t.Context(), storetest.PostgresDSN(t), store.PoolConfig{MaxConns: 2}, zaptest.NewLogger(t), nil)
+	} else {
+		db, err = store.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "newsflow.db"), zaptest.NewLogger(t), nil)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -478,7 +492,7 @@ func TestConsole_ReplayAndPurge(t *testing.T) {
 		t.Fatalf("writable dlq page = %d, want checkboxes and a replay button", code)
 	}
 	code, page = f.post(t, "/dlq/confirm", form("replay", f.seqs[0], 999999), "")
-	if code != 200 || !strings.Contains(page, "1 dead letter(s) to replay") || !strings.Contains(page, "a1") || !strings.Contains(page, "Gone meanwhile: 999999") {
+	if code != 200 || !strings.Contains(page, "1 dead letter(s) to replay") || !strings.Contains(page, "<code>a1</code>") || !strings.Contains(page, "Gone meanwhile: 999999") {
 		t.Fatalf("confirm page = %d:\n%s", code, page)
 	}
 	if got := f.dlqSeqs(t); len(got) != 3 {
@@ -513,7 +527,15 @@ func TestConsole_ReplayAndPurge(t *testing.T) {
 
 func TestConsole_Stories(t *testing.T) {
 	t.Parallel()
-	f := setup(t, false)
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) {
+			t.Parallel()
+			testStories(t, setupWith(t, false, time.Hour, db == "postgres"))
+		})
+	}
+}
+
+func testStories(t *testing.T, f *fixture) {
 	type body struct {
 		Stories []struct {
 			Rank    int      `json:"rank"`
