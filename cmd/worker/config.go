@@ -159,7 +159,7 @@ func (c *runConfig) register(fs *pflag.FlagSet) {
 	cli.Config(fs, "LLM", "llm-provider", "llm-model", "gemini-api-key", "openai-api-key", "openai-base-url",
 		"llm-concurrency", "llm-rpm", "llm-tpm", "llm-timeout", "llm-max-retries", "llm-breaker-failures",
 		"llm-breaker-cooldown", "llm-price-input", "llm-price-output", "llm-price-input-cached", "llm-stories-per-call")
-	cli.Config(fs, "Telemetry", "http-addr", "pprof", "lag-interval", "lag-target", "max-replicas")
+	cli.Config(fs, "Telemetry", "http-addr", "pprof", "console", "console-write", "lag-interval", "lag-target", "max-replicas")
 	c.registry.register(fs)
 
 	cli.Positive(fs, "max-deliver", "max-ack-pending", "fetch-batch", "batch-size", "batch-bytes", "committers",

@@ -10,9 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zaptest"
-
 	"newsflow/internal/await"
+	"newsflow/internal/cli"
 	"newsflow/internal/natstest"
 )
 
@@ -26,10 +25,10 @@ func TestConsole_Standalone(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	pr, pw := io.Pipe()
-	e := env{getenv: func(string) string { return "" }, stdout: pw, stderr: io.Discard, log: zaptest.NewLogger(t)}
+	e := env{getenv: func(string) string { return "" }, stdout: pw, stderr: io.Discard}
 	done := make(chan error, 1)
 	go func() {
-		done <- runConsole(ctx, []string{"--nats-url", natstest.URL(), "--stream", name, "--addr", "127.0.0.1:0",
+		done <- runSub(ctx, "console", []string{"--nats-url", natstest.URL(), "--stream", name, "--addr", "127.0.0.1:0",
 			"--data-dir", t.TempDir()}, e)
 		pw.Close()
 	}()
@@ -78,7 +77,7 @@ func TestConsole_Standalone(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("runConsole did not return after cancel")
 	}
-	if err := runConsole(t.Context(), []string{"extra"}, e); err == nil || !strings.Contains(err.Error(), "unexpected arguments") {
-		t.Errorf("extra argument: %v", err)
+	if err := runSub(t.Context(), "console", []string{"extra"}, e); cli.ExitCode(err) != 2 {
+		t.Errorf("extra argument: %v (exit %d), want a usage error", err, cli.ExitCode(err))
 	}
 }
