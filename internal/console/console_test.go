@@ -223,7 +223,8 @@ func TestConsole_OverviewAndSamples(t *testing.T) {
 	t.Parallel()
 	f := setup(t, false)
 	code, body := f.get(t, "/")
-	for _, want := range []string{"Throughput", `id="chart-lag_messages"`, `id="history"`, "12 msg", "40 msg since start", "read-only", "/static/console.js"} {
+	for _, want := range []string{"Throughput", `id="chart-lag_messages"`, `id="history"`, "12 msg", "40 msg since start", "read-only", "/static/console.js",
+		`<p id="dlq-count">3 msg</p>`, "in " + f.dlqName + " at page load"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("overview lacks %q", want)
 		}

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -35,9 +36,14 @@ type overviewData struct {
 	// History is the samples as JSON, for the charts' script.
 	History template.JS
 	Now     time.Time
+	// DLQ names the dead-letter stream and DLQCount its letters at page
+	// load; DLQErr says why they are missing.
+	DLQ      string
+	DLQCount uint64
+	DLQErr   string
 }
 
-func (c *Console) overview(w http.ResponseWriter, _ *http.Request) {
+func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 	body := c.samples()
 	b, err := json.Marshal(body)
 	if err != nil {
@@ -45,7 +51,18 @@ func (c *Console) overview(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	last, ok := c.cfg.Sampler.Last()
-	c.render(w, http.StatusOK, "overview", "Overview", overviewData{Last: last, HasLast: ok, History: template.JS(b), Now: c.now()})
+	d := overviewData{Last: last, HasLast: ok, History: template.JS(b), Now: c.now()}
+	if dlq, err := c.dlq(); err != nil {
+		d.DLQErr = err.Error()
+	} else {
+		ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+		defer cancel()
+		d.DLQ = dlq.Name()
+		if d.DLQCount, err = dlq.Count(ctx); err != nil {
+			d.DLQErr = err.Error()
+		}
+	}
+	c.render(w, http.StatusOK, "overview", "Overview", d)
 }
 
 // events streams each new sample as a server-sent event ("data: {json}")
