@@ -224,7 +224,7 @@ func TestConsole_OverviewAndSamples(t *testing.T) {
 	f := setup(t, false)
 	code, body := f.get(t, "/")
 	for _, want := range []string{"Throughput", `id="chart-lag_messages"`, `id="history"`, "12 msg", "40 msg since start", "read-only", "/static/console.js",
-		`<p id="dlq-count">3 msg</p>`, "in " + f.dlqName + " at page load"} {
+		`<p id="dlq-count">3 msg</p>`, `<span title="` + f.dlqName + `">the dead-letter stream</span>`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("overview lacks %q", want)
 		}
