@@ -25,6 +25,7 @@ func newConsoleCmd(e *env) *cobra.Command {
 		dlqStream   string
 		databaseURL string
 		write       bool
+		bucket      string
 		interval    = telemetry.DefaultPollInterval
 	)
 	cmd := &cobra.Command{
@@ -39,7 +40,7 @@ func newConsoleCmd(e *env) *cobra.Command {
 			}
 			defer nc.Close()
 			s := worker.ConsoleSettings{Addr: addr, Stream: nf.stream, Consumer: consumer, DLQStream: dlqStream,
-				DatabaseURL: databaseURL, DataDir: nf.DataDir, Write: write, LagInterval: interval}
+				DatabaseURL: databaseURL, DataDir: nf.DataDir, Write: write, LagInterval: interval, RegistryBucket: bucket}
 			return worker.ServeConsole(ctx, js, s, e.log, func(bound string) {
 				e.log.Info("console", zap.String("url", "http://"+bound+"/"), zap.Bool("write", write))
 				fmt.Fprintf(e.stdout, "console: http://%s/\n", bound)
@@ -54,6 +55,7 @@ func newConsoleCmd(e *env) *cobra.Command {
 	fs.StringVar(&databaseURL, "database-url", "", "Postgres URL for the stories page; empty means SQLite at <data-dir>/newsflow.db")
 	fs.BoolVar(&write, "console-write", false, "let the console replay and purge dead letters (the address is unauthenticated)")
 	fs.DurationVar(&interval, "lag-interval", telemetry.DefaultPollInterval, "consumer lag sampling interval of the charts")
+	registerBucketFlag(fs, &bucket)
 	cli.Config(fs, "Connections", "dlq-stream")
 	cli.Config(fs, "Database", "database-url")
 	cli.Config(fs, "Telemetry", "console-write", "lag-interval")

@@ -13,15 +13,32 @@ import (
 	"newsflow/internal/await"
 	"newsflow/internal/cli"
 	"newsflow/internal/natstest"
+	"newsflow/internal/telemetry"
 )
 
 // TestConsole_Standalone: `worker console` prints its URL, serves the
-// overview's samples with the lag of the stream's consumers, says the
-// database is missing instead of creating one, and stops on cancel.
+// overview's samples with the lag of the stream's consumers, lists the
+// workers of the registry, says the database is missing instead of
+// creating one, and stops on cancel.
 func TestConsole_Standalone(t *testing.T) {
 	t.Parallel()
 	s, _ := lagStream(t, 5)
 	name := s.CachedInfo().Config.Name
+	// One worker in a registry bucket of the test's own.
+	js, _ := natstest.JetStream(t)
+	bucket := "reg_" + natstest.Name(t)
+	t.Cleanup(func() { _ = js.DeleteKeyValue(context.Background(), bucket) })
+	entry := telemetry.NewEntry("v-test", name, "workers", time.Now())
+	entry.ID, entry.Host = "console-host-42", "console-host"
+	hb, err := telemetry.NewHeartbeat(t.Context(), js, telemetry.RegistryConfig{Bucket: bucket, Interval: time.Minute}, entry,
+		func(*telemetry.Entry) {}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hbCtx, stopHB := context.WithCancel(t.Context())
+	hbDone := make(chan error, 1)
+	go func() { hbDone <- hb.Run(hbCtx) }()
+	defer func() { stopHB(); <-hbDone }()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	pr, pw := io.Pipe()
@@ -29,7 +46,7 @@ func TestConsole_Standalone(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- runSub(ctx, "console", []string{"--nats-url", natstest.URL(), "--stream", name, "--addr", "127.0.0.1:0",
-			"--data-dir", t.TempDir()}, e)
+			"--data-dir", t.TempDir(), "--registry-bucket", bucket}, e)
 		pw.Close()
 	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')
@@ -65,9 +82,10 @@ func TestConsole_Standalone(t *testing.T) {
 	if code, b := get("/api/stories"); code != 503 || !strings.Contains(b, "not available") {
 		t.Errorf("stories without a database = %d %s, want 503", code, b)
 	}
-	if code, b := get("/api/workers"); code != 503 || !strings.Contains(b, "registry") {
-		t.Errorf("workers = %d %s, want 503 naming the registry", code, b)
-	}
+	await.Until(t, 30*time.Second, "the registry's worker listed", func() (bool, string) {
+		code, b := get("/api/workers")
+		return code == 200 && strings.Contains(b, `"id":"console-host-42"`) && strings.Contains(b, `"state":"live"`), b
+	})
 	cancel()
 	select {
 	case err := <-done:

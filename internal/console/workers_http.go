@@ -30,7 +30,7 @@ func (c *Console) apiWorkers(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, statusOf(err), err)
 		return
 	}
-	writeJSON(w, http.StatusOK, workersBody{Workers: rows})
+	writeJSON(w, http.StatusOK, workersBody{Workers: nonNil(rows)})
 }
 
 // workersData is the Workers page's.

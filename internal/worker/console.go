@@ -32,13 +32,18 @@ func (svc *Service) openConsole(context.Context) error {
 		return err
 	}
 	cc := svc.s.Consumer
+	workers, staleAfter := svc.listSelf, time.Duration(0)
+	if rc := svc.s.Registry; rc.Interval > 0 {
+		workers, staleAfter = registryLister(svc.js, rc.Bucket), telemetry.HeartbeatTTL(rc.Interval)
+	}
 	c, err := console.New(console.Config{
-		Sampler:  sampler,
-		DLQ:      deadletter.New(svc.js, deadletter.Config{Stream: cc.DLQStream}, svc.log),
-		Stories:  svc.store,
-		Workers:  svc.listSelf,
-		Write:    svc.s.ConsoleWrite,
-		Subtitle: fmt.Sprintf("stream %s · consumer %s", cmp.Or(cc.Stream.Name, stream.DefaultName), cmp.Or(cc.Durable, consumer.DefaultDurable)),
+		Sampler:    sampler,
+		DLQ:        deadletter.New(svc.js, deadletter.Config{Stream: cc.DLQStream}, svc.log),
+		Stories:    svc.store,
+		Workers:    workers,
+		StaleAfter: staleAfter,
+		Write:      svc.s.ConsoleWrite,
+		Subtitle:   fmt.Sprintf("stream %s · consumer %s", cmp.Or(cc.Stream.Name, stream.DefaultName), cmp.Or(cc.Durable, consumer.DefaultDurable)),
 	}, svc.log)
 	if err != nil {
 		return err
@@ -48,9 +53,31 @@ func (svc *Service) openConsole(context.Context) error {
 	return nil
 }
 
+// registryLister lists the workers of the worker registry in bucket
+// (telemetry.DefaultRegistryBucket when empty).
+func registryLister(js jetstream.JetStream, bucket string) console.WorkerLister {
+	bucket = cmp.Or(bucket, telemetry.DefaultRegistryBucket)
+	return func(ctx context.Context) ([]console.Worker, error) {
+		es, err := telemetry.List(ctx, js, bucket)
+		if err != nil {
+			return nil, fmt.Errorf("worker registry %s: %w", bucket, err)
+		}
+		out := make([]console.Worker, len(es))
+		for i, e := range es {
+			out[i] = console.Worker{ID: e.ID, Host: e.Host, Version: e.Version, Stream: e.Stream, Consumer: e.Consumer,
+				Started: e.Started, Heartbeat: e.Heartbeat, Messages: e.Messages, MessagesPerSecond: e.MessagesPerSecond,
+				Held: int64(e.Held), Breaker: e.Breaker, Redis: e.Redis}
+			if e.LastCommit != nil {
+				out[i].LastCommit = *e.LastCommit
+			}
+		}
+		return out, nil
+	}
+}
+
 // listSelf lists this worker alone, from its own counters and the
-// console's latest sample: the Workers page until the worker registry
-// (a heartbeat bucket every worker writes) is there to list the fleet.
+// console's latest sample: the Workers page of a worker that does not
+// heartbeat into the registry (--heartbeat-interval 0).
 func (svc *Service) listSelf(context.Context) ([]console.Worker, error) {
 	host, _ := os.Hostname()
 	version, _ := buildinfo.Get()
@@ -85,6 +112,9 @@ type ConsoleSettings struct {
 	DatabaseURL, DataDir string
 	// Write lets the console replay and purge dead letters.
 	Write bool
+	// RegistryBucket is the worker registry the Workers page lists.
+	// Default telemetry.DefaultRegistryBucket.
+	RegistryBucket string
 	// LagInterval is how often consumer lag is sampled. Default
 	// telemetry.DefaultPollInterval.
 	LagInterval time.Duration
@@ -116,6 +146,7 @@ func ServeConsole(ctx context.Context, js jetstream.JetStream, s ConsoleSettings
 	cfg := console.Config{
 		Sampler:  sampler,
 		DLQ:      deadletter.New(js, deadletter.Config{Stream: s.DLQStream}, log),
+		Workers:  registryLister(js, s.RegistryBucket),
 		Write:    s.Write,
 		Subtitle: "stream " + s.Stream + " · " + cmp.Or(s.Consumer, "every consumer"),
 	}
