@@ -4,7 +4,10 @@
 # enricher unless NATS_URL, DATABASE_URL, REDIS_URL or LLM_PROVIDER say
 # otherwise), publish a deterministic sample of news with reposts across
 # sources, wait until the consumer has drained, print the top stories and a
-# summary, and stop the worker with SIGTERM.
+# summary, and stop the worker with SIGTERM. The worker serves the operator's
+# console at the URL the demo prints; run interactively (a terminal on
+# stdin), the demo keeps the worker and its console up until Enter is
+# pressed (DEMO_HOLD=0 skips the wait).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +36,8 @@ for _ in $(seq 1 300); do
 done
 grep -q "worker start" "$LOG" || fail "the worker did not start within 30s"
 grep -E "unset|embedded" "$LOG" | sed -E 's/^[^ ]+ +INFO +//; s/^/  /' || true
+CONSOLE=$(grep -o '"console": "[^"]*"' "$LOG" | head -n1 | cut -d'"' -f4)
+[ -n "$CONSOLE" ] && [ "$CONSOLE" != off ] && say "Console: $CONSOLE  (overview, workers, dead letters, stories; open it in a browser)"
 
 say "Publishing $COUNT stories (30 % reposts of earlier stories by other sources)"
 "$BIN/publisher" gen --count "$COUNT" --dup-content 0.3 --seed 42
@@ -52,6 +57,11 @@ say "Top stories (reposts collapsed)"
 "$BIN/worker" top -n 10 --since 720h
 
 unique=$("$BIN/worker" top -n 1000000 --since 87600h --json | wc -l)
+
+if [ -t 0 ] && [ "${DEMO_HOLD:-1}" != 0 ] && [ -n "$CONSOLE" ]; then
+	say "The console stays up at $CONSOLE until you press Enter"
+	read -r _ || true
+fi
 
 say "Stopping the worker (SIGTERM)"
 kill -TERM $WORKER

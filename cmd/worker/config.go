@@ -79,12 +79,14 @@ type runConfig struct {
 	priceInCached   float64
 	storiesPerCall  int
 
-	httpAddr    string
-	pprof       bool
-	lagInterval time.Duration
-	lagTarget   time.Duration
-	maxReplicas int
-	registry    registryFlags
+	httpAddr     string
+	pprof        bool
+	console      bool
+	consoleWrite bool
+	lagInterval  time.Duration
+	lagTarget    time.Duration
+	maxReplicas  int
+	registry     registryFlags
 }
 
 func (c *runConfig) register(fs *pflag.FlagSet) {
@@ -142,6 +144,8 @@ func (c *runConfig) register(fs *pflag.FlagSet) {
 
 	fs.StringVar(&c.httpAddr, "http-addr", telemetry.DefaultAddr, "address of /metrics, /healthz and /readyz (port 0 picks a free one)")
 	fs.BoolVar(&c.pprof, "pprof", false, "serve Go's /debug/pprof profiles on --http-addr")
+	fs.BoolVar(&c.console, "console", true, "serve the operator's console at / of --http-addr")
+	fs.BoolVar(&c.consoleWrite, "console-write", false, "let the console replay and purge dead letters (the address is unauthenticated)")
 	fs.DurationVar(&c.lagInterval, "lag-interval", telemetry.DefaultPollInterval, "consumer lag polling interval; 0 disables the poller")
 	fs.DurationVar(&c.lagTarget, "lag-target", telemetry.DefaultLagTarget, "drain time the replica hint aims for")
 	fs.IntVar(&c.maxReplicas, "max-replicas", 0, "cap of the replica hint, e.g. what the LLM account's rate limit allows; 0 is none")
@@ -155,7 +159,7 @@ func (c *runConfig) register(fs *pflag.FlagSet) {
 	cli.Config(fs, "LLM", "llm-provider", "llm-model", "gemini-api-key", "openai-api-key", "openai-base-url",
 		"llm-concurrency", "llm-rpm", "llm-tpm", "llm-timeout", "llm-max-retries", "llm-breaker-failures",
 		"llm-breaker-cooldown", "llm-price-input", "llm-price-output", "llm-price-input-cached", "llm-stories-per-call")
-	cli.Config(fs, "Telemetry", "http-addr", "pprof", "lag-interval", "lag-target", "max-replicas")
+	cli.Config(fs, "Telemetry", "http-addr", "pprof", "console", "console-write", "lag-interval", "lag-target", "max-replicas")
 	c.registry.register(fs)
 
 	cli.Positive(fs, "max-deliver", "max-ack-pending", "fetch-batch", "batch-size", "batch-bytes", "committers",
@@ -220,7 +224,7 @@ func (c *runConfig) settings() worker.Settings {
 		DatabaseURL: c.databaseURL, Pool: c.poolConfig(), Migrate: c.migrate,
 		RedisURL: c.redisURL, Cache: c.cacheConfig(),
 		LLMProvider: c.llmProvider, Provider: c.providerConfig(), Client: c.clientConfig(), StoriesPerCall: c.storiesPerCall,
-		HTTPAddr: c.httpAddr, Pprof: c.pprof,
+		HTTPAddr: c.httpAddr, Pprof: c.pprof, Console: c.console, ConsoleWrite: c.consoleWrite,
 		LagInterval: c.lagInterval, LagTarget: c.lagTarget, MaxReplicas: c.maxReplicas,
 		MinReplicas: c.registry.minReplicas, Registry: c.registry.config(),
 	}

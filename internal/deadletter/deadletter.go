@@ -122,6 +122,23 @@ func (d *DLQ) stream(ctx context.Context) (jetstream.Stream, error) {
 	return s, nil
 }
 
+// Count returns the number of dead letters in the stream (one stream info
+// request).
+func (d *DLQ) Count(ctx context.Context) (uint64, error) {
+	s, err := d.stream(ctx)
+	if err != nil {
+		return 0, err
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("deadletter: stream %s info: %w", d.cfg.Stream, err)
+	}
+	return info.State.Msgs, nil
+}
+
+// Name is the dead-letter stream's name.
+func (d *DLQ) Name() string { return d.cfg.Stream }
+
 // List returns the dead letters matching f, oldest first.
 func (d *DLQ) List(ctx context.Context, f Filter) ([]Entry, error) {
 	s, err := d.stream(ctx)

@@ -78,6 +78,9 @@ func TestDLQ_ListReplayPurge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if n, err := b.dlq.Count(ctx); err != nil || n != 3 || b.dlq.Name() != b.dlqName {
+		t.Errorf("Count = %d, %v; Name %q; want 3 in %s", n, err, b.dlq.Name(), b.dlqName)
+	}
 	if len(all) != 3 {
 		t.Fatalf("List = %d entries, want 3", len(all))
 	}

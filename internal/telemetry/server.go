@@ -67,7 +67,14 @@ type Server struct {
 	mu     sync.Mutex
 	mux    *http.ServeMux // built on first use
 	checks map[string]CheckFunc
+	mounts []mount
 	ln     net.Listener
+}
+
+// mount is a handler Mount added.
+type mount struct {
+	pattern string
+	h       http.Handler
 }
 
 // ServerOption configures a Server at construction.
@@ -108,9 +115,23 @@ func NewServer(addr string, reg *prometheus.Registry, log *zap.Logger, opts ...S
 	for _, o := range opts {
 		o(s)
 	}
+	// Requests' contexts end when Shutdown begins, so that long-lived
+	// responses (the console's event stream) end instead of holding the
+	// shutdown until its timeout.
+	base, cancel := context.WithCancel(context.Background())
 	s.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.handler().ServeHTTP(w, r) }),
-		ReadHeaderTimeout: 5 * time.Second}
+		ReadHeaderTimeout: 5 * time.Second, BaseContext: func(net.Listener) context.Context { return base }}
+	s.srv.RegisterOnShutdown(cancel)
 	return s
+}
+
+// Mount serves h at pattern (a net/http ServeMux pattern, e.g. "/" for
+// everything the server's own routes do not match). Call it before the
+// server serves its first request; later calls have no effect.
+func (s *Server) Mount(pattern string, h http.Handler) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mounts = append(s.mounts, mount{pattern, h})
 }
 
 // AddCheck registers (or replaces) the readiness check called name.
@@ -150,6 +171,9 @@ func (s *Server) handler() http.Handler {
 		}
 		writeJSON(w, code, rep)
 	})
+	for _, m := range s.mounts {
+		mux.Handle(m.pattern, m.h)
+	}
 	s.mux = mux
 	return mux
 }

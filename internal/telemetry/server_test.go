@@ -122,3 +122,52 @@ func TestServer_RunServesAndShutsDown(t *testing.T) {
 		t.Fatal("Run did not return after cancel")
 	}
 }
+
+// TestServer_MountAndShutdownEndsStreams: a mounted handler serves what the
+// server's own routes do not match, and a response that streams until its
+// request's context ends does not hold Run's shutdown.
+func TestServer_MountAndShutdownEndsStreams(t *testing.T) {
+	t.Parallel()
+	s := NewServer("127.0.0.1:0", nil, zaptest.NewLogger(t))
+	streaming := make(chan struct{})
+	s.Mount("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/stream" {
+			_, _ = io.WriteString(w, "mounted "+r.URL.Path)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+		_ = http.NewResponseController(w).Flush()
+		close(streaming)
+		<-r.Context().Done()
+	}))
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	base := "http://" + s.Addr().String()
+	if code, body := get(t, base+"/x"); code != 200 || body != "mounted /x" {
+		t.Errorf("/x = %d %q, want the mounted handler", code, body)
+	}
+	if code, body := get(t, base+"/healthz"); code != 200 || !strings.Contains(body, "ok") {
+		t.Errorf("/healthz = %d %q, want the server's own route", code, body)
+	}
+	resp, err := http.Get(base + "/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	<-streaming
+	cancel()
+	select {
+	case err := <-done:
+		// A stream that held the shutdown would make it time out, and Run
+		// return the deadline error.
+		if err != nil {
+			t.Errorf("Run = %v, want nil", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+}

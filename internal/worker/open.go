@@ -16,6 +16,7 @@ import (
 
 	"newsflow/internal/buildinfo"
 	"newsflow/internal/cache"
+	"newsflow/internal/console"
 	"newsflow/internal/consumer"
 	"newsflow/internal/embedded"
 	"newsflow/internal/enrich"
@@ -78,6 +79,10 @@ type Settings struct {
 	// lag poller counts live workers in); Interval 0 turns the heartbeat off.
 	// Its Replicas are the stream's.
 	Registry telemetry.RegistryConfig
+	// Console serves the operator's console at "/" of HTTPAddr.
+	Console bool
+	// ConsoleWrite lets the console replay and purge dead letters.
+	ConsoleWrite bool
 }
 
 // progressEvery is how often Run logs the pipeline's counts while work flows.
@@ -104,14 +109,16 @@ type Service struct {
 	w      *Worker
 	beat   *telemetry.Heartbeat // nil: registry off
 
+	sampler *console.Sampler // nil: no console
+
 	closers []func() // in order of creation; close runs them in reverse
 }
 
 // Open builds the worker in order: HTTP listener, NATS (or the embedded
 // server), database (migrated when asked), enrichment (LLM client behind the
-// two-tier cache), consumer, pipeline, and the worker registry's bucket;
-// then registers the health checks. On error it closes what it built. A nil
-// log discards logs.
+// two-tier cache), consumer, pipeline, the worker registry's bucket and the
+// console; then registers the health checks. On error it closes what it
+// built. A nil log discards logs.
 func Open(ctx context.Context, s Settings, log *zap.Logger) (_ *Service, err error) {
 	if log == nil {
 		log = zap.NewNop()
@@ -123,7 +130,7 @@ func Open(ctx context.Context, s Settings, log *zap.Logger) (_ *Service, err err
 		}
 	}()
 	for _, step := range []func(context.Context) error{
-		svc.openHTTP, svc.openNATS, svc.openStore, svc.openEnrich, svc.openPipeline, svc.openRegistry,
+		svc.openHTTP, svc.openNATS, svc.openStore, svc.openEnrich, svc.openPipeline, svc.openRegistry, svc.openConsole,
 	} {
 		if err := step(ctx); err != nil {
 			return nil, err
@@ -410,6 +417,9 @@ func (svc *Service) Run(ctx context.Context) error {
 		go func() { _ = poller.Run(bg) }()
 	}
 	go svc.logProgress(bg)
+	if svc.sampler != nil {
+		go svc.sampler.Run(bg)
+	}
 
 	svc.logStart()
 	stopBeat := func() {}
@@ -435,7 +445,7 @@ func (svc *Service) logStart() {
 		zap.String("stream", s.Consumer.Stream.Name), zap.String("consumer", s.Consumer.Durable),
 		zap.Int("batch_size", pc.Batch.MaxMessages), zap.Int("batch_bytes", pc.Batch.MaxBytes), zap.Duration("batch_wait", pc.Batch.MaxWait),
 		zap.Int("committers", pc.Committers), zap.Duration("ack_wait", s.Consumer.AckWait), zap.Int("max_deliver", s.Consumer.MaxDeliver),
-		zap.String("llm_model", model), zap.Stringer("http_addr", svc.http.Addr()))
+		zap.String("llm_model", model), zap.Stringer("http_addr", svc.http.Addr()), svc.consoleField())
 }
 
 // logProgress logs the pipeline's counts every progressEvery while work flows.
