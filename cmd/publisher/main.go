@@ -66,6 +66,10 @@ func newRoot(e *env) *cobra.Command {
 			return usagef("want a command: send, gen or feeds (see publisher --help)")
 		},
 	}
+	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
+		e.stderr = c.ErrOrStderr() // redacting, now that the flags are known
+		return nil
+	}
 	root.SetIn(e.stdin)
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)

@@ -87,6 +87,7 @@ func newRoot(e *env) *cobra.Command {
 			return cli.Usagef("want a command: run, migrate, lag, top, dlq, stream, ps (see worker --help)")
 		},
 		PersistentPreRunE: func(c *cobra.Command, _ []string) error {
+			e.stderr = c.ErrOrStderr() // redacting, now that the flags are known
 			log, err := newLogger(e.getenv, e.stderr)
 			if err != nil {
 				return cli.AsUsage(err)

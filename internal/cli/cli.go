@@ -90,6 +90,7 @@ func Config(fs *pflag.FlagSet, group string, names ...string) {
 		f.Annotations[annGroup] = []string{group}
 		f.Annotations[annEnv] = []string{EnvName(n)}
 		delete(f.Annotations, annOption)
+		markSecret(f)
 	}
 }
 
@@ -101,6 +102,7 @@ func Options(fs *pflag.FlagSet, names ...string) {
 		f.Annotations[annGroup] = []string{OptionsGroup}
 		f.Annotations[annOption] = []string{"true"}
 		delete(f.Annotations, annEnv)
+		markSecret(f)
 	}
 }
 

@@ -88,6 +88,11 @@ var unknownCommand = regexp.MustCompile(`^unknown command "([^"]*)" for "([^"]*)
 // rules, then root's own PersistentPreRunE runs (subcommands must not set
 // one). Anything that fails before the command runs is a usage error; the
 // returned error is one line.
+//
+// Secrets never leave through Execute: the returned error is redacted
+// (internal/redact, with the literal values of every secret flag and its
+// variable), and once the flags are loaded root's stderr (cmd.ErrOrStderr(),
+// where commands write their logs) is a redacting writer.
 func Execute(ctx context.Context, root *cobra.Command, args []string, getenv func(string) string) error {
 	if args == nil {
 		args = []string{}
@@ -107,6 +112,7 @@ func Execute(ctx context.Context, root *cobra.Command, args []string, getenv fun
 			return err
 		}
 		loaded = true
+		root.SetErr(Redactor(root, getenv).Writer(root.ErrOrStderr()))
 		if hook != nil {
 			return hook(c, a)
 		}
@@ -116,6 +122,7 @@ func Execute(ctx context.Context, root *cobra.Command, args []string, getenv fun
 	if err == nil {
 		return nil
 	}
+	r := Redactor(root, getenv)
 	if !loaded {
 		if m := unknownCommand.FindStringSubmatch(err.Error()); m != nil {
 			msg := fmt.Sprintf("unknown command %q for %q", m[1], m[2])
@@ -126,7 +133,7 @@ func Execute(ctx context.Context, root *cobra.Command, args []string, getenv fun
 		}
 		err = AsUsage(err)
 	}
-	return oneLine(err)
+	return r.Error(oneLine(err))
 }
 
 // oneLine folds a multi-line error into one line, keeping its type.
@@ -141,7 +148,18 @@ func oneLine(err error) error {
 			parts = append(parts, l)
 		}
 	}
-	folded := errors.New(strings.Join(parts, "; "))
+	var b strings.Builder
+	for i, p := range parts {
+		if i > 0 {
+			if strings.HasSuffix(parts[i-1], ":") {
+				b.WriteString(" ") // "failed to connect to x:" introduces what follows
+			} else {
+				b.WriteString("; ")
+			}
+		}
+		b.WriteString(p)
+	}
+	folded := errors.New(b.String())
 	if ExitCode(err) == 2 {
 		return &UsageError{folded}
 	}
