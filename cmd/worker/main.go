@@ -84,7 +84,7 @@ func newRoot(e *env) *cobra.Command {
 			"(shown in each command's --help); logging: NEWSFLOW_LOG_LEVEL, NEWSFLOW_LOG_FORMAT.",
 		Version: buildinfo.String(),
 		RunE: func(*cobra.Command, []string) error {
-			return cli.Usagef("want a command: run, migrate, lag, top, dlq, stream, ps (see worker --help)")
+			return cli.Usagef("want a command: run, config, migrate, lag, top, dlq, stream, ps (see worker --help)")
 		},
 		PersistentPreRunE: func(c *cobra.Command, _ []string) error {
 			e.stderr = c.ErrOrStderr() // redacting, now that the flags are known
@@ -99,6 +99,6 @@ func newRoot(e *env) *cobra.Command {
 	root.SetIn(e.stdin)
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
-	root.AddCommand(newRunCmd(e), newMigrateCmd(e), newLagCmd(e), newTopCmd(e), newDLQCmd(e), newStreamCmd(e), newPsCmd(e))
+	root.AddCommand(newRunCmd(e), newConfigCmd(e), newMigrateCmd(e), newLagCmd(e), newTopCmd(e), newDLQCmd(e), newStreamCmd(e), newPsCmd(e))
 	return root
 }

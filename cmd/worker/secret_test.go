@@ -40,6 +40,8 @@ func TestSecrets_NeverPrinted(t *testing.T) {
 		"top":          {"top"},
 		"migrate":      {"migrate"},
 		"stream apply": {"stream", "apply"},
+		"config":       {"config"},
+		"config json":  {"config", "--json"},
 	}
 	for name, sub := range subcommands {
 		for _, f := range secretForms() {

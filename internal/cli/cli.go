@@ -243,6 +243,15 @@ func Name(fs *pflag.FlagSet, name string) string {
 // environment variable (when getenv returns a non-empty value), then checks
 // every flag's value rule. Errors are usage errors (*UsageError).
 func Load(fs *pflag.FlagSet, getenv func(string) string) error {
+	if err := LoadEnv(fs, getenv); err != nil {
+		return err
+	}
+	return CheckRules(fs)
+}
+
+// LoadEnv is Load without the value rules: it only sets configuration flags
+// from their variables. A value that does not parse is a usage error.
+func LoadEnv(fs *pflag.FlagSet, getenv func(string) string) error {
 	var errs []error
 	fs.VisitAll(func(f *pflag.Flag) {
 		env := Env(f)
@@ -262,6 +271,13 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) error {
 	if len(errs) > 0 {
 		return &UsageError{errs[0]}
 	}
+	return nil
+}
+
+// CheckRules checks every flag's value rule (Positive, AtLeast, ...); the
+// error, a usage error, names the first flag out of range.
+func CheckRules(fs *pflag.FlagSet) error {
+	var errs []error
 	fs.VisitAll(func(f *pflag.Flag) {
 		if len(errs) > 0 {
 			return

@@ -81,6 +81,18 @@ func RequireSubcommand(c *cobra.Command) {
 	}
 }
 
+const annDeferRules = "newsflow.deferRules"
+
+// DeferRules makes Execute load c's variables but leave the value rules to
+// c itself (CheckRules), for a command that shows the configuration before
+// it judges it (worker config).
+func DeferRules(c *cobra.Command) {
+	if c.Annotations == nil {
+		c.Annotations = map[string]string{}
+	}
+	c.Annotations[annDeferRules] = "true"
+}
+
 var unknownCommand = regexp.MustCompile(`^unknown command "([^"]*)" for "([^"]*)"`)
 
 // Execute runs root with args (never os.Args). Once cobra has chosen the
@@ -108,7 +120,11 @@ func Execute(ctx context.Context, root *cobra.Command, args []string, getenv fun
 	hook := root.PersistentPreRunE
 	loaded := false
 	root.PersistentPreRunE = func(c *cobra.Command, a []string) error {
-		if err := Load(c.Flags(), getenv); err != nil {
+		load := Load
+		if c.Annotations[annDeferRules] != "" {
+			load = LoadEnv
+		}
+		if err := load(c.Flags(), getenv); err != nil {
 			return err
 		}
 		loaded = true
