@@ -68,7 +68,7 @@ func newGenCmd(e *env) *cobra.Command {
 		if err != nil {
 			return usagef("%v", err)
 		}
-		log, err := newLogger(e.getenv, e.stderr)
+		log, err := newLogger(e, e.stderr)
 		if err != nil {
 			return err
 		}

@@ -31,6 +31,7 @@ import (
 
 	"newsflow/internal/buildinfo"
 	"newsflow/internal/cli"
+	"newsflow/internal/logging"
 )
 
 func main() {
@@ -70,6 +71,7 @@ func newRoot(e *env) *cobra.Command {
 		e.stderr = c.ErrOrStderr() // redacting, now that the flags are known
 		return nil
 	}
+	cli.LogFlags(root.PersistentFlags(), &e.logLevel, &e.logFormat, "warn; info for feeds")
 	root.SetIn(e.stdin)
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
@@ -83,4 +85,7 @@ type env struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+
+	logLevel  logging.Level
+	logFormat logging.Format
 }

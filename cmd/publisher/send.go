@@ -61,7 +61,7 @@ func newSendCmd(e *env) *cobra.Command {
 			}
 			inputs = append(inputs, in)
 		}
-		log, err := newLogger(e.getenv, e.stderr)
+		log, err := newLogger(e, e.stderr)
 		if err != nil {
 			return err
 		}

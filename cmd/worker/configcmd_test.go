@@ -55,7 +55,10 @@ func TestConfig_JSONSourcesAndSecrets(t *testing.T) {
 			t.Errorf("--%s of run missing from config", row)
 		}
 	}
-	if n < 50 || len(rows) != n {
+	if rows["log-level"].Group != "Logging" {
+		t.Errorf("--log-level: %+v", rows["log-level"])
+	}
+	if n < 50 || len(rows) != n+2 { // and --log-level, --log-format
 		t.Errorf("config shows %d settings, run has %d", len(rows), n)
 	}
 }
