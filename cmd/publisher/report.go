@@ -3,12 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"time"
 
-	"golang.org/x/term"
-
+	"newsflow/internal/cli"
 	"newsflow/internal/publish"
 )
 
@@ -31,10 +29,7 @@ type progress struct {
 }
 
 // isTerminal reports whether w is a terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
-}
+func isTerminal(w io.Writer) bool { return cli.IsTerminal(w) }
 
 // startProgress shows counts on w every 250ms when w is a terminal, and
 // does nothing otherwise (piped output stays clean).

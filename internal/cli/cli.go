@@ -27,6 +27,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -65,7 +66,17 @@ const (
 	annSource = "newsflow.source"
 	annMin    = "newsflow.min" // [value, "incl"|"excl"]
 	annMax    = "newsflow.max" // [value]
+	annPath   = "newsflow.path"
 )
+
+// Path marks the named flags as file system paths: Load (and LoadEnv) make a
+// relative value absolute against the current directory, so every part of
+// the program, and every message, names the same place wherever it runs.
+func Path(fs *pflag.FlagSet, names ...string) {
+	for _, n := range names {
+		lookup(fs, n).Annotations[annPath] = []string{"true"}
+	}
+}
 
 // OptionsGroup is the help heading of options.
 const OptionsGroup = "Options"
@@ -267,6 +278,21 @@ func LoadEnv(fs *pflag.FlagSet, getenv func(string) string) error {
 			return
 		}
 		f.Annotations[annSource] = []string{string(FromEnv)}
+	})
+	if len(errs) > 0 {
+		return &UsageError{errs[0]}
+	}
+	fs.VisitAll(func(f *pflag.Flag) {
+		if len(errs) > 0 || len(f.Annotations[annPath]) == 0 || f.Value.String() == "" {
+			return
+		}
+		abs, err := filepath.Abs(f.Value.String())
+		if err == nil {
+			err = f.Value.Set(abs) // not fs.Set: the value's source stays what it was
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("invalid value %q for %s: %v", f.Value.String(), Name(fs, f.Name), err))
+		}
 	})
 	if len(errs) > 0 {
 		return &UsageError{errs[0]}

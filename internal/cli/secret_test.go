@@ -5,10 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // TestExecute_Redacts: the returned error and the command's stderr carry
@@ -65,6 +68,39 @@ func TestMasked(t *testing.T) {
 	for name, want := range map[string]string{"database-url": "host=h password=xxxxx user=u", "gemini-api-key": "xxxxx", "stream": "NEWS"} {
 		if got := Masked(fs.Lookup(name)); got != want {
 			t.Errorf("Masked(--%s) = %q, want %q", name, got, want)
+		}
+	}
+}
+
+func TestLoad_PathMadeAbsolute(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+		want string
+		src  Source
+	}{
+		{nil, nil, filepath.Join(wd, "data"), FromDefault},
+		{[]string{"--data-dir", "x/y"}, nil, filepath.Join(wd, "x/y"), FromFlag},
+		{nil, map[string]string{"NEWSFLOW_DATA_DIR": "../z"}, filepath.Join(filepath.Dir(wd), "z"), FromEnv},
+		{[]string{"--data-dir", "/abs/dir"}, nil, "/abs/dir", FromFlag},
+	} {
+		var dir string
+		fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+		fs.StringVar(&dir, "data-dir", "./data", "")
+		Config(fs, "Connections", "data-dir")
+		Path(fs, "data-dir")
+		if err := fs.Parse(c.args); err != nil {
+			t.Fatal(err)
+		}
+		if err := Load(fs, env(c.env)); err != nil {
+			t.Fatal(err)
+		}
+		if dir != c.want || SourceOf(fs, "data-dir") != c.src {
+			t.Errorf("%v %v: got %q from %s, want %q from %s", c.args, c.env, dir, SourceOf(fs, "data-dir"), c.want, c.src)
 		}
 	}
 }

@@ -40,6 +40,7 @@ func (c *Conn) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&c.URL, "nats-url", "", "NATS server URL, or a comma-separated list; empty means the embedded server of a worker running with the same --data-dir")
 	fs.StringVar(&c.DataDir, "data-dir", DefaultDataDir, "directory of the embedded mode's state (JetStream store, SQLite file, nats.url)")
 	cli.Config(fs, "Connections", "nats-url", "data-dir")
+	cli.Path(fs, "data-dir")
 }
 
 // Connect dials URL or, when it is empty, the embedded server a worker

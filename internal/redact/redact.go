@@ -143,6 +143,10 @@ type writer struct {
 	w io.Writer
 }
 
+// Unwrap returns the writer it writes to, for callers that ask whether the
+// destination is a terminal.
+func (w *writer) Unwrap() io.Writer { return w.w }
+
 func (w *writer) Write(p []byte) (int, error) {
 	out := w.r.String(string(p))
 	if _, err := io.WriteString(w.w, out); err != nil {
