@@ -51,8 +51,28 @@ var tokenSchemes = []string{"nats://", "tls://", "ws://", "wss://"}
 // String returns s with every secret of a known form replaced by Mask.
 func String(s string) string { return byForm(s) }
 
+// byForm applies each pattern only when a cheap substring test says it may
+// match: most log lines hold no secret, and the patterns are costly.
 func byForm(s string) string {
-	s = urlUserinfo.ReplaceAllStringFunc(s, func(m string) string {
+	lower := strings.ToLower(s)
+	if strings.Contains(s, "://") && strings.Contains(s, "@") {
+		s = byURL(s)
+	}
+	if strings.Contains(lower, "pass") || strings.Contains(lower, "pwd") {
+		s = passwordKV.ReplaceAllString(s, "${1}"+Mask)
+	}
+	if strings.Contains(lower, "key") || strings.Contains(lower, "token=") || strings.Contains(lower, "secret=") {
+		s = keyQuery.ReplaceAllString(s, "${1}"+Mask)
+		s = keyField.ReplaceAllString(s, "${1}"+Mask)
+	}
+	if strings.Contains(lower, "bearer") {
+		s = bearer.ReplaceAllString(s, "${1}"+Mask)
+	}
+	return s
+}
+
+func byURL(s string) string {
+	return urlUserinfo.ReplaceAllStringFunc(s, func(m string) string {
 		sub := urlUserinfo.FindStringSubmatch(m)
 		scheme, info := sub[1], sub[2]
 		if user, _, ok := strings.Cut(info, ":"); ok {
@@ -63,11 +83,6 @@ func byForm(s string) string {
 		}
 		return m // a user name alone is not a secret
 	})
-	s = passwordKV.ReplaceAllString(s, "${1}"+Mask)
-	s = keyQuery.ReplaceAllString(s, "${1}"+Mask)
-	s = bearer.ReplaceAllString(s, "${1}"+Mask)
-	s = keyField.ReplaceAllString(s, "${1}"+Mask)
-	return s
 }
 
 // Redactor removes secrets by form and the literal secrets it was given.
