@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // secretForm is one way an operator hands the worker a secret: on the
@@ -77,5 +81,49 @@ func TestSecrets_NeverPrinted(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// startWatch cancels a context once its output contains a text.
+type startWatch struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	text   string
+	cancel context.CancelFunc
+}
+
+func (w *startWatch) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if strings.Contains(w.buf.String(), w.text) {
+		w.cancel()
+	}
+	return len(p), nil
+}
+
+// TestSecrets_RunLogs: a worker that starts (embedded NATS, SQLite, an
+// unreachable Redis with a password, API keys set) and stops logs at debug
+// level without any secret.
+func TestSecrets_RunLogs(t *testing.T) {
+	t.Parallel()
+	vars := map[string]string{
+		"NEWSFLOW_DATA_DIR": t.TempDir(),
+		"REDIS_URL":         "redis://:SECRETF@127.0.0.1:1/0",
+		"OPENAI_API_KEY":    "sk-SECRETH",
+		"GEMINI_API_KEY":    "AIzaSECRETG",
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	stderr := &startWatch{text: `"worker start"`, cancel: cancel}
+	var stdout bytes.Buffer
+	err := run(ctx, []string{"run", "--log-level", "debug", "--http-addr", "127.0.0.1:0", "--lag-interval", "0"},
+		func(k string) string { return vars[k] }, strings.NewReader(""), &stdout, stderr)
+	out := stderr.buf.String()
+	if !strings.Contains(out, `"worker start"`) {
+		t.Fatalf("the worker did not start: %v\n%s", err, out)
+	}
+	if strings.Contains(out+stdout.String(), "SECRET") || err != nil && strings.Contains(err.Error(), "SECRET") {
+		t.Errorf("worker run printed a secret: %v\n%s", err, out)
 	}
 }
