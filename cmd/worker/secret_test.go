@@ -44,6 +44,7 @@ func TestSecrets_NeverPrinted(t *testing.T) {
 		"top":          {"top"},
 		"migrate":      {"migrate"},
 		"stream apply": {"stream", "apply"},
+		"ps":           {"ps"},
 		"config":       {"config"},
 		"config json":  {"config", "--json"},
 	}
