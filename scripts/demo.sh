@@ -9,18 +9,25 @@
 # stdin), the demo keeps the worker and its console up until Enter is
 # pressed (DEMO_HOLD=0 skips the wait).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-
-BIN=${BIN:-bin}
+# A relative NEWSFLOW_DATA_DIR or BIN means relative to where the demo was
+# started, as --data-dir is for the programs.
+START=$PWD
+abs() { case "$1" in /*) printf '%s' "$1" ;; *) printf '%s/%s' "$START" "$1" ;; esac; }
+BIN=$(abs "${BIN:-$(dirname "$0")/../bin}")
 COUNT=${DEMO_COUNT:-600}
-DIR="${NEWSFLOW_DATA_DIR:-./data}/demo"
+DIR="$(abs "${NEWSFLOW_DATA_DIR:-./data}")/demo"
 rm -rf "$DIR"
 mkdir -p "$DIR"
 export NEWSFLOW_DATA_DIR="$DIR"
 export NEWSFLOW_LOG_FORMAT=console
 LOG="$DIR/worker.log"
 
-say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
+# Bold headings on a terminal only: no ANSI codes in a pipe or a file.
+if [ -t 1 ]; then
+	say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
+else
+	say() { printf '\n%s\n' "$*"; }
+fi
 fail() { echo "demo: $*" >&2; echo "--- last lines of $LOG:" >&2; tail -n 20 "$LOG" >&2 || true; exit 1; }
 
 say "Starting a worker (data in $DIR, log in $LOG)"

@@ -163,7 +163,7 @@ func runFeedsWith(ctx context.Context, f feedsFlags, e *env) error {
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(e.getenv, e.stderr)
+	log, err := newServiceLogger(e, e.stderr)
 	if err != nil {
 		return err
 	}
@@ -257,7 +257,7 @@ func newFeedsStatusCmd(e *env) *cobra.Command {
 
 // feedsStatus prints the state of every feed in bucket.
 func feedsStatus(ctx context.Context, conn natsflag.Conn, bucket string, asJSON bool, e *env) error {
-	log, err := newLogger(e.getenv, e.stderr)
+	log, err := newLogger(e, e.stderr)
 	if err != nil {
 		return err
 	}

@@ -68,7 +68,7 @@ func newGenCmd(e *env) *cobra.Command {
 		if err != nil {
 			return usagef("%v", err)
 		}
-		log, err := newLogger(e.getenv, e.stderr)
+		log, err := newLogger(e, e.stderr)
 		if err != nil {
 			return err
 		}
@@ -91,7 +91,7 @@ func newGenCmd(e *env) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		prog := startProgress(e.stderr, func() string { return summary(p.Counts(), 0, time.Since(start)) })
+		prog := startProgress(e.stderr, progressTotal{total: int64(count)}, func() int64 { return settled(p.Counts()) })
 
 		// Generating and encoding run beside publishing: both cost CPU.
 		genCtx, stopGen := context.WithCancel(ctx)

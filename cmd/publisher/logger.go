@@ -8,10 +8,21 @@ import (
 	"newsflow/internal/logging"
 )
 
-// newLogger builds the CLI's logger: console unless NEWSFLOW_LOG_FORMAT says
-// otherwise, since a person usually reads it. A bad value is a usage error.
-func newLogger(getenv func(string) string, w io.Writer) (*zap.Logger, error) {
-	log, err := logging.New(getenv, w, logging.Console)
+// newLogger builds the CLI's logger from --log-level and --log-format: warn
+// on the console by default, since a person usually reads it and the
+// summary is on stdout. A bad value is a usage error.
+func newLogger(e *env, w io.Writer) (*zap.Logger, error) {
+	log, err := logging.Build(w, e.logLevel, e.logFormat, "warn", logging.Console)
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	return log.Named("publisher"), nil
+}
+
+// newServiceLogger is newLogger for `publisher feeds`, a long-running
+// poller like `worker run`: info by default, so its polls show.
+func newServiceLogger(e *env, w io.Writer) (*zap.Logger, error) {
+	log, err := logging.Build(w, e.logLevel, e.logFormat, "info", logging.Console)
 	if err != nil {
 		return nil, usagef("%v", err)
 	}

@@ -31,6 +31,7 @@ import (
 
 	"newsflow/internal/buildinfo"
 	"newsflow/internal/cli"
+	"newsflow/internal/logging"
 )
 
 func main() {
@@ -66,6 +67,11 @@ func newRoot(e *env) *cobra.Command {
 			return usagef("want a command: send, gen or feeds (see publisher --help)")
 		},
 	}
+	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
+		e.stderr = c.ErrOrStderr() // redacting, now that the flags are known
+		return nil
+	}
+	cli.LogFlags(root.PersistentFlags(), &e.logLevel, &e.logFormat, "warn; info for feeds")
 	root.SetIn(e.stdin)
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
@@ -79,4 +85,7 @@ type env struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+
+	logLevel  logging.Level
+	logFormat logging.Format
 }

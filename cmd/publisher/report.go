@@ -3,12 +3,13 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"golang.org/x/term"
+	"github.com/schollz/progressbar/v3"
 
+	"newsflow/internal/cli"
 	"newsflow/internal/publish"
 )
 
@@ -24,43 +25,87 @@ func summary(c publish.Counts, invalid int64, elapsed time.Duration) string {
 		c.Published, c.Retried, c.Duplicates, invalid, c.Failed, c.NotAttempted, rate)
 }
 
-// progress redraws a status line on a terminal while publishing.
+// progress shows a progress bar (schollz/progressbar) on stderr while
+// publishing, when stderr is a terminal; elsewhere it does nothing, so piped
+// and logged output stays clean.
 type progress struct {
+	bar  *progressbar.ProgressBar
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
 
 // isTerminal reports whether w is a terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
+func isTerminal(w io.Writer) bool { return cli.IsTerminal(w) }
+
+// progressTotal is what a bar counts towards: total of unit ("msgs" or
+// bytes), or an unknown total (total < 0: a running count of messages).
+type progressTotal struct {
+	total int64
+	bytes bool
 }
 
-// startProgress shows counts on w every 250ms when w is a terminal, and
-// does nothing otherwise (piped output stays clean).
-func startProgress(w io.Writer, line func() string) *progress {
+// startProgress draws a bar on w every 200ms from current(): with a
+// percentage and an ETA when t.total is known (gen --count in messages,
+// send of regular files in bytes read), a running count otherwise (stdin).
+func startProgress(w io.Writer, t progressTotal, current func() int64) *progress {
 	p := &progress{stop: make(chan struct{})}
 	if !isTerminal(w) {
 		return p
 	}
+	opts := []progressbar.Option{
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionThrottle(100 * time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionSetRenderBlankState(true),
+	}
+	switch {
+	case t.total < 0:
+		opts = append(opts, progressbar.OptionSetDescription("published"), progressbar.OptionShowCount(),
+			progressbar.OptionShowIts(), progressbar.OptionSetItsString("msgs"), progressbar.OptionSpinnerType(14))
+	case t.bytes:
+		opts = append(opts, progressbar.OptionSetDescription("sending"), progressbar.OptionShowBytes(true),
+			progressbar.OptionShowTotalBytes(true), progressbar.OptionSetPredictTime(true))
+	default:
+		opts = append(opts, progressbar.OptionSetDescription("publishing"), progressbar.OptionShowCount(),
+			progressbar.OptionShowIts(), progressbar.OptionSetItsString("msgs"), progressbar.OptionSetPredictTime(true))
+	}
+	p.bar = progressbar.NewOptions64(t.total, opts...)
 	p.wg.Go(func() {
-		t := time.NewTicker(250 * time.Millisecond)
-		defer t.Stop()
+		tk := time.NewTicker(200 * time.Millisecond)
+		defer tk.Stop()
 		for {
 			select {
 			case <-p.stop:
-				fmt.Fprint(w, "\r\x1b[K")
 				return
-			case <-t.C:
-				fmt.Fprint(w, "\r\x1b[K", line())
+			case <-tk.C:
+				_ = p.bar.Set64(current())
 			}
 		}
 	})
 	return p
 }
 
-// end stops the progress line and clears it.
+// end stops the bar and clears its line.
 func (p *progress) end() {
 	close(p.stop)
 	p.wg.Wait()
+	if p.bar != nil {
+		_ = p.bar.Clear()
+	}
+}
+
+// settled counts the messages whose outcome is known.
+func settled(c publish.Counts) int64 { return c.Published + c.Duplicates + c.Failed }
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n.Add(int64(n))
+	return n, err
 }

@@ -61,7 +61,7 @@ func newSendCmd(e *env) *cobra.Command {
 			}
 			inputs = append(inputs, in)
 		}
-		log, err := newLogger(e.getenv, e.stderr)
+		log, err := newLogger(e, e.stderr)
 		if err != nil {
 			return err
 		}
@@ -78,7 +78,21 @@ func newSendCmd(e *env) *cobra.Command {
 			return err
 		}
 		s := sender{p: p, subject: cf.subject, validate: !noValidate, stderr: e.stderr}
-		prog := startProgress(e.stderr, func() string { return summary(p.Counts(), s.invalid.Load(), time.Since(start)) })
+		// Regular files give a total in bytes; stdin or a pipe a running count.
+		total, read := progressTotal{bytes: true}, new(atomic.Int64)
+		for i, in := range inputs {
+			if in.size < 0 {
+				total = progressTotal{total: -1}
+				break
+			}
+			total.total += in.size
+			inputs[i].r = countingReader{r: in.r, n: read}
+		}
+		current := read.Load
+		if total.total < 0 {
+			current = func() int64 { return settled(p.Counts()) }
+		}
+		prog := startProgress(e.stderr, total, current)
 		var readErr error
 		for _, in := range inputs {
 			if readErr = s.sendAll(ctx, in); readErr != nil {
@@ -119,19 +133,24 @@ func outcome(ctx context.Context, readErr error, c publish.Counts, invalid int64
 // input is one named source of lines.
 type input struct {
 	name  string // as shown in errors: the file name or "stdin"
+	size  int64  // bytes of a regular file, -1 for stdin or a pipe
 	r     io.Reader
 	close func() error
 }
 
 func openInput(name string, stdin io.Reader) (input, error) {
 	if name == "-" {
-		return input{name: "stdin", r: stdin, close: func() error { return nil }}, nil
+		return input{name: "stdin", size: -1, r: stdin, close: func() error { return nil }}, nil
 	}
 	f, err := os.Open(name)
 	if err != nil {
 		return input{}, err
 	}
-	return input{name: name, r: f, close: f.Close}, nil
+	size := int64(-1)
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		size = fi.Size()
+	}
+	return input{name: name, size: size, r: f, close: f.Close}, nil
 }
 
 // sender turns lines into publishes.

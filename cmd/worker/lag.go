@@ -97,23 +97,35 @@ func newLagCmd(e *env) *cobra.Command {
 			}
 		}
 
+		// Redraw in place on a terminal; elsewhere (a pipe, a file) print
+		// one sample after another, without ANSI codes.
+		redraw := watch && !asJSON && isTerminal(e.stdout)
 		if _, err := sample(); err != nil {
 			return err
 		}
 		if !wait() {
 			return nil
 		}
+		first := true
 		for {
 			lags, err := sample()
 			if err != nil {
 				if !watch || ctx.Err() != nil {
 					return err
 				}
-				fmt.Fprintf(e.stdout, "\x1b[H\x1b[2Jlag: %v\n", err)
+				if redraw {
+					fmt.Fprint(e.stdout, clearScreen)
+				}
+				fmt.Fprintf(e.stdout, "lag: %v\n", err)
 			} else {
 				var buf bytes.Buffer
 				if watch && !asJSON {
-					buf.WriteString("\x1b[H\x1b[2J")
+					if redraw {
+						buf.WriteString(clearScreen)
+					} else if !first {
+						buf.WriteString("\n")
+					}
+					first = false
 					fmt.Fprintf(&buf, "%s  stream %s  every %s  (Ctrl-C to quit)\n\n", time.Now().Format(time.TimeOnly), nf.stream, interval)
 				}
 				if asJSON {
@@ -134,6 +146,9 @@ func newLagCmd(e *env) *cobra.Command {
 	}
 	return cmd
 }
+
+// clearScreen moves the cursor home and clears a terminal.
+const clearScreen = "\x1b[H\x1b[2J"
 
 func writeLagJSON(w io.Writer, lags []telemetry.Lag) error { return writeJSONLines(w, "lag", lags) }
 

@@ -8,8 +8,13 @@ import (
 	"newsflow/internal/logging"
 )
 
-// newLogger builds the process logger: JSON unless NEWSFLOW_LOG_FORMAT says
-// otherwise, since the worker's logs go to collectors.
-func newLogger(getenv func(string) string, w io.Writer) (*zap.Logger, error) {
-	return logging.New(getenv, w, logging.JSON)
+// newLogger builds the process logger from --log-level and --log-format.
+// `worker run` logs at info in JSON, since its logs go to collectors; the
+// other commands, which a person runs, at warn on the console, so no log
+// line mixes into their output.
+func newLogger(e *env, w io.Writer, isRun bool) (*zap.Logger, error) {
+	if isRun {
+		return logging.Build(w, e.logLevel, e.logFormat, "info", logging.JSON)
+	}
+	return logging.Build(w, e.logLevel, e.logFormat, "warn", logging.Console)
 }

@@ -20,6 +20,7 @@ import (
 
 	"newsflow/internal/buildinfo"
 	"newsflow/internal/cli"
+	"newsflow/internal/logging"
 )
 
 // defaultGCPercent is the garbage collector's target when GOGC is unset. The
@@ -60,6 +61,9 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	log    *zap.Logger
+
+	logLevel  logging.Level
+	logFormat logging.Format
 }
 
 // run is the whole program; main only adds the process's environment. The
@@ -81,13 +85,15 @@ func newRoot(e *env) *cobra.Command {
 		Short: "consume news from JetStream, enrich each story once and commit batches",
 		Long: "worker consumes news from JetStream, enriches each unique story once and commits each batch in one\n" +
 			"database transaction before acking it. Configuration flags also read an environment variable\n" +
-			"(shown in each command's --help); logging: NEWSFLOW_LOG_LEVEL, NEWSFLOW_LOG_FORMAT.",
+			"(shown in each command's --help). Logs go to stderr: at info in JSON for run, at warn on the console\n" +
+			"for the other commands (--log-level, --log-format).",
 		Version: buildinfo.String(),
 		RunE: func(*cobra.Command, []string) error {
-			return cli.Usagef("want a command: run, migrate, lag, top, dlq, stream, ps, console (see worker --help)")
+			return cli.Usagef("want a command: run, config, migrate, lag, top, dlq, stream, ps, console (see worker --help)")
 		},
 		PersistentPreRunE: func(c *cobra.Command, _ []string) error {
-			log, err := newLogger(e.getenv, e.stderr)
+			e.stderr = c.ErrOrStderr() // redacting, now that the flags are known
+			log, err := newLogger(e, e.stderr, c.Name() == "run" && c.Parent() == c.Root())
 			if err != nil {
 				return cli.AsUsage(err)
 			}
@@ -95,10 +101,11 @@ func newRoot(e *env) *cobra.Command {
 			return nil
 		},
 	}
+	cli.LogFlags(root.PersistentFlags(), &e.logLevel, &e.logFormat, "warn; info for worker run")
 	root.SetIn(e.stdin)
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
-	root.AddCommand(newRunCmd(e), newMigrateCmd(e), newLagCmd(e), newTopCmd(e), newDLQCmd(e), newStreamCmd(e), newPsCmd(e),
+	root.AddCommand(newRunCmd(e), newConfigCmd(e), newMigrateCmd(e), newLagCmd(e), newTopCmd(e), newDLQCmd(e), newStreamCmd(e), newPsCmd(e),
 		newConsoleCmd(e))
 	return root
 }

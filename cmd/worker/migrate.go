@@ -22,6 +22,7 @@ func (f *databaseFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.databaseURL, "database-url", "", "Postgres URL; empty means SQLite at <data-dir>/newsflow.db")
 	fs.StringVar(&f.dataDir, "data-dir", natsflag.DefaultDataDir, "directory of the embedded mode's state (SQLite file)")
 	cli.Config(fs, "Database", "database-url", "data-dir")
+	cli.Path(fs, "data-dir")
 }
 
 func newMigrateCmd(e *env) *cobra.Command {

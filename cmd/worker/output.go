@@ -4,16 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 
-	"golang.org/x/term"
+	"newsflow/internal/cli"
 )
 
 // isTerminal reports whether v (stdin, stdout) is a terminal.
-func isTerminal(v any) bool {
-	f, ok := v.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
-}
+func isTerminal(v any) bool { return cli.IsTerminal(v) }
 
 // writeJSONLines writes one JSON object per line, the --json output of the
 // subcommands that list things; what names the subcommand in errors.

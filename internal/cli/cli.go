@@ -27,6 +27,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -65,7 +66,17 @@ const (
 	annSource = "newsflow.source"
 	annMin    = "newsflow.min" // [value, "incl"|"excl"]
 	annMax    = "newsflow.max" // [value]
+	annPath   = "newsflow.path"
 )
+
+// Path marks the named flags as file system paths: Load (and LoadEnv) make a
+// relative value absolute against the current directory, so every part of
+// the program, and every message, names the same place wherever it runs.
+func Path(fs *pflag.FlagSet, names ...string) {
+	for _, n := range names {
+		lookup(fs, n).Annotations[annPath] = []string{"true"}
+	}
+}
 
 // OptionsGroup is the help heading of options.
 const OptionsGroup = "Options"
@@ -90,6 +101,7 @@ func Config(fs *pflag.FlagSet, group string, names ...string) {
 		f.Annotations[annGroup] = []string{group}
 		f.Annotations[annEnv] = []string{EnvName(n)}
 		delete(f.Annotations, annOption)
+		markSecret(f)
 	}
 }
 
@@ -101,6 +113,7 @@ func Options(fs *pflag.FlagSet, names ...string) {
 		f.Annotations[annGroup] = []string{OptionsGroup}
 		f.Annotations[annOption] = []string{"true"}
 		delete(f.Annotations, annEnv)
+		markSecret(f)
 	}
 }
 
@@ -241,6 +254,15 @@ func Name(fs *pflag.FlagSet, name string) string {
 // environment variable (when getenv returns a non-empty value), then checks
 // every flag's value rule. Errors are usage errors (*UsageError).
 func Load(fs *pflag.FlagSet, getenv func(string) string) error {
+	if err := LoadEnv(fs, getenv); err != nil {
+		return err
+	}
+	return CheckRules(fs)
+}
+
+// LoadEnv is Load without the value rules: it only sets configuration flags
+// from their variables. A value that does not parse is a usage error.
+func LoadEnv(fs *pflag.FlagSet, getenv func(string) string) error {
 	var errs []error
 	fs.VisitAll(func(f *pflag.Flag) {
 		env := Env(f)
@@ -260,6 +282,28 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) error {
 	if len(errs) > 0 {
 		return &UsageError{errs[0]}
 	}
+	fs.VisitAll(func(f *pflag.Flag) {
+		if len(errs) > 0 || len(f.Annotations[annPath]) == 0 || f.Value.String() == "" {
+			return
+		}
+		abs, err := filepath.Abs(f.Value.String())
+		if err == nil {
+			err = f.Value.Set(abs) // not fs.Set: the value's source stays what it was
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("invalid value %q for %s: %v", f.Value.String(), Name(fs, f.Name), err))
+		}
+	})
+	if len(errs) > 0 {
+		return &UsageError{errs[0]}
+	}
+	return nil
+}
+
+// CheckRules checks every flag's value rule (Positive, AtLeast, ...); the
+// error, a usage error, names the first flag out of range.
+func CheckRules(fs *pflag.FlagSet) error {
+	var errs []error
 	fs.VisitAll(func(f *pflag.Flag) {
 		if len(errs) > 0 {
 			return

@@ -81,6 +81,18 @@ func RequireSubcommand(c *cobra.Command) {
 	}
 }
 
+const annDeferRules = "newsflow.deferRules"
+
+// DeferRules makes Execute load c's variables but leave the value rules to
+// c itself (CheckRules), for a command that shows the configuration before
+// it judges it (worker config).
+func DeferRules(c *cobra.Command) {
+	if c.Annotations == nil {
+		c.Annotations = map[string]string{}
+	}
+	c.Annotations[annDeferRules] = "true"
+}
+
 var unknownCommand = regexp.MustCompile(`^unknown command "([^"]*)" for "([^"]*)"`)
 
 // Execute runs root with args (never os.Args). Once cobra has chosen the
@@ -88,6 +100,11 @@ var unknownCommand = regexp.MustCompile(`^unknown command "([^"]*)" for "([^"]*)
 // rules, then root's own PersistentPreRunE runs (subcommands must not set
 // one). Anything that fails before the command runs is a usage error; the
 // returned error is one line.
+//
+// Secrets never leave through Execute: the returned error is redacted
+// (internal/redact, with the literal values of every secret flag and its
+// variable), and once the flags are loaded root's stderr (cmd.ErrOrStderr(),
+// where commands write their logs) is a redacting writer.
 func Execute(ctx context.Context, root *cobra.Command, args []string, getenv func(string) string) error {
 	if args == nil {
 		args = []string{}
@@ -103,10 +120,15 @@ func Execute(ctx context.Context, root *cobra.Command, args []string, getenv fun
 	hook := root.PersistentPreRunE
 	loaded := false
 	root.PersistentPreRunE = func(c *cobra.Command, a []string) error {
-		if err := Load(c.Flags(), getenv); err != nil {
+		load := Load
+		if c.Annotations[annDeferRules] != "" {
+			load = LoadEnv
+		}
+		if err := load(c.Flags(), getenv); err != nil {
 			return err
 		}
 		loaded = true
+		root.SetErr(Redactor(root, getenv).Writer(root.ErrOrStderr()))
 		if hook != nil {
 			return hook(c, a)
 		}
@@ -116,6 +138,7 @@ func Execute(ctx context.Context, root *cobra.Command, args []string, getenv fun
 	if err == nil {
 		return nil
 	}
+	r := Redactor(root, getenv)
 	if !loaded {
 		if m := unknownCommand.FindStringSubmatch(err.Error()); m != nil {
 			msg := fmt.Sprintf("unknown command %q for %q", m[1], m[2])
@@ -126,7 +149,7 @@ func Execute(ctx context.Context, root *cobra.Command, args []string, getenv fun
 		}
 		err = AsUsage(err)
 	}
-	return oneLine(err)
+	return r.Error(oneLine(err))
 }
 
 // oneLine folds a multi-line error into one line, keeping its type.
@@ -141,7 +164,18 @@ func oneLine(err error) error {
 			parts = append(parts, l)
 		}
 	}
-	folded := errors.New(strings.Join(parts, "; "))
+	var b strings.Builder
+	for i, p := range parts {
+		if i > 0 {
+			if strings.HasSuffix(parts[i-1], ":") {
+				b.WriteString(" ") // "failed to connect to x:" introduces what follows
+			} else {
+				b.WriteString("; ")
+			}
+		}
+		b.WriteString(p)
+	}
+	folded := errors.New(b.String())
 	if ExitCode(err) == 2 {
 		return &UsageError{folded}
 	}

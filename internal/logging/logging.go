@@ -1,11 +1,14 @@
 // Package logging builds the one *zap.Logger each newsflow command creates in
-// main, configured from the environment: NEWSFLOW_LOG_LEVEL (debug, info,
-// warn or error; default info) and NEWSFLOW_LOG_FORMAT (json or console;
-// the default is the command's). Packages get the logger passed in and name
-// it; they never build their own.
+// main, at a level (debug, info, warn or error) and in a format (json or
+// console). The commands take both from --log-level and --log-format
+// (variables NEWSFLOW_LOG_LEVEL and NEWSFLOW_LOG_FORMAT) through Level and
+// Format; New reads the variables directly for callers without flags.
+// Durations are written with their unit ("1.5s"). Packages get the logger
+// passed in and name it; they never build their own.
 package logging
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
@@ -13,28 +16,66 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
-// Formats of NEWSFLOW_LOG_FORMAT.
+// Formats of --log-format.
 const (
 	JSON    = "json"
 	Console = "console"
 )
 
-// New returns a logger writing to w, at the level and in the format the
-// environment (read through getenv) asks for; defaultFormat applies when
-// NEWSFLOW_LOG_FORMAT is unset. A bad value is an error naming the variable.
-func New(getenv func(string) string, w io.Writer, defaultFormat string) (*zap.Logger, error) {
-	level := zapcore.InfoLevel
-	if v := getenv("NEWSFLOW_LOG_LEVEL"); v != "" {
-		if err := level.UnmarshalText([]byte(v)); err != nil {
-			return nil, fmt.Errorf("invalid NEWSFLOW_LOG_LEVEL %q: want debug, info, warn or error", v)
-		}
+// Level is a flag value (pflag.Value) naming a log level; empty means the
+// command's default.
+type Level string
+
+func (l *Level) String() string { return string(*l) }
+
+// Type is the flag's value type in help.
+func (l *Level) Type() string { return "level" }
+
+// Set accepts debug, info, warn or error.
+func (l *Level) Set(v string) error {
+	var z zapcore.Level
+	if v != "" && (z.UnmarshalText([]byte(v)) != nil || z > zapcore.ErrorLevel) {
+		return errors.New("want debug, info, warn or error")
 	}
-	encCfg := zap.NewProductionEncoderConfig()
-	encCfg.EncodeTime = zapcore.ISO8601TimeEncoder
-	format := getenv("NEWSFLOW_LOG_FORMAT")
+	*l = Level(v)
+	return nil
+}
+
+// Format is a flag value (pflag.Value) naming a log format; empty means the
+// command's default.
+type Format string
+
+func (f *Format) String() string { return string(*f) }
+
+// Type is the flag's value type in help.
+func (f *Format) Type() string { return "format" }
+
+// Set accepts json or console.
+func (f *Format) Set(v string) error {
+	if v != "" && v != JSON && v != Console {
+		return errors.New("want json or console")
+	}
+	*f = Format(v)
+	return nil
+}
+
+// Build returns a logger writing to w at level in format; an empty level or
+// format means defaultLevel or defaultFormat. A bad value is an error saying
+// what is valid.
+func Build(w io.Writer, level Level, format Format, defaultLevel Level, defaultFormat Format) (*zap.Logger, error) {
+	if level == "" {
+		level = defaultLevel
+	}
 	if format == "" {
 		format = defaultFormat
 	}
+	var lv zapcore.Level
+	if err := (&level).Set(string(level)); err != nil || lv.UnmarshalText([]byte(level)) != nil {
+		return nil, fmt.Errorf("invalid log level %q: want debug, info, warn or error", level)
+	}
+	encCfg := zap.NewProductionEncoderConfig()
+	encCfg.EncodeTime = zapcore.ISO8601TimeEncoder
+	encCfg.EncodeDuration = zapcore.StringDurationEncoder
 	var enc zapcore.Encoder
 	switch format {
 	case JSON:
@@ -43,7 +84,25 @@ func New(getenv func(string) string, w io.Writer, defaultFormat string) (*zap.Lo
 		encCfg.EncodeLevel = zapcore.CapitalLevelEncoder
 		enc = zapcore.NewConsoleEncoder(encCfg)
 	default:
-		return nil, fmt.Errorf("invalid NEWSFLOW_LOG_FORMAT %q: want json or console", format)
+		return nil, fmt.Errorf("invalid log format %q: want json or console", format)
 	}
-	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), level)), nil
+	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), lv)), nil
+}
+
+// New returns a logger writing to w, at the level and in the format the
+// environment (read through getenv) asks for: NEWSFLOW_LOG_LEVEL (default
+// info) and NEWSFLOW_LOG_FORMAT (default defaultFormat). A bad value is an
+// error naming the variable.
+func New(getenv func(string) string, w io.Writer, defaultFormat string) (*zap.Logger, error) {
+	var (
+		level  Level
+		format Format
+	)
+	if v := getenv("NEWSFLOW_LOG_LEVEL"); level.Set(v) != nil {
+		return nil, fmt.Errorf("invalid NEWSFLOW_LOG_LEVEL %q: want debug, info, warn or error", v)
+	}
+	if v := getenv("NEWSFLOW_LOG_FORMAT"); format.Set(v) != nil {
+		return nil, fmt.Errorf("invalid NEWSFLOW_LOG_FORMAT %q: want json or console", v)
+	}
+	return Build(w, level, format, "info", Format(defaultFormat))
 }

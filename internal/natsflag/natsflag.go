@@ -10,7 +10,6 @@ package natsflag
 
 import (
 	"fmt"
-	"net/url"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -20,6 +19,7 @@ import (
 
 	"newsflow/internal/cli"
 	"newsflow/internal/embedded"
+	"newsflow/internal/redact"
 	"newsflow/internal/stream"
 )
 
@@ -40,6 +40,7 @@ func (c *Conn) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&c.URL, "nats-url", "", "NATS server URL, or a comma-separated list; empty means the embedded server of a worker running with the same --data-dir")
 	fs.StringVar(&c.DataDir, "data-dir", DefaultDataDir, "directory of the embedded mode's state (JetStream store, SQLite file, nats.url)")
 	cli.Config(fs, "Connections", "nats-url", "data-dir")
+	cli.Path(fs, "data-dir")
 }
 
 // Connect dials URL or, when it is empty, the embedded server a worker
@@ -139,11 +140,6 @@ func (s *Stream) Config() (stream.Config, error) {
 	return sc, nil
 }
 
-// RedactURL hides the password of a connection URL, for logs and errors.
-func RedactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	return u.Redacted()
-}
+// RedactURL hides the passwords and tokens of a connection URL or URL
+// list, for logs and errors; it is redact.String.
+func RedactURL(raw string) string { return redact.String(raw) }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/url"
 	"os"
 	"path/filepath"
 
@@ -13,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"newsflow/internal/news"
+	"newsflow/internal/redact"
 )
 
 // DB is what the worker's commands need of either store.
@@ -38,7 +38,7 @@ func Open(ctx context.Context, databaseURL, dataDir string, pool PoolConfig, exi
 	if databaseURL != "" {
 		p, err := OpenPostgres(ctx, databaseURL, pool, log, reg)
 		if err != nil {
-			return nil, fmt.Errorf("open Postgres at %s (DATABASE_URL): %w", redactURL(databaseURL), err)
+			return nil, fmt.Errorf("open Postgres at %s (DATABASE_URL): %w", redact.String(databaseURL), err)
 		}
 		return p, nil
 	}
@@ -54,13 +54,4 @@ func Open(ctx context.Context, databaseURL, dataDir string, pool PoolConfig, exi
 		return nil, fmt.Errorf("open SQLite at %s: %w", path, err)
 	}
 	return s, nil
-}
-
-// redactURL hides the password of a connection URL, for errors.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	return u.Redacted()
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/url"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -22,6 +21,7 @@ import (
 	"newsflow/internal/enrich"
 	"newsflow/internal/llm"
 	"newsflow/internal/news"
+	"newsflow/internal/redact"
 	"newsflow/internal/store"
 	"newsflow/internal/telemetry"
 )
@@ -182,7 +182,7 @@ func (svc *Service) openNATS(context.Context) error {
 		nats.ReconnectHandler(func(*nats.Conn) { log.Info("NATS reconnected") }),
 		nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
 	if err != nil {
-		return fmt.Errorf("connect to NATS at %s (NATS_URL): %w", redactURL(u), err)
+		return fmt.Errorf("connect to NATS at %s (NATS_URL): %w", redact.String(u), err)
 	}
 	svc.onClose(func() {
 		if derr := nc.Drain(); derr != nil && !errors.Is(derr, nats.ErrConnectionClosed) {
@@ -509,13 +509,4 @@ func (a cacheAdapter) GetMany(ctx context.Context, keys []string) (map[string][]
 func (a cacheAdapter) Do(ctx context.Context, key string, fn func(context.Context) ([]byte, error)) ([]byte, bool, error) {
 	v, src, err := a.t.Do(ctx, key, fn)
 	return v, src == cache.SourceComputed, err
-}
-
-// redactURL hides the password of a connection URL, for errors.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	return u.Redacted()
 }
