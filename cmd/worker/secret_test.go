@@ -45,6 +45,7 @@ func TestSecrets_NeverPrinted(t *testing.T) {
 		"migrate":      {"migrate"},
 		"stream apply": {"stream", "apply"},
 		"ps":           {"ps"},
+		"console":      {"console", "--addr", "127.0.0.1:0"},
 		"config":       {"config"},
 		"config json":  {"config", "--json"},
 	}
