@@ -1,0 +1,135 @@
+package story
+
+import (
+	"sync"
+
+	"newsflow/internal/news"
+)
+
+// bucketCap bounds the members one LSH bucket lists: the first ones of a
+// cluster suffice to find it, and a bucket that every post of a template
+// lands in must not grow without bound.
+const bucketCap = 32
+
+// item is one article to assign.
+type item struct {
+	id    news.Hash
+	sk    *Sketch
+	bands [Bands]uint64
+}
+
+// result is the index's decision for one item.
+type result struct {
+	story    news.Hash
+	kind     Kind
+	checked  int
+	rejected [numGuards]int
+}
+
+// member is one article of the in-process index.
+type member struct {
+	id, story news.Hash
+	sk        *Sketch // nil: exact lookups only
+}
+
+// generation is one window's worth of the in-process index.
+type generation struct {
+	n       int64
+	members map[news.Hash]*member
+	buckets map[uint64][]*member
+}
+
+func newGeneration(n int64) *generation {
+	return &generation{n: n, members: map[news.Hash]*member{}, buckets: map[uint64][]*member{}}
+}
+
+// memory is the in-process index: the same decisions as the Redis one, in
+// two generations of maps, the current one bounded to max members (when it
+// fills up it becomes the previous one).
+type memory struct {
+	mu        sync.Mutex
+	max       int
+	need      int
+	cur, prev *generation
+}
+
+func newMemory(max, need int) *memory {
+	return &memory{max: max, need: need, cur: newGeneration(0), prev: newGeneration(-1)}
+}
+
+// size returns the number of members held.
+func (m *memory) size() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.cur.members) + len(m.prev.members)
+}
+
+// rotate makes gen the current generation.
+func (m *memory) rotate(gen int64) {
+	switch {
+	case gen == m.cur.n:
+	case gen == m.cur.n+1:
+		m.prev, m.cur = m.cur, newGeneration(gen)
+	case gen > m.cur.n:
+		m.prev, m.cur = newGeneration(gen-1), newGeneration(gen)
+	}
+	if len(m.cur.members) >= m.max {
+		m.prev, m.cur = m.cur, newGeneration(m.cur.n)
+	}
+}
+
+// assign decides the items in order, each seeing the ones before it.
+func (m *memory) assign(gen int64, items []item) []result {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.rotate(gen)
+	out := make([]result, len(items))
+	for i := range items {
+		out[i] = m.assignOne(&items[i])
+	}
+	return out
+}
+
+func (m *memory) assignOne(it *item) result {
+	if mb, ok := m.cur.members[it.id]; ok {
+		return result{story: mb.story, kind: Exact}
+	}
+	if mb, ok := m.prev.members[it.id]; ok {
+		m.cur.members[it.id] = mb
+		return result{story: mb.story, kind: Exact}
+	}
+	r := result{story: it.id, kind: Founded}
+	if it.sk != nil && !it.sk.Empty() {
+		seen := map[news.Hash]bool{}
+		best := -1
+		for _, key := range it.bands {
+			for _, g := range [2]*generation{m.cur, m.prev} {
+				for _, c := range g.buckets[key] {
+					if seen[c.id] {
+						continue
+					}
+					seen[c.id] = true
+					r.checked++
+					kind, guard, matches := compare(it.sk, c.sk, m.need)
+					if kind == Founded {
+						r.rejected[guard]++
+						continue
+					}
+					if matches > best {
+						best, r.story, r.kind = matches, c.story, kind
+					}
+				}
+			}
+		}
+	}
+	mb := &member{id: it.id, story: r.story, sk: it.sk}
+	m.cur.members[it.id] = mb
+	if it.sk != nil && !it.sk.Empty() {
+		for _, key := range it.bands {
+			if b := m.cur.buckets[key]; len(b) < bucketCap {
+				m.cur.buckets[key] = append(b, mb)
+			}
+		}
+	}
+	return r
+}

@@ -1,0 +1,204 @@
+package story
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"newsflow/internal/news"
+)
+
+// assignScript decides one batch in Redis, atomically: the same algorithm as
+// memory.assignOne, over two hashes, the current generation (KEYS[1], which
+// it writes and expires) and the previous one (KEYS[2], read only).
+//
+// Fields: m:<id> story id; s:<id> signature (Bins×4 bytes), c:<id> shingle
+// count, n:<id> numbers, a:<id> names (8 bytes per hash); b:<band key>
+// member ids (32 bytes each, at most bucketCap).
+//
+// ARGV: need (signature values that must agree), ttl seconds, bucket cap,
+// then per item: id, signature ("" for none), shingles, numbers, names, band
+// keys (Bands×8 bytes). It returns per item: story id, kind, candidates
+// checked, and rejections by guard (numbers, names, short, resemblance).
+var assignScript = redis.NewScript(`
+local cur, prev = KEYS[1], KEYS[2]
+local need, ttl, cap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local bins, minContain = 128, 8
+
+local function nested(a, b)
+  if #a > #b then a, b = b, a end
+  if #a == 0 then return true end
+  local set = {}
+  for i = 1, #b, 8 do set[string.sub(b, i, i + 7)] = true end
+  for i = 1, #a, 8 do
+    if not set[string.sub(a, i, i + 7)] then return false end
+  end
+  return true
+end
+
+-- compare returns kind (0 new, 2 near, 3 contained), guard (1 numbers,
+-- 2 names, 3 short, 4 resemblance) and the agreeing values.
+local function compare(sig, cnt, nums, names, csig, ccnt, cnums, cnames)
+  if not nested(nums, cnums) then return 0, 1, 0 end
+  if not nested(names, cnames) then return 0, 2, 0 end
+  local m = 0
+  for i = 1, bins * 4, 4 do
+    if string.sub(sig, i, i + 3) == string.sub(csig, i, i + 3) then m = m + 1 end
+  end
+  if m >= need then return 2, 0, m end
+  local short = math.min(cnt, ccnt)
+  if short < minContain then return 0, 3, m end
+  if 20 * m * (cnt + ccnt) >= 17 * (bins + m) * short then return 3, 0, m end
+  return 0, 4, m
+end
+
+local out = {}
+local n = (#ARGV - 3) / 6
+for i = 0, n - 1 do
+  local a = 4 + i * 6
+  local id, sig, cnt, nums, names, bands = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
+  local story, kind = redis.call('HGET', cur, 'm:' .. id), 1
+  local checked, rej = 0, {0, 0, 0, 0}
+  if not story then
+    story = redis.call('HGET', prev, 'm:' .. id)
+    if story then redis.call('HSET', cur, 'm:' .. id, story) end
+  end
+  if not story then
+    story, kind = id, 0
+    if #sig > 0 then
+      local seen, best = {}, -1
+      for b = 1, #bands, 8 do
+        local f = 'b:' .. string.sub(bands, b, b + 7)
+        for _, key in ipairs({cur, prev}) do
+          local bucket = redis.call('HGET', key, f)
+          if bucket then
+            for j = 1, #bucket, 32 do
+              local c = string.sub(bucket, j, j + 31)
+              if not seen[c] then
+                seen[c] = true
+                local v = redis.call('HMGET', cur, 's:' .. c, 'c:' .. c, 'n:' .. c, 'a:' .. c, 'm:' .. c)
+                if not v[1] then
+                  v = redis.call('HMGET', prev, 's:' .. c, 'c:' .. c, 'n:' .. c, 'a:' .. c, 'm:' .. c)
+                end
+                if v[1] and v[5] then
+                  checked = checked + 1
+                  local k, g, m = compare(sig, cnt, nums, names, v[1], tonumber(v[2]), v[3], v[4])
+                  if k == 0 then
+                    rej[g] = rej[g] + 1
+                  elseif m > best then
+                    best, story, kind = m, v[5], k
+                  end
+                end
+              end
+            end
+          end
+        end
+      end
+    end
+    if #sig > 0 then
+      redis.call('HSET', cur, 'm:' .. id, story, 's:' .. id, sig, 'c:' .. id, cnt, 'n:' .. id, nums, 'a:' .. id, names)
+      for b = 1, #bands, 8 do
+        local f = 'b:' .. string.sub(bands, b, b + 7)
+        local bucket = redis.call('HGET', cur, f) or ''
+        if #bucket < cap * 32 then redis.call('HSET', cur, f, bucket .. id) end
+      end
+    else
+      redis.call('HSET', cur, 'm:' .. id, story)
+    end
+  end
+  out[#out + 1] = story
+  out[#out + 1] = kind
+  out[#out + 1] = checked
+  for g = 1, 4 do out[#out + 1] = rej[g] end
+end
+redis.call('EXPIRE', cur, ttl)
+return out
+`)
+
+// resultFields is the number of values the script returns per item.
+const resultFields = 7
+
+// redisIndex is the cluster-wide index: one script call per batch.
+type redisIndex struct {
+	rdb    redis.UniversalClient
+	prefix string
+	need   int
+	window time.Duration
+}
+
+// key returns the hash of generation gen.
+func (r *redisIndex) key(gen int64) string {
+	return r.prefix + "story:g:" + strconv.FormatInt(gen, 10)
+}
+
+// assign decides the items in order, in one round trip.
+func (r *redisIndex) assign(ctx context.Context, gen int64, items []item) ([]result, error) {
+	args := make([]any, 0, 3+6*len(items))
+	ttl := int64((2*r.window + time.Minute) / time.Second)
+	args = append(args, r.need, ttl, bucketCap)
+	buf := make([]byte, 0, len(items)*(Bins*4+Bands*8+64))
+	for i := range items {
+		it := &items[i]
+		args = append(args, string(it.id[:]))
+		if it.sk == nil || it.sk.Empty() {
+			args = append(args, "", 0, "", "", "")
+			continue
+		}
+		start := len(buf)
+		for _, v := range it.sk.Sig {
+			buf = binary.BigEndian.AppendUint32(buf, v)
+		}
+		sig := buf[start:len(buf):len(buf)]
+		var nums, names []byte
+		nums, buf = appendHashes(buf, it.sk.Numbers)
+		names, buf = appendHashes(buf, it.sk.Names)
+		start = len(buf)
+		for _, k := range it.bands {
+			buf = binary.BigEndian.AppendUint64(buf, k)
+		}
+		bands := buf[start:len(buf):len(buf)]
+		args = append(args, sig, it.sk.Shingles, nums, names, bands)
+	}
+	res, err := assignScript.Run(ctx, r.rdb, []string{r.key(gen), r.key(gen - 1)}, args...).Slice()
+	if err != nil {
+		return nil, fmt.Errorf("story: assign %d articles in redis: %w", len(items), err)
+	}
+	if len(res) != resultFields*len(items) {
+		return nil, fmt.Errorf("story: assign %d articles in redis: got %d values, want %d", len(items), len(res), resultFields*len(items))
+	}
+	out := make([]result, len(items))
+	for i := range out {
+		v := res[i*resultFields : (i+1)*resultFields]
+		s, ok := v[0].(string)
+		if !ok || len(s) != len(news.Hash{}) {
+			return nil, fmt.Errorf("story: assign in redis: bad story id %T of length %d", v[0], len(s))
+		}
+		copy(out[i].story[:], s)
+		nums := make([]int64, resultFields-1)
+		for j := range nums {
+			if nums[j], ok = v[j+1].(int64); !ok {
+				return nil, fmt.Errorf("story: assign in redis: value %d is %T, want an integer", j+1, v[j+1])
+			}
+		}
+		out[i].kind, out[i].checked = Kind(nums[0]), int(nums[1])
+		for g := range 4 {
+			out[i].rejected[g+1] = int(nums[2+g])
+		}
+	}
+	return out, nil
+}
+
+// appendHashes appends hs as 8-byte big-endian values to buf and returns
+// them and the grown buffer; the slice is capped so later appends do not
+// overwrite it.
+func appendHashes(buf []byte, hs []uint64) ([]byte, []byte) {
+	start := len(buf)
+	for _, h := range hs {
+		buf = binary.BigEndian.AppendUint64(buf, h)
+	}
+	return buf[start:len(buf):len(buf)], buf
+}
