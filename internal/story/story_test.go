@@ -27,7 +27,9 @@ type pair struct {
 	merge bool
 }
 
-func msg(title, body string) news.Message { return news.Message{ID: title, Source: "s", Title: title, Body: body} }
+func msg(title, body string) news.Message {
+	return news.Message{ID: title, Source: "s", Title: title, Body: body}
+}
 
 func pairs() []pair {
 	lines := strings.Split(quakeBody, "\n")
