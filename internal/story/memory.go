@@ -6,10 +6,14 @@ import (
 	"newsflow/internal/news"
 )
 
-// bucketCap bounds the members one LSH bucket lists: the first ones of a
-// cluster suffice to find it, and a bucket that every post of a template
-// lands in must not grow without bound.
+// bucketCap bounds the members one LSH bucket lists, the newest ones: a
+// bucket that every post of a template lands in must not grow without
+// bound, and a new variant is most likely of a recent story.
 const bucketCap = 32
+
+// maxCandidates bounds the candidates verified per article, newest of each
+// bucket first: posts of one template can share most bands.
+const maxCandidates = 64
 
 // item is one article to assign.
 type item struct {
@@ -102,11 +106,17 @@ func (m *memory) assignOne(it *item) result {
 	if it.sk != nil && !it.sk.Empty() {
 		seen := map[news.Hash]bool{}
 		best := -1
+	bands:
 		for _, key := range it.bands {
 			for _, g := range [2]*generation{m.cur, m.prev} {
-				for _, c := range g.buckets[key] {
+				b := g.buckets[key]
+				for j := len(b) - 1; j >= 0; j-- {
+					c := b[j]
 					if seen[c.id] {
 						continue
+					}
+					if r.checked == maxCandidates {
+						break bands
 					}
 					seen[c.id] = true
 					r.checked++
@@ -126,9 +136,12 @@ func (m *memory) assignOne(it *item) result {
 	m.cur.members[it.id] = mb
 	if it.sk != nil && !it.sk.Empty() {
 		for _, key := range it.bands {
-			if b := m.cur.buckets[key]; len(b) < bucketCap {
-				m.cur.buckets[key] = append(b, mb)
+			b := m.cur.buckets[key]
+			if len(b) == bucketCap {
+				copy(b, b[1:])
+				b = b[:bucketCap-1]
 			}
+			m.cur.buckets[key] = append(b, mb)
 		}
 	}
 	return r

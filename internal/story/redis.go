@@ -18,15 +18,15 @@ import (
 //
 // Fields: m:<id> story id; s:<id> signature (Bins×4 bytes), c:<id> shingle
 // count, n:<id> numbers, a:<id> names (8 bytes per hash); b:<band key>
-// member ids (32 bytes each, at most bucketCap).
+// member ids (32 bytes each, the newest bucketCap, oldest first).
 //
 // ARGV: need (signature values that must agree), ttl seconds, bucket cap,
-// then per item: id, signature ("" for none), shingles, numbers, names, band
+// most candidates per item, then per item: id, signature ("" for none), shingles, numbers, names, band
 // keys (Bands×8 bytes). It returns per item: story id, kind, candidates
 // checked, and rejections by guard (numbers, names, short, resemblance).
 var assignScript = redis.NewScript(`
 local cur, prev = KEYS[1], KEYS[2]
-local need, ttl, cap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local need, ttl, cap, maxc = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local bins, minContain = 128, 8
 
 local function nested(a, b)
@@ -57,9 +57,9 @@ local function compare(sig, cnt, nums, names, csig, ccnt, cnums, cnames)
 end
 
 local out = {}
-local n = (#ARGV - 3) / 6
+local n = (#ARGV - 4) / 6
 for i = 0, n - 1 do
-  local a = 4 + i * 6
+  local a = 5 + i * 6
   local id, sig, cnt, nums, names, bands = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
   local story, kind = redis.call('HGET', cur, 'm:' .. id), 1
   local checked, rej = 0, {0, 0, 0, 0}
@@ -72,13 +72,14 @@ for i = 0, n - 1 do
     if #sig > 0 then
       local seen, best = {}, -1
       for b = 1, #bands, 8 do
+        if checked == maxc then break end
         local f = 'b:' .. string.sub(bands, b, b + 7)
         for _, key in ipairs({cur, prev}) do
           local bucket = redis.call('HGET', key, f)
           if bucket then
-            for j = 1, #bucket, 32 do
+            for j = #bucket - 31, 1, -32 do
               local c = string.sub(bucket, j, j + 31)
-              if not seen[c] then
+              if not seen[c] and checked < maxc then
                 seen[c] = true
                 local v = redis.call('HMGET', cur, 's:' .. c, 'c:' .. c, 'n:' .. c, 'a:' .. c, 'm:' .. c)
                 if not v[1] then
@@ -104,7 +105,8 @@ for i = 0, n - 1 do
       for b = 1, #bands, 8 do
         local f = 'b:' .. string.sub(bands, b, b + 7)
         local bucket = redis.call('HGET', cur, f) or ''
-        if #bucket < cap * 32 then redis.call('HSET', cur, f, bucket .. id) end
+        if #bucket >= cap * 32 then bucket = string.sub(bucket, 33) end
+        redis.call('HSET', cur, f, bucket .. id)
       end
     else
       redis.call('HSET', cur, 'm:' .. id, story)
@@ -137,9 +139,9 @@ func (r *redisIndex) key(gen int64) string {
 
 // assign decides the items in order, in one round trip.
 func (r *redisIndex) assign(ctx context.Context, gen int64, items []item) ([]result, error) {
-	args := make([]any, 0, 3+6*len(items))
+	args := make([]any, 0, 4+6*len(items))
 	ttl := int64((2*r.window + time.Minute) / time.Second)
-	args = append(args, r.need, ttl, bucketCap)
+	args = append(args, r.need, ttl, bucketCap, maxCandidates)
 	buf := make([]byte, 0, len(items)*(Bins*4+Bands*8+64))
 	for i := range items {
 		it := &items[i]
