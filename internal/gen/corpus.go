@@ -48,6 +48,8 @@ type CorpusConfig struct {
 	// Variants is the number of variants per story besides its original,
 	// each of another kind in turn. Default 3.
 	Variants int
+	// Kinds are the variant kinds to draw from. Default VariantKinds.
+	Kinds []string
 	// NumberFamilies is the number of template families of hard
 	// negatives, FamilySize stories each. Defaults 40 and 10.
 	NumberFamilies, FamilySize int
@@ -63,6 +65,9 @@ type CorpusConfig struct {
 func Corpus(cfg CorpusConfig) ([]Labelled, error) {
 	cfg.Stories = cmp.Or(cfg.Stories, 200)
 	cfg.Variants = cmp.Or(cfg.Variants, 3)
+	if len(cfg.Kinds) == 0 {
+		cfg.Kinds = VariantKinds
+	}
 	cfg.NumberFamilies = cmp.Or(cfg.NumberFamilies, 40)
 	cfg.FamilySize = cmp.Or(cfg.FamilySize, 10)
 	cfg.BoilerplateSources = cmp.Or(cfg.BoilerplateSources, 20)
@@ -90,7 +95,7 @@ func Corpus(cfg CorpusConfig) ([]Labelled, error) {
 		leads[firstSentences(orig.Body, 1)] = true
 		add(orig, KindOriginal)
 		for v := range cfg.Variants {
-			kind := VariantKinds[(i+v)%len(VariantKinds)]
+			kind := cfg.Kinds[(i+v)%len(cfg.Kinds)]
 			m := variant(orig, kind, r)
 			m.ID = fmt.Sprintf("%s:v%d", orig.ID, v)
 			m.Source = fmt.Sprintf("tg:repost_%d", r.IntN(50))

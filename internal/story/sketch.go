@@ -46,8 +46,9 @@ type Sketch struct {
 	Sig [Bins]uint32
 	// Shingles is the number of shingles hashed; 0 means no sketch.
 	Shingles int
-	// Numbers are hashes of each number with the word before it, sorted,
-	// distinct.
+	// Numbers are hashes of each number with the word before it (its
+	// letters in any order, so a typo swapping two letters keeps the bond),
+	// sorted, distinct.
 	Numbers []uint64
 	// Names are hashes of capitalised words that do not start a sentence,
 	// sorted, distinct.
@@ -60,6 +61,7 @@ func (s *Sketch) Empty() bool { return s.Shingles == 0 }
 // token is one word of a cleaned text.
 type token struct {
 	h    uint64 // hash of the case-folded word
+	bag  uint64 // hash of its letters in any order: a swapped pair keeps it
 	num  bool   // a number (digits, with . , : / - between digits)
 	name bool   // capitalised and not at the start of a sentence
 }
@@ -100,7 +102,7 @@ func Extract(title, body string) Sketch {
 			if t.num {
 				sk.Numbers = append(sk.Numbers, mix(prev^0x9e3779b97f4a7c15, t.h))
 			} else {
-				prev = t.h
+				prev = t.bag
 			}
 		}
 	}
@@ -249,13 +251,14 @@ func appendWords(dst []token, f string, sentence *bool) []token {
 			i += size
 			continue
 		}
-		h := uint64(fnvOffset)
+		h, bag := uint64(fnvOffset), uint64(0)
 		num := isDigit(r)
 		upper := unicode.IsUpper(r)
 		for i < len(f) {
 			r, size = decode(f, i)
 			if isWordRune(r) {
 				h = hashRune(h, r)
+				bag += mix(uint64(hashRune(fnvOffset, r)), 0x5bd1e995)
 				i += size
 				continue
 			}
@@ -266,7 +269,7 @@ func appendWords(dst []token, f string, sentence *bool) []token {
 			}
 			break
 		}
-		dst = append(dst, token{h: h, num: num, name: upper && !*sentence})
+		dst = append(dst, token{h: h, bag: bag, num: num, name: upper && !*sentence})
 		*sentence = false
 	}
 	return dst
