@@ -50,7 +50,7 @@ func pairs() []pair {
 		{"typo fix", msg("Earthquake hits northern Chile", typo), msg("Earthquake hits northern Chile", quakeBody), true},
 		{"headline rewrite", msg("Earthquake hits northern Chile", quakeBody), msg("Strong quake shakes Antofagasta, no tsunami expected", quakeBody), true},
 		{"quote and space style", msg(`Council: "more night buses"`, councilBody), msg("Council: «more night buses»", strings.ReplaceAll(strings.ReplaceAll(councilBody, ", ", " ,  "), "'", "’")), true},
-		{"typo next to a number", msg("", rate("92.45")), msg("", strings.Replace(rate("92.45"), "rate for Wednesday at", "rate for Wednesday ta", 1)), true},
+		{"typo next to a number", msg("Earthquake hits northern Chile", quakeBody), msg("Earthquake hits northern Chile", strings.Replace(quakeBody, "magnitude 6.1", "magnitdue 6.1", 1)), true},
 		{"short post with signature", msg("", "Dollar rate set at 92.45 roubles for Wednesday by the central bank"), msg("", "Dollar rate set at 92.45 roubles for Wednesday by the central bank\nSubscribe: @moneychannel"), true},
 
 		{"exchange rate differs", msg("", rate("92.45")), msg("", rate("92.75")), false},
