@@ -436,6 +436,7 @@ func (b *bench) servers() []serverGroup {
 	return []serverGroup{
 		findServer("nats-server", portOf(b.cfg.natsURL, 4222)),
 		findServer("postgres", portOf(b.cfg.dbURL, 5432)),
+		findServer("redis-server", portOf(b.cfg.redisURL, 6379)),
 	}
 }
 

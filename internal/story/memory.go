@@ -1,6 +1,7 @@
 package story
 
 import (
+	"slices"
 	"sync"
 
 	"newsflow/internal/news"
@@ -11,9 +12,10 @@ import (
 // bound, and a new variant is most likely of a recent story.
 const bucketCap = 32
 
-// maxCandidates bounds the candidates verified per article, newest of each
-// bucket first: posts of one template can share most bands.
-const maxCandidates = 64
+// maxCandidates bounds the candidates verified per article, those sharing
+// the most bands first: posts of one template can share a few bands with
+// many others, a variant shares many.
+const maxCandidates = 16
 
 // item is one article to assign.
 type item struct {
@@ -104,31 +106,33 @@ func (m *memory) assignOne(it *item) result {
 	}
 	r := result{story: it.id, kind: Founded}
 	if it.sk != nil && !it.sk.Empty() {
-		seen := map[news.Hash]bool{}
-		best := -1
-	bands:
+		// Candidates: members sharing a band, by bands shared, then by first
+		// seen (band order; newest first within a bucket), as the script.
+		hits := map[*member]int{}
+		var order []*member
 		for _, key := range it.bands {
 			for _, g := range [2]*generation{m.cur, m.prev} {
 				b := g.buckets[key]
 				for j := len(b) - 1; j >= 0; j-- {
 					c := b[j]
-					if seen[c.id] {
-						continue
+					if hits[c] == 0 {
+						order = append(order, c)
 					}
-					if r.checked == maxCandidates {
-						break bands
-					}
-					seen[c.id] = true
-					r.checked++
-					kind, guard, matches := compare(it.sk, c.sk, m.need)
-					if kind == Founded {
-						r.rejected[guard]++
-						continue
-					}
-					if matches > best {
-						best, r.story, r.kind = matches, c.story, kind
-					}
+					hits[c]++
 				}
+			}
+		}
+		slices.SortStableFunc(order, func(x, y *member) int { return hits[y] - hits[x] })
+		best := -1
+		for _, c := range order[:min(len(order), maxCandidates)] {
+			r.checked++
+			kind, guard, matches := compare(it.sk, c.sk, m.need)
+			if kind == Founded {
+				r.rejected[guard]++
+				continue
+			}
+			if matches > best {
+				best, r.story, r.kind = matches, c.story, kind
 			}
 		}
 	}

@@ -16,7 +16,7 @@ import (
 // memory.assignOne, over two hashes, the current generation (KEYS[1], which
 // it writes and expires) and the previous one (KEYS[2], read only).
 //
-// Fields: m:<id> story id; s:<id> signature (Bins×4 bytes), c:<id> shingle
+// Fields: m:<id> story id; s:<id> signature (Bins×2 bytes), c:<id> shingle
 // count, n:<id> numbers, a:<id> names (8 bytes per hash); b:<band key>
 // member ids (32 bytes each, the newest bucketCap, oldest first).
 //
@@ -29,31 +29,22 @@ local cur, prev = KEYS[1], KEYS[2]
 local need, ttl, cap, maxc = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local bins, minContain = 128, 8
 
-local function nested(a, b)
-  if #a > #b then a, b = b, a end
-  if #a == 0 then return true end
-  local set = {}
-  for i = 1, #b, 8 do set[string.sub(b, i, i + 7)] = true end
-  for i = 1, #a, 8 do
-    if not set[string.sub(a, i, i + 7)] then return false end
-  end
-  return true
+-- set returns the 8-byte hashes of s as a set, and their number.
+local function set(s)
+  local t = {}
+  for i = 1, #s, 8 do t[string.sub(s, i, i + 7)] = true end
+  return t, #s / 8
 end
 
--- compare returns kind (0 new, 2 near, 3 contained), guard (1 numbers,
--- 2 names, 3 short, 4 resemblance) and the agreeing values.
-local function compare(sig, cnt, nums, names, csig, ccnt, cnums, cnames)
-  if not nested(nums, cnums) then return 0, 1, 0 end
-  if not nested(names, cnames) then return 0, 2, 0 end
-  local m = 0
-  for i = 1, bins * 4, 4 do
-    if string.sub(sig, i, i + 3) == string.sub(csig, i, i + 3) then m = m + 1 end
+-- nested reports whether the smaller of the query's set q (n members) and
+-- the candidate's hashes c is a subset of the larger.
+local function nested(q, n, c)
+  local cn, hits = #c / 8, 0
+  if n == 0 or cn == 0 then return true end
+  for i = 1, #c, 8 do
+    if q[string.sub(c, i, i + 7)] then hits = hits + 1 end
   end
-  if m >= need then return 2, 0, m end
-  local short = math.min(cnt, ccnt)
-  if short < minContain then return 0, 3, m end
-  if 20 * m * (cnt + ccnt) >= 17 * (bins + m) * short then return 3, 0, m end
-  return 0, 4, m
+  return hits == math.min(n, cn)
 end
 
 local out = {}
@@ -70,32 +61,66 @@ for i = 0, n - 1 do
   if not story then
     story, kind = id, 0
     if #sig > 0 then
-      local seen, best = {}, -1
+      -- Candidates: members sharing a band, by bands shared, then by
+      -- first seen (band order; newest first within a bucket).
+      local hits, order = {}, {}
       for b = 1, #bands, 8 do
-        if checked == maxc then break end
         local f = 'b:' .. string.sub(bands, b, b + 7)
         for _, key in ipairs({cur, prev}) do
           local bucket = redis.call('HGET', key, f)
           if bucket then
             for j = #bucket - 31, 1, -32 do
               local c = string.sub(bucket, j, j + 31)
-              if not seen[c] and checked < maxc then
-                seen[c] = true
-                local v = redis.call('HMGET', cur, 's:' .. c, 'c:' .. c, 'n:' .. c, 'a:' .. c, 'm:' .. c)
-                if not v[1] then
-                  v = redis.call('HMGET', prev, 's:' .. c, 'c:' .. c, 'n:' .. c, 'a:' .. c, 'm:' .. c)
-                end
-                if v[1] and v[5] then
-                  checked = checked + 1
-                  local k, g, m = compare(sig, cnt, nums, names, v[1], tonumber(v[2]), v[3], v[4])
-                  if k == 0 then
-                    rej[g] = rej[g] + 1
-                  elseif m > best then
-                    best, story, kind = m, v[5], k
-                  end
-                end
+              local h = hits[c]
+              if h then
+                hits[c] = h + 1
+              else
+                hits[c] = 1
+                order[#order + 1] = c
               end
             end
+          end
+        end
+      end
+      local rank = {}
+      for k, c in ipairs(order) do rank[c] = k end
+      table.sort(order, function(x, y)
+        if hits[x] ~= hits[y] then return hits[x] > hits[y] end
+        return rank[x] < rank[y]
+      end)
+      local qsig = {string.byte(sig, 1, bins * 2)}
+      local qnums, nn = set(nums)
+      local qnames, na = set(names)
+      local best = -1
+      for _, c in ipairs(order) do
+        if checked == maxc then break end
+        local v = redis.call('HMGET', cur, 's:' .. c, 'c:' .. c, 'n:' .. c, 'a:' .. c, 'm:' .. c)
+        if not v[1] then
+          v = redis.call('HMGET', prev, 's:' .. c, 'c:' .. c, 'n:' .. c, 'a:' .. c, 'm:' .. c)
+        end
+        if v[1] and v[5] then
+          checked = checked + 1
+          local ccnt = tonumber(v[2])
+          if not nested(qnums, nn, v[3]) then
+            rej[1] = rej[1] + 1
+          elseif not nested(qnames, na, v[4]) then
+            rej[2] = rej[2] + 1
+          else
+            local csig, m = {string.byte(v[1], 1, bins * 2)}, 0
+            for k = 1, bins * 2, 2 do
+              if qsig[k] == csig[k] and qsig[k + 1] == csig[k + 1] then m = m + 1 end
+            end
+            local k = 0
+            if m >= need then
+              k = 2
+            elseif math.min(cnt, ccnt) < minContain then
+              rej[3] = rej[3] + 1
+            elseif 20 * m * (cnt + ccnt) >= 17 * (bins + m) * math.min(cnt, ccnt) then
+              k = 3
+            else
+              rej[4] = rej[4] + 1
+            end
+            if k > 0 and m > best then best, story, kind = m, v[5], k end
           end
         end
       end
@@ -142,7 +167,7 @@ func (r *redisIndex) assign(ctx context.Context, gen int64, items []item) ([]res
 	args := make([]any, 0, 4+6*len(items))
 	ttl := int64((2*r.window + time.Minute) / time.Second)
 	args = append(args, r.need, ttl, bucketCap, maxCandidates)
-	buf := make([]byte, 0, len(items)*(Bins*4+Bands*8+64))
+	buf := make([]byte, 0, len(items)*(Bins*2+Bands*8+64))
 	for i := range items {
 		it := &items[i]
 		args = append(args, string(it.id[:]))
@@ -152,7 +177,7 @@ func (r *redisIndex) assign(ctx context.Context, gen int64, items []item) ([]res
 		}
 		start := len(buf)
 		for _, v := range it.sk.Sig {
-			buf = binary.BigEndian.AppendUint32(buf, v)
+			buf = binary.BigEndian.AppendUint16(buf, v)
 		}
 		sig := buf[start:len(buf):len(buf)]
 		var nums, names []byte

@@ -42,8 +42,10 @@ const (
 // Sketch summarises one text for near-duplicate tests. The zero Sketch (no
 // words) matches nothing but exact duplicates.
 type Sketch struct {
-	// Sig is the densified one-permutation MinHash signature.
-	Sig [Bins]uint32
+	// Sig is the densified one-permutation MinHash signature, 16 bits of
+	// each bin's minimum (b-bit MinHash: unrelated bins agree with
+	// probability 2⁻¹⁶, a bias far below the thresholds' resolution).
+	Sig [Bins]uint16
 	// Shingles is the number of shingles hashed; 0 means no sketch.
 	Shingles int
 	// Numbers are hashes of each number with the word before it (its
@@ -221,8 +223,18 @@ func tokenize(dst []token, line string) ([]token, int) {
 // endsSentence reports whether a field ends with . ! ? or …, before any
 // closing quotes or brackets.
 func endsSentence(f string) bool {
-	f = strings.TrimRight(f, `"')]»”’`)
-	return strings.HasSuffix(f, ".") || strings.HasSuffix(f, "!") || strings.HasSuffix(f, "?") || strings.HasSuffix(f, "…")
+	for len(f) > 0 {
+		r, size := utf8.DecodeLastRuneInString(f)
+		switch r {
+		case '"', '\'', ')', ']', '»', '”', '’':
+			f = f[:len(f)-size]
+			continue
+		case '.', '!', '?', '…':
+			return true
+		}
+		return false
+	}
+	return false
 }
 
 func isSpaceByte(c byte) bool {
@@ -236,6 +248,9 @@ func isLink(f string) bool {
 	}
 	if len(f) > 4 && (hasPrefixFold(f, "http:") || hasPrefixFold(f, "https:") || hasPrefixFold(f, "www.")) {
 		return true
+	}
+	if strings.IndexByte(f, '/') < 0 {
+		return false
 	}
 	return strings.Contains(f, "://") || strings.Contains(f, "t.me/")
 }
@@ -258,7 +273,7 @@ func appendWords(dst []token, f string, sentence *bool) []token {
 			r, size = decode(f, i)
 			if isWordRune(r) {
 				h = hashRune(h, r)
-				bag += mix(uint64(hashRune(fnvOffset, r)), 0x5bd1e995)
+				bag += letterHash(r)
 				i += size
 				continue
 			}
@@ -312,6 +327,18 @@ func hashRune(h uint64, r rune) uint64 {
 	return h
 }
 
+// letterHash is a rune's share of a word's bag: bags are sums, so the
+// order of the letters does not count.
+func letterHash(r rune) uint64 {
+	if r < utf8.RuneSelf && 'A' <= r && r <= 'Z' {
+		r += 'a' - 'A'
+	} else if r >= utf8.RuneSelf {
+		r = unicode.ToLower(r)
+	}
+	x := uint64(r) * 0x9e3779b97f4a7c15
+	return x ^ x>>29
+}
+
 func hashWord(w string) uint64 {
 	h := uint64(fnvOffset)
 	for _, r := range w {
@@ -334,7 +361,8 @@ func mix(a, b uint64) uint64 {
 // minhash fills sig with the densified one-permutation MinHash of the
 // ShingleWords-word shingles of each of parts and returns the number of
 // shingles. A part of fewer words than a shingle is one shingle.
-func minhash(sig *[Bins]uint32, parts ...[]uint64) int {
+func minhash(out *[Bins]uint16, parts ...[]uint64) int {
+	var sig [Bins]uint32
 	for i := range sig {
 		sig[i] = math.MaxUint32
 	}
@@ -372,6 +400,11 @@ func minhash(sig *[Bins]uint32, parts ...[]uint64) int {
 	if n == 0 {
 		return 0
 	}
+	defer func() {
+		for i, v := range sig {
+			out[i] = uint16(v)
+		}
+	}()
 	// Optimal densification (Shrivastava, 2017): an empty bin takes the
 	// value of the first filled bin its own hash sequence lands on.
 	var orig [Bins]uint32
@@ -393,7 +426,7 @@ func minhash(sig *[Bins]uint32, parts ...[]uint64) int {
 
 // bandKeys returns the LSH keys of the signature, one per band, each
 // including its band number.
-func bandKeys(sig *[Bins]uint32) [Bands]uint64 {
+func bandKeys(sig *[Bins]uint16) [Bands]uint64 {
 	var out [Bands]uint64
 	for b := range Bands {
 		h := uint64(b) + 0x2545f4914f6cdd1d
