@@ -86,13 +86,19 @@ func Corpus(cfg CorpusConfig) ([]Labelled, error) {
 	add := func(m news.Message, kind string) {
 		out = append(out, Labelled{Message: m, Story: story, Kind: kind})
 	}
-	leads := map[string]bool{} // the generator's stories may share a lead sentence
-	for i := range cfg.Stories {
-		orig := g.Next()
-		for tries := 0; leads[firstSentences(orig.Body, 1)] && tries < 100; tries++ {
-			orig = g.Next()
+	// The generator's stories may share a headline or a lead sentence (and
+	// stock sentences after it): two such are not distinct stories.
+	leads := map[string]bool{}
+	fresh := func() news.Message {
+		m := g.Next()
+		for tries := 0; (leads[firstSentences(m.Body, 1)] || leads[m.Title]) && tries < 1000; tries++ {
+			m = g.Next()
 		}
-		leads[firstSentences(orig.Body, 1)] = true
+		leads[firstSentences(m.Body, 1)], leads[m.Title] = true, true
+		return m
+	}
+	for i := range cfg.Stories {
+		orig := fresh()
 		add(orig, KindOriginal)
 		for v := range cfg.Variants {
 			kind := cfg.Kinds[(i+v)%len(cfg.Kinds)]
@@ -122,13 +128,7 @@ func Corpus(cfg CorpusConfig) ([]Labelled, error) {
 	for s := range cfg.BoilerplateSources {
 		sig := boilerplates[s%len(boilerplates)](s)
 		for k := range cfg.PerSource {
-			// Two stories may share a stock sentence, not their lead: draw
-			// until the lead is new.
-			base := g.Next()
-			for tries := 0; leads[firstSentences(base.Body, 1)] && tries < 100; tries++ {
-				base = g.Next()
-			}
-			leads[firstSentences(base.Body, 1)] = true
+			base := fresh()
 			body := firstSentences(base.Body, 3) + "\n" + sig
 			add(news.Message{ID: fmt.Sprintf("corpus:boilerplate:%d:%d", s, k), Source: fmt.Sprintf("tg:source_%d", s),
 				Title: base.Title, Body: body, PublishedAt: base.PublishedAt}, KindBoilerplate)

@@ -76,15 +76,23 @@ func Compare(a, b *Sketch, threshold float64) (Kind, Guard, int) {
 	return compare(a, b, minMatches(threshold))
 }
 
+// guards applies the number and name guards.
+func guards(a, b *Sketch) Guard {
+	if !nested(a.Numbers, b.Numbers) {
+		return Numbers
+	}
+	if !nested(a.Names, b.Names) {
+		return Names
+	}
+	return Passed
+}
+
 func compare(a, b *Sketch, need int) (Kind, Guard, int) {
 	if a.Empty() || b.Empty() {
 		return Founded, Resemblance, 0
 	}
-	if !nested(a.Numbers, b.Numbers) {
-		return Founded, Numbers, 0
-	}
-	if !nested(a.Names, b.Names) {
-		return Founded, Names, 0
+	if g := guards(a, b); g != Passed {
+		return Founded, g, 0
 	}
 	m := 0
 	for i := range a.Sig {

@@ -10,12 +10,12 @@ import (
 // bucketCap bounds the members one LSH bucket lists, the newest ones: a
 // bucket that every post of a template lands in must not grow without
 // bound, and a new variant is most likely of a recent story.
-const bucketCap = 32
+const bucketCap = 8
 
 // maxCandidates bounds the candidates verified per article, those sharing
 // the most bands first: posts of one template can share a few bands with
 // many others, a variant shares many.
-const maxCandidates = 16
+const maxCandidates = 8
 
 // item is one article to assign.
 type item struct {
@@ -36,6 +36,7 @@ type result struct {
 type member struct {
 	id, story news.Hash
 	sk        *Sketch // nil: exact lookups only
+	founder   *member // the member whose id is story (itself for a founder)
 }
 
 // generation is one window's worth of the in-process index.
@@ -84,6 +85,12 @@ func (m *memory) rotate(gen int64) {
 	}
 }
 
+// holds reports whether mb is still indexed (the script only sees what its
+// two generations hold).
+func (m *memory) holds(mb *member) bool {
+	return m.cur.members[mb.id] == mb || m.prev.members[mb.id] == mb
+}
+
 // assign decides the items in order, each seeing the ones before it.
 func (m *memory) assign(gen int64, items []item) []result {
 	m.mu.Lock()
@@ -105,6 +112,7 @@ func (m *memory) assignOne(it *item) result {
 		return result{story: mb.story, kind: Exact}
 	}
 	r := result{story: it.id, kind: Founded}
+	var founder *member
 	if it.sk != nil && !it.sk.Empty() {
 		// Candidates: members sharing a band, by bands shared, then by first
 		// seen (band order; newest first within a bucket), as the script.
@@ -127,16 +135,27 @@ func (m *memory) assignOne(it *item) result {
 		for _, c := range order[:min(len(order), maxCandidates)] {
 			r.checked++
 			kind, guard, matches := compare(it.sk, c.sk, m.need)
+			if kind != Founded && matches > best && c.founder != c && m.holds(c.founder) {
+				// A variant of a variant must not contradict the story's
+				// founder either: no chain of small steps changes a number.
+				guard = guards(it.sk, c.founder.sk)
+				if guard != Passed {
+					kind = Founded
+				}
+			}
 			if kind == Founded {
 				r.rejected[guard]++
 				continue
 			}
 			if matches > best {
-				best, r.story, r.kind = matches, c.story, kind
+				best, r.story, r.kind, founder = matches, c.story, kind, c.founder
 			}
 		}
 	}
-	mb := &member{id: it.id, story: r.story, sk: it.sk}
+	mb := &member{id: it.id, story: r.story, sk: it.sk, founder: founder}
+	if founder == nil {
+		mb.founder = mb
+	}
 	m.cur.members[it.id] = mb
 	if it.sk != nil && !it.sk.Empty() {
 		for _, key := range it.bands {

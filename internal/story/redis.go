@@ -60,14 +60,18 @@ for i = 0, n - 1 do
   end
   if not story then
     story, kind = id, 0
+    local fields, buckets = {}, {}
     if #sig > 0 then
       -- Candidates: members sharing a band, by bands shared, then by
       -- first seen (band order; newest first within a bucket).
       local hits, order = {}, {}
-      for b = 1, #bands, 8 do
-        local f = 'b:' .. string.sub(bands, b, b + 7)
-        for _, key in ipairs({cur, prev}) do
-          local bucket = redis.call('HGET', key, f)
+      for b = 1, #bands, 8 do fields[#fields + 1] = 'b:' .. string.sub(bands, b, b + 7) end
+      buckets = redis.call('HMGET', cur, unpack(fields))
+      local older = redis.call('HMGET', prev, unpack(fields))
+      for bi = 1, #fields do
+        local lists = {buckets[bi], older[bi]}
+        for g = 1, 2 do
+          local bucket = lists[g]
           if bucket then
             for j = #bucket - 31, 1, -32 do
               local c = string.sub(bucket, j, j + 31)
@@ -120,19 +124,36 @@ for i = 0, n - 1 do
             else
               rej[4] = rej[4] + 1
             end
+            if k > 0 and m > best and v[5] ~= c then
+              -- A variant of a variant must not contradict the story's
+              -- founder either: no chain of small steps changes a number.
+              local f = redis.call('HMGET', cur, 'n:' .. v[5], 'a:' .. v[5], 's:' .. v[5])
+              if not f[3] then f = redis.call('HMGET', prev, 'n:' .. v[5], 'a:' .. v[5], 's:' .. v[5]) end
+              if f[3] then
+                if not nested(qnums, nn, f[1]) then
+                  k = 0
+                  rej[1] = rej[1] + 1
+                elseif not nested(qnames, na, f[2]) then
+                  k = 0
+                  rej[2] = rej[2] + 1
+                end
+              end
+            end
             if k > 0 and m > best then best, story, kind = m, v[5], k end
           end
         end
       end
     end
     if #sig > 0 then
-      redis.call('HSET', cur, 'm:' .. id, story, 's:' .. id, sig, 'c:' .. id, cnt, 'n:' .. id, nums, 'a:' .. id, names)
-      for b = 1, #bands, 8 do
-        local f = 'b:' .. string.sub(bands, b, b + 7)
-        local bucket = redis.call('HGET', cur, f) or ''
+      -- This item's reads above are the buckets' current values.
+      local set = {'m:' .. id, story, 's:' .. id, sig, 'c:' .. id, cnt, 'n:' .. id, nums, 'a:' .. id, names}
+      for bi = 1, #fields do
+        local bucket = buckets[bi] or ''
         if #bucket >= cap * 32 then bucket = string.sub(bucket, 33) end
-        redis.call('HSET', cur, f, bucket .. id)
+        set[#set + 1] = fields[bi]
+        set[#set + 1] = bucket .. id
       end
+      redis.call('HSET', cur, unpack(set))
     else
       redis.call('HSET', cur, 'm:' .. id, story)
     end

@@ -83,6 +83,30 @@ type Identifier struct {
 	probes    sync.WaitGroup
 	degraded  atomic.Bool
 	lastProbe atomic.Int64
+
+	// known remembers the story id of content hashes this process saw, so
+	// an exact repost costs neither a sketch nor a Redis lookup: a content
+	// hash's story never changes. Two generations of at most knownMax.
+	knownMu    sync.Mutex
+	known, was map[news.Hash]news.Hash
+}
+
+// knownMax bounds a generation of Identifier.known.
+const knownMax = 100_000
+
+func (id *Identifier) lookupKnown(h news.Hash) (news.Hash, bool) {
+	if s, ok := id.known[h]; ok {
+		return s, true
+	}
+	s, ok := id.was[h]
+	return s, ok
+}
+
+func (id *Identifier) remember(h, story news.Hash) {
+	if len(id.known) >= knownMax {
+		id.was, id.known = id.known, make(map[news.Hash]news.Hash, knownMax)
+	}
+	id.known[h] = story
 }
 
 type metrics struct {
@@ -108,7 +132,8 @@ func New(cfg Config, rdb redis.UniversalClient, log *zap.Logger, reg prometheus.
 		return nil, err
 	}
 	need := minMatches(cfg.Threshold)
-	id := &Identifier{cfg: cfg, log: log.Named("story"), mem: newMemory(cfg.MaxMemory, need), now: time.Now}
+	id := &Identifier{cfg: cfg, log: log.Named("story"), mem: newMemory(cfg.MaxMemory, need), now: time.Now,
+		known: map[news.Hash]news.Hash{}}
 	id.ctx, id.cancel = context.WithCancel(context.Background())
 	if rdb != nil {
 		id.redis = &redisIndex{rdb: rdb, prefix: cfg.KeyPrefix, need: need, window: cfg.Window}
@@ -189,14 +214,25 @@ func (id *Identifier) Assign(ctx context.Context, rows []news.Article) {
 		}
 		return
 	}
-	// One item per distinct content hash; its exact duplicates in the batch
-	// follow it without a sketch.
+	// One item per distinct content hash not seen before by this process;
+	// its exact duplicates in the batch follow it without a sketch.
+	const knownItem = -1
 	first := make(map[news.Hash]int, len(rows))
 	items := make([]item, 0, len(rows))
-	of := make([]int, len(rows)) // row → item
+	of := make([]int, len(rows)) // row → item, or knownItem
 	sketches := make([]Sketch, len(rows))
+	id.knownMu.Lock()
+	for i := range rows {
+		if s, ok := id.lookupKnown(rows[i].ContentHash); ok {
+			rows[i].StoryID, of[i] = s, knownItem
+		}
+	}
+	id.knownMu.Unlock()
 	for i := range rows {
 		h := rows[i].ContentHash
+		if of[i] == knownItem {
+			continue
+		}
 		if j, ok := first[h]; ok {
 			of[i] = j
 			continue
@@ -211,10 +247,22 @@ func (id *Identifier) Assign(ctx context.Context, rows []news.Article) {
 		}
 		items = append(items, it)
 	}
-	res := id.assign(ctx, items)
+	var res []result
+	if len(items) > 0 {
+		res = id.assign(ctx, items)
+		id.knownMu.Lock()
+		for j := range items {
+			id.remember(items[j].id, res[j].story)
+		}
+		id.knownMu.Unlock()
+	}
 	seen := make([]bool, len(items))
 	for i := range rows {
 		j := of[i]
+		if j == knownItem {
+			id.met.kinds[Exact].Inc()
+			continue
+		}
 		rows[i].StoryID = res[j].story
 		kind := res[j].kind
 		if seen[j] {
