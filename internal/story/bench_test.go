@@ -5,6 +5,7 @@ import (
 
 	"newsflow/internal/gen"
 	"newsflow/internal/news"
+	"newsflow/internal/redistest"
 )
 
 func benchMessages(b *testing.B) []news.Message {
@@ -49,6 +50,34 @@ func BenchmarkAssignMemory(b *testing.B) {
 		}
 		id.Assign(b.Context(), rows)
 		n += len(rows)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/msg")
+}
+
+// BenchmarkAssignRedis assigns batches of 100 fresh generated stories
+// through the Redis index on the shared test Redis.
+func BenchmarkAssignRedis(b *testing.B) {
+	g, err := gen.New(gen.Config{Seed: 2, BodyBytes: 1024})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rdb := redistest.Client(b)
+	id, err := New(Config{KeyPrefix: redistest.Prefix(b, rdb)}, rdb, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer id.Close()
+	rows := make([]news.Article, 100)
+	n := 0
+	for b.Loop() {
+		for j := range rows {
+			rows[j] = news.Article{Message: g.Next()}
+		}
+		id.Assign(b.Context(), rows)
+		n += len(rows)
+	}
+	if id.Degraded() {
+		b.Fatal("degraded")
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/msg")
 }

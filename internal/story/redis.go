@@ -86,12 +86,30 @@ for i = 0, n - 1 do
           end
         end
       end
-      local rank = {}
-      for k, c in ipairs(order) do rank[c] = k end
-      table.sort(order, function(x, y)
-        if hits[x] ~= hits[y] then return hits[x] > hits[y] end
-        return rank[x] < rank[y]
-      end)
+      -- The most-shared first, stable: a counting sort, not table.sort
+      -- (a comparator call per comparison costs more than the rest).
+      local byHits, top = {}, 0
+      for _, c in ipairs(order) do
+        local h = hits[c]
+        local l = byHits[h]
+        if not l then
+          l = {}
+          byHits[h] = l
+        end
+        l[#l + 1] = c
+        if h > top then top = h end
+      end
+      order = {}
+      for h = top, 1, -1 do
+        local l = byHits[h]
+        if l then
+          for _, c in ipairs(l) do
+            if #order == maxc then break end
+            order[#order + 1] = c
+          end
+        end
+        if #order == maxc then break end
+      end
       local qsig = {string.byte(sig, 1, bins * 2)}
       local qnums, nn = set(nums)
       local qnames, na = set(names)
