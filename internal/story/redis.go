@@ -47,6 +47,9 @@ local function nested(q, n, c)
   return hits == math.min(n, cn)
 end
 
+-- Most of the time the previous generation is gone or not yet there.
+local hasPrev = redis.call('EXISTS', prev) == 1
+
 local out = {}
 local n = (#ARGV - 4) / 6
 for i = 0, n - 1 do
@@ -54,7 +57,7 @@ for i = 0, n - 1 do
   local id, sig, cnt, nums, names, bands = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
   local story, kind = redis.call('HGET', cur, 'm:' .. id), 1
   local checked, rej = 0, {0, 0, 0, 0}
-  if not story then
+  if not story and hasPrev then
     story = redis.call('HGET', prev, 'm:' .. id)
     if story then redis.call('HSET', cur, 'm:' .. id, story) end
   end
@@ -67,7 +70,8 @@ for i = 0, n - 1 do
       local hits, order = {}, {}
       for b = 1, #bands, 8 do fields[#fields + 1] = 'b:' .. string.sub(bands, b, b + 7) end
       buckets = redis.call('HMGET', cur, unpack(fields))
-      local older = redis.call('HMGET', prev, unpack(fields))
+      local older = {}
+      if hasPrev then older = redis.call('HMGET', prev, unpack(fields)) end
       for bi = 1, #fields do
         local lists = {buckets[bi], older[bi]}
         for g = 1, 2 do
@@ -117,7 +121,7 @@ for i = 0, n - 1 do
       for _, c in ipairs(order) do
         if checked == maxc then break end
         local v = redis.call('HMGET', cur, 's:' .. c, 'c:' .. c, 'n:' .. c, 'a:' .. c, 'm:' .. c)
-        if not v[1] then
+        if not v[1] and hasPrev then
           v = redis.call('HMGET', prev, 's:' .. c, 'c:' .. c, 'n:' .. c, 'a:' .. c, 'm:' .. c)
         end
         if v[1] and v[5] then
@@ -146,7 +150,7 @@ for i = 0, n - 1 do
               -- A variant of a variant must not contradict the story's
               -- founder either: no chain of small steps changes a number.
               local f = redis.call('HMGET', cur, 'n:' .. v[5], 'a:' .. v[5], 's:' .. v[5])
-              if not f[3] then f = redis.call('HMGET', prev, 'n:' .. v[5], 'a:' .. v[5], 's:' .. v[5]) end
+              if not f[3] and hasPrev then f = redis.call('HMGET', prev, 'n:' .. v[5], 'a:' .. v[5], 's:' .. v[5]) end
               if f[3] then
                 if not nested(qnums, nn, f[1]) then
                   k = 0

@@ -148,3 +148,47 @@ func gauge(t *testing.T, g prometheus.Gauge) float64 {
 	}
 	return m.GetGauge().GetValue()
 }
+
+// TestIdentifier_Window: a story stays joinable one to two windows: a
+// variant in the next generation joins it (the previous generation is
+// read), one two generations later founds a new story. Both indexes.
+func TestIdentifier_Window(t *testing.T) {
+	t.Parallel()
+	rdb := redistest.Client(t)
+	for _, index := range []string{"memory", "redis"} {
+		t.Run(index, func(t *testing.T) {
+			t.Parallel()
+			var id *Identifier
+			var err error
+			if index == "redis" {
+				id, err = New(Config{KeyPrefix: redistest.Prefix(t, rdb), Window: time.Hour}, rdb, nil, prometheus.NewRegistry())
+			} else {
+				id, err = New(Config{Window: time.Hour}, nil, nil, nil)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer id.Close()
+			now := time.Date(2026, 3, 2, 10, 30, 0, 0, time.UTC)
+			id.now = func() time.Time { return now }
+			vs := variants(1, 4)
+			assign := func(m news.Message) news.Article {
+				rows := []news.Article{{Message: m}}
+				id.Assign(t.Context(), rows)
+				return rows[0]
+			}
+			first := assign(vs[0])
+			now = now.Add(time.Hour)
+			if got := assign(vs[1]); got.StoryID != first.StoryID {
+				t.Errorf("a variant one window later founded its own story")
+			}
+			now = now.Add(2 * time.Hour)
+			if got := assign(vs[2]); got.StoryID == first.StoryID {
+				t.Errorf("a variant three windows later joined the old story")
+			}
+			if id.Degraded() {
+				t.Error("degraded")
+			}
+		})
+	}
+}
