@@ -26,6 +26,9 @@ const (
 	DefaultMaxMemory = 200_000
 	// DefaultKeyPrefix prefixes the Redis keys; the worker passes the cache's.
 	DefaultKeyPrefix = "newsflow:"
+	// ScriptReadTimeout is the read timeout the index's Redis client
+	// should have: one script decides a whole batch.
+	ScriptReadTimeout = 5 * time.Second
 	// probeInterval is how often a degraded Identifier tries Redis again.
 	probeInterval = time.Second
 )

@@ -99,17 +99,18 @@ type Service struct {
 	start time.Time
 	reg   *prometheus.Registry
 
-	http   *telemetry.Server
-	js     jetstream.JetStream
-	store  store.DB
-	rdb    *redis.Client // nil: REDIS_URL unset
-	ids    *story.Identifier
-	client *llm.Client      // nil: no enrichment
-	tiered *cache.Tiered    // nil: no enrichment
-	enr    *enrich.Enricher // nil: no enrichment
-	cons   *consumer.Consumer
-	w      *Worker
-	beat   *telemetry.Heartbeat // nil: registry off
+	http     *telemetry.Server
+	js       jetstream.JetStream
+	store    store.DB
+	rdb      *redis.Client // nil: REDIS_URL unset
+	storyRDB *redis.Client // the story index's client; nil: REDIS_URL unset
+	ids      *story.Identifier
+	client   *llm.Client      // nil: no enrichment
+	tiered   *cache.Tiered    // nil: no enrichment
+	enr      *enrich.Enricher // nil: no enrichment
+	cons     *consumer.Consumer
+	w        *Worker
+	beat     *telemetry.Heartbeat // nil: registry off
 
 	closers []func() // in order of creation; close runs them in reverse
 }
@@ -229,6 +230,14 @@ func (svc *Service) openRedis(context.Context) error {
 	}
 	svc.onClose(func() { _ = rdb.Close() })
 	svc.rdb = rdb
+	// The story index gets a small pool of its own with a longer read
+	// timeout: one script decides a whole batch, and a busy Redis must not
+	// turn a slow answer into a degraded index.
+	opt := *rdb.Options()
+	opt.ReadTimeout, opt.PoolSize, opt.MinIdleConns = story.ScriptReadTimeout, 8, 0
+	srdb := redis.NewClient(&opt)
+	svc.onClose(func() { _ = srdb.Close() })
+	svc.storyRDB = srdb
 	return nil
 }
 
@@ -238,8 +247,8 @@ func (svc *Service) openStories(context.Context) error {
 	cfg := svc.s.NearDup
 	cfg.KeyPrefix = cmp.Or(cfg.KeyPrefix, svc.s.Cache.KeyPrefix)
 	var uc redis.UniversalClient
-	if svc.rdb != nil {
-		uc = svc.rdb
+	if svc.storyRDB != nil {
+		uc = svc.storyRDB
 	}
 	ids, err := story.New(cfg, uc, svc.log, svc.reg)
 	if err != nil {
