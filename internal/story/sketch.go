@@ -270,6 +270,14 @@ func appendWords(dst []token, f string, sentence *bool) []token {
 		num := isDigit(r)
 		upper := unicode.IsUpper(r)
 		for i < len(f) {
+			if c := f[i]; c < utf8.RuneSelf { // ASCII: one table lookup
+				if l := asciiLower[c]; l != 0 {
+					h = (h ^ uint64(l)) * fnvPrime
+					bag += asciiBag[c]
+					i++
+					continue
+				}
+			}
 			r, size = decode(f, i)
 			if isWordRune(r) {
 				h = hashRune(h, r)
@@ -338,6 +346,18 @@ func letterHash(r rune) uint64 {
 	x := uint64(r) * 0x9e3779b97f4a7c15
 	return x ^ x>>29
 }
+
+// asciiLower maps an ASCII letter or digit to its lower case, anything
+// else to 0; asciiBag holds letterHash of each.
+var asciiLower, asciiBag = func() (l [utf8.RuneSelf]byte, b [utf8.RuneSelf]uint64) {
+	for c := range rune(utf8.RuneSelf) {
+		if isWordRune(c) {
+			l[c] = byte(unicode.ToLower(c))
+			b[c] = letterHash(c)
+		}
+	}
+	return l, b
+}()
 
 func hashWord(w string) uint64 {
 	h := uint64(fnvOffset)
