@@ -78,6 +78,9 @@ type config struct {
 	embeddedProviders        string
 	verbose                  bool
 	cpuProfile               string
+	nearDup                  bool
+	nearDupStories           int
+	nearDupRounds            int
 }
 
 func main() {
@@ -124,6 +127,9 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&c.workerEnv, "worker-env", "", "extra worker environment, comma-separated KEY=VALUE (e.g. NEWSFLOW_COMMITTERS=6)")
 	fs.BoolVar(&c.verbose, "v", false, "mirror the workers' logs to stderr")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the (first) worker during the 1-worker throughput phase to this file, and of the embedded phase's worker to this file plus .none and .offline")
+	fs.BoolVar(&c.nearDup, "near-dup", false, "run only the near-duplicate phases: quality on the labelled corpus, then the 1-worker throughput with --near-dup off and on (Redis index), --near-dup-rounds times each")
+	fs.IntVar(&c.nearDupStories, "near-dup-stories", 1000, "stories with variants in the near-duplicate corpus")
+	fs.IntVar(&c.nearDupRounds, "near-dup-rounds", 2, "throughput runs with near-dup off and on, alternating")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -162,13 +168,16 @@ func run(ctx context.Context, args []string) error {
 	fmt.Printf("machine: %d CPUs (%s)\n", strings.Count(string(cpus), "processor\t:"), cpuModel(string(cpus)))
 
 	defer b.printSummary()
+	if c.nearDup {
+		return b.nearDupPhases(ctx)
+	}
 	if !c.llmOnly && !c.embeddedOnly {
 		for _, w := range strings.Split(c.workers, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(w))
 			if err != nil || n < 1 {
 				return fmt.Errorf("--workers: bad count %q", w)
 			}
-			if err := b.throughput(ctx, n); err != nil {
+			if err := b.throughput(ctx, n, ""); err != nil {
 				return err
 			}
 		}
@@ -427,6 +436,7 @@ func (b *bench) servers() []serverGroup {
 	return []serverGroup{
 		findServer("nats-server", portOf(b.cfg.natsURL, 4222)),
 		findServer("postgres", portOf(b.cfg.dbURL, 5432)),
+		findServer("redis-server", portOf(b.cfg.redisURL, 6379)),
 	}
 }
 
@@ -479,7 +489,9 @@ func summaryNum(r workerproc.Result, key string) float64 {
 	return v
 }
 
-func (b *bench) throughput(ctx context.Context, workers int) error {
+// throughput prefills the stream and measures workers draining it. label,
+// when set, names the run in the summary, and extraEnv goes to the workers.
+func (b *bench) throughput(ctx context.Context, workers int, label string, extraEnv ...string) error {
 	p, err := b.newPhase(ctx, fmt.Sprintf("tp%d", workers))
 	if err != nil {
 		return err
@@ -497,7 +509,7 @@ func (b *bench) throughput(ctx context.Context, workers int) error {
 	fmt.Printf("prefill: %.0f msgs/s\n", float64(len(msgs))/time.Since(t0).Seconds())
 	servers := b.servers()
 	cpu0, srv0 := workerproc.CPUByCommand("worker"), sampleAll(servers)
-	env := []string{"LLM_PROVIDER=" + b.cfg.provider, "NEWSFLOW_LAG_INTERVAL=0s"}
+	env := append([]string{"LLM_PROVIDER=" + b.cfg.provider, "NEWSFLOW_LAG_INTERVAL=0s"}, extraEnv...)
 	var profileDone chan error
 	if b.cfg.cpuProfile != "" && workers == 1 {
 		port, err := freePort()
@@ -567,7 +579,7 @@ func (b *bench) throughput(ctx context.Context, workers int) error {
 		msgsDone/last.Sub(first).Seconds(), last.Sub(first).Seconds(), txs)
 	cpu := cpuPer(cpu1["worker"]-cpu0["worker"], servers, srv0, srv1, len(msgs))
 	fmt.Printf("CPU during the run (µs per message): %s\n", cpuLine(cpu, servers))
-	b.record(fmt.Sprintf("throughput, %d worker(s), Postgres, LLM_PROVIDER=%s", workers, b.cfg.provider), rate, cpu)
+	b.record(fmt.Sprintf("throughput, %d worker(s), Postgres, LLM_PROVIDER=%s%s", workers, b.cfg.provider, label), rate, cpu)
 	gap, at, err := longestPause(ctx, p.dsn)
 	if err != nil {
 		return err
@@ -690,19 +702,7 @@ func (b *bench) llmStage(ctx context.Context, k int) (string, error) {
 		return "", err
 	}
 	defer func() {
-		var cursor uint64
-		for {
-			keys, next, err := rdb.Scan(context.Background(), cursor, prefix+"*", 1000).Result()
-			if err != nil {
-				break
-			}
-			if len(keys) > 0 {
-				rdb.Del(context.Background(), keys...)
-			}
-			if cursor = next; cursor == 0 {
-				break
-			}
-		}
+		deleteKeys(context.Background(), rdb, prefix)
 		_ = rdb.Close()
 	}()
 	msgs, st, err := generate(7, b.cfg.llmMessages, b.cfg.llmReposts, b.cfg.bodyBytes, p.name)
@@ -778,6 +778,23 @@ func (b *bench) llmStage(ctx context.Context, k int) (string, error) {
 	b.record(fmt.Sprintf("LLM stage, %d stories per call, fake OpenAI provider, Postgres, Redis", k), float64(len(msgs))/secs, cpu)
 	return fmt.Sprintf("| %d | %.1f (bound %.1f) | %.3f | %.0f / %.0f | %.0f | %.2f %% | %d | %.1f |", k, float64(len(msgs))/secs, rpmBound,
 		float64(fake.Calls())/unique, billed, billedDisc, float64(out)/unique, 100*alone/unique, fake.RateLimited(), rssMB), nil
+}
+
+// deleteKeys deletes the keys under prefix, best effort.
+func deleteKeys(ctx context.Context, rdb *redis.Client, prefix string) {
+	var cursor uint64
+	for {
+		keys, next, err := rdb.Scan(ctx, cursor, prefix+"*", 1000).Result()
+		if err != nil {
+			return
+		}
+		if len(keys) > 0 {
+			rdb.Del(ctx, keys...)
+		}
+		if cursor = next; cursor == 0 {
+			return
+		}
+	}
 }
 
 func redisClient(u string) (*redis.Client, error) {

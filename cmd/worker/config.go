@@ -20,6 +20,7 @@ import (
 	"newsflow/internal/natsflag"
 	"newsflow/internal/news"
 	"newsflow/internal/store"
+	"newsflow/internal/story"
 	"newsflow/internal/stream"
 	"newsflow/internal/telemetry"
 	"newsflow/internal/worker"
@@ -61,6 +62,7 @@ type runConfig struct {
 	cacheTTL     time.Duration
 	cachePrefix  string
 	leaseTTL     time.Duration
+	nearDup      nearDupFlags
 
 	llmProvider     string
 	llmModel        string
@@ -124,6 +126,7 @@ func (c *runConfig) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.cacheTTL, "cache-ttl", cache.DefaultRedisTTL, "lifetime of a cached enrichment")
 	fs.StringVar(&c.cachePrefix, "cache-prefix", cache.DefaultKeyPrefix, "prefix of Redis keys")
 	fs.DurationVar(&c.leaseTTL, "cache-lease-ttl", cache.DefaultLeaseTTL, "lifetime of the cluster-wide single-flight lease, extended while the owner works")
+	c.nearDup.register(fs)
 
 	fs.StringVar(&c.llmProvider, "llm-provider", "", "offline, none, gemini or openai; empty means offline")
 	fs.StringVar(&c.llmModel, "llm-model", "", "model name; empty means the provider's default")
@@ -213,7 +216,7 @@ func (c *runConfig) validate(name func(string) string) error {
 	if _, err := c.stream.Config(); err != nil {
 		return cli.AsUsage(err)
 	}
-	return nil
+	return c.nearDup.validate(name)
 }
 
 // settings is the worker's configuration; validate has checked it.
@@ -222,13 +225,15 @@ func (c *runConfig) settings() worker.Settings {
 		NATSURL: c.conn.URL, DataDir: c.conn.DataDir,
 		Consumer: c.consumerConfig(), Pipeline: c.workerConfig(),
 		DatabaseURL: c.databaseURL, Pool: c.poolConfig(), Migrate: c.migrate,
-		RedisURL: c.redisURL, Cache: c.cacheConfig(),
+		RedisURL: c.redisURL, Cache: c.cacheConfig(), NearDup: c.nearDupConfig(),
 		LLMProvider: c.llmProvider, Provider: c.providerConfig(), Client: c.clientConfig(), StoriesPerCall: c.storiesPerCall,
 		HTTPAddr: c.httpAddr, Pprof: c.pprof, Console: c.console, ConsoleWrite: c.consoleWrite,
 		LagInterval: c.lagInterval, LagTarget: c.lagTarget, MaxReplicas: c.maxReplicas,
 		MinReplicas: c.registry.minReplicas, Registry: c.registry.config(),
 	}
 }
+
+func (c *runConfig) nearDupConfig() story.Config { return c.nearDup.config() }
 
 func (c *runConfig) consumerConfig() consumer.Config {
 	sc, _ := c.stream.Config() // checked by validate

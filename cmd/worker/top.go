@@ -21,11 +21,14 @@ type topRow struct {
 	Category    string    `json:"category"`
 	Sources     []string  `json:"sources"`
 	Reposts     int       `json:"reposts"`
+	Variants    int       `json:"variants"`
 	Title       string    `json:"title"`
 	Summary     string    `json:"summary"`
 	URL         string    `json:"url,omitempty"`
 	PublishedAt time.Time `json:"published_at"`
 	ContentHash string    `json:"content_hash"`
+	StoryID     string    `json:"story_id"`
+	IDs         []string  `json:"ids"`
 }
 
 // newTopCmd is `worker top`: a query, not an LLM call.
@@ -39,7 +42,7 @@ func newTopCmd(e *env) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "top [flags]",
-		Short: "the most important stories of a window, reposts collapsed (--since, -n, --category, --json)",
+		Short: "the most important stories of a window, reposts and near-duplicates collapsed (--since, -n, --category, --json)",
 		Args:  cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -55,7 +58,8 @@ func newTopCmd(e *env) *cobra.Command {
 			rows := make([]topRow, len(stories))
 			for i, s := range stories {
 				rows[i] = topRow{Rank: i + 1, Importance: s.Importance, Category: s.Category, Sources: s.Sources, Reposts: s.Reposts,
-					Title: s.Title, Summary: s.Summary, URL: s.URL, PublishedAt: s.PublishedAt, ContentHash: s.ContentHash.String()}
+					Title: s.Title, Summary: s.Summary, URL: s.URL, PublishedAt: s.PublishedAt, ContentHash: s.ContentHash.String(),
+					StoryID: s.StoryID.String(), Variants: s.Variants, IDs: s.IDs}
 			}
 			if asJSON {
 				return writeJSONLines(e.stdout, "top", rows)
@@ -82,9 +86,9 @@ func writeTopTable(w io.Writer, rows []topRow) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "#\tIMPORTANCE\tCATEGORY\tSOURCES\tTITLE\tSUMMARY")
+	fmt.Fprintln(tw, "#\tIMPORTANCE\tCATEGORY\tSOURCES\tVARIANTS\tTITLE\tSUMMARY")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%d\t%d\t%s\t%d\t%s\t%s\n", r.Rank, r.Importance, r.Category, len(r.Sources),
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%d\t%d\t%s\t%s\n", r.Rank, r.Importance, r.Category, len(r.Sources), r.Variants,
 			ellipsis(oneLine(r.Title), 60), ellipsis(oneLine(r.Summary), 100))
 	}
 	_ = tw.Flush()

@@ -42,7 +42,9 @@ func TestTop_SQLiteOrderAndReposts(t *testing.T) {
 		art("a:2", "a", "Rates", 90, "business", 10*time.Minute),
 		art("a:3", "a", "Match", 40, "sports", time.Minute),
 		art("a:4", "a", "Old news", 100, "world", 48*time.Hour),
+		art("d:1", "d", "Quake, reworded", 80, "world", 30*time.Minute), // near-duplicate: Quake's story id
 	}
+	rows[len(rows)-1].StoryID = rows[0].Message.ContentHash()
 	if _, err := st.Commit(ctx, rows); err != nil {
 		t.Fatal(err)
 	}
@@ -79,18 +81,19 @@ func TestTop_SQLiteOrderAndReposts(t *testing.T) {
 	}
 
 	// Importance first, then recency; the 48h-old story is outside 24h.
-	want := []brief{{"Rates", 90, 1}, {"Quake", 90, 3}, {"Match", 40, 1}}
+	want := []brief{{"Rates", 90, 1}, {"Quake", 90, 4}, {"Match", 40, 1}}
 	if d := cmp.Diff(want, briefs(top())); d != "" {
 		t.Errorf("top (-want +got):\n%s", d)
 	}
 	if d := cmp.Diff(want[:1], briefs(top("-n", "1"))); d != "" {
 		t.Errorf("top -n 1 (-want +got):\n%s", d)
 	}
-	if d := cmp.Diff([]brief{{"Old news", 100, 1}, {"Quake", 90, 3}}, briefs(top("--since", "0", "--category", "world"))); d != "" {
+	if d := cmp.Diff([]brief{{"Old news", 100, 1}, {"Quake", 90, 4}}, briefs(top("--since", "0", "--category", "world"))); d != "" {
 		t.Errorf("top --since 0 --category world (-want +got):\n%s", d)
 	}
-	if r := top("-n", "2")[1]; r.Reposts != 3 || !cmp.Equal(r.Sources, []string{"a", "b", "c"}) || r.Summary != "about Quake" {
-		t.Errorf("collapsed story = %+v; want 3 reposts from a, b, c", r)
+	if r := top("-n", "2")[1]; r.Reposts != 4 || r.Variants != 2 || !cmp.Equal(r.Sources, []string{"a", "b", "c", "d"}) ||
+		r.Summary != "about Quake" || !cmp.Equal(r.IDs, []string{"a:1", "b:1", "c:1", "d:1"}) || r.StoryID != rows[0].Message.ContentHash().String() {
+		t.Errorf("collapsed story = %+v; want 4 reposts of 2 texts from a, b, c, d", r)
 	}
 
 	var out bytes.Buffer

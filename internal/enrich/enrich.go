@@ -2,7 +2,8 @@
 // a batch its summary, category, importance and language while paying for
 // each unique story at most once.
 //
-// Per batch it dedupes articles by content hash, looks every unique story up
+// Per batch it dedupes articles by story id (near-duplicate reposts share
+// one; the content hash when it is unset), looks every unique story up
 // in the cache (one round trip for the whole batch), and calls the LLM for the
 // remaining stories with bounded concurrency, through the cache's cluster-wide
 // single-flight so that two workers seeing the same story at the same instant
@@ -238,8 +239,8 @@ func New(cfg Config, cache Cache, call CallFunc, log *zap.Logger, reg prometheus
 func (e *Enricher) Totals() *Totals { return &e.totals }
 
 // Key returns the cache key of a story: SHA-256 over provider, model, prompt
-// version and the story's content hash (itself a hash of the normalised title
-// and body), hex encoded.
+// version and the story's id (the content hash, a hash of the normalised
+// title and body, of the story's first article), hex encoded.
 func (e *Enricher) Key(h news.Hash) string {
 	s := sha256.New()
 	for _, part := range []string{e.cfg.Provider, e.cfg.Model, e.cfg.PromptVersion} {
@@ -259,14 +260,15 @@ type story struct {
 }
 
 // Enrich sets the Enrichment of every row, which must have ContentHash set.
-// It returns nil when all succeeded, else one error per row (nil for rows that
+// Rows sharing a StoryID (or, where it is unset, a ContentHash) are one
+// story: enriched once, from the first of them. It returns nil when all succeeded, else one error per row (nil for rows that
 // were enriched). The errors wrap the LLM client's, so the caller can tell
 // an outage from a story that cannot be enriched.
 func (e *Enricher) Enrich(ctx context.Context, rows []news.Article) []error {
 	byHash := make(map[news.Hash]*story, len(rows))
 	stories := make([]*story, 0, len(rows))
 	for i := range rows {
-		h := rows[i].ContentHash
+		h := storyID(&rows[i])
 		if s, ok := byHash[h]; ok {
 			s.rows = append(s.rows, i)
 			continue
@@ -342,7 +344,7 @@ func (e *Enricher) Enrich(ctx context.Context, rows []news.Article) []error {
 			}
 			if err != nil {
 				e.metrics.stories.WithLabelValues("failed").Inc()
-				setErrs(s, fmt.Errorf("enrich story %s: %w", rows[s.rows[0]].ContentHash.String()[:12], err))
+				setErrs(s, fmt.Errorf("enrich story %s: %w", storyID(&rows[s.rows[0]]).String()[:12], err))
 				return
 			}
 			by := "singleflight"
@@ -354,6 +356,14 @@ func (e *Enricher) Enrich(ctx context.Context, rows []news.Article) []error {
 	}
 	wg.Wait()
 	return errs
+}
+
+// storyID returns the row's story id: its content hash when unset.
+func storyID(a *news.Article) news.Hash {
+	if a.StoryID == (news.Hash{}) {
+		return a.ContentHash
+	}
+	return a.StoryID
 }
 
 // fetch gets one story's enrichment through the cache's single-flight,

@@ -174,6 +174,37 @@ func TestEnrich_DedupeInBatch(t *testing.T) {
 	}
 }
 
+// TestEnrich_DedupeByStoryID: rows of different texts sharing a story id
+// (near-duplicates) are one story, enriched once from the first row, in the
+// batch and through the cache in a later batch.
+func TestEnrich_DedupeByStoryID(t *testing.T) {
+	t.Parallel()
+	b := setup(t, enrich.Config{})
+	rs := rows("r", "a", "a, reworded", "b", "a, signed")
+	for _, i := range []int{1, 3} {
+		rs[i].StoryID = rs[0].ContentHash
+	}
+	if errs := b.e.Enrich(t.Context(), rs); errs != nil {
+		t.Fatalf("Enrich: %v", errs)
+	}
+	if got := b.calls.total(); got != 2 {
+		t.Fatalf("%d calls for 2 stories in 4 rows, want 2", got)
+	}
+	for _, i := range []int{1, 3} {
+		if diff := cmp.Diff(answer("a"), rs[i].Enrichment); diff != "" {
+			t.Errorf("row %d, a variant of a (-want +got):\n%s", i, diff)
+		}
+	}
+	later := rows("s", "a, shortened")
+	later[0].StoryID = rs[0].ContentHash
+	if errs := b.e.Enrich(t.Context(), later); errs != nil {
+		t.Fatalf("Enrich: %v", errs)
+	}
+	if got := b.calls.total(); got != 2 || later[0].Enrichment != answer("a") {
+		t.Fatalf("a later variant: %d calls (want 2), enrichment %+v", got, later[0].Enrichment)
+	}
+}
+
 // TestEnrich_CachedOnSecondBatch: the same stories under new ids cost no
 // call; the totals and metrics count what the batch dedupe and the cache
 // saved, calls and tokens.

@@ -39,5 +39,9 @@ type Article struct {
 	IngestedAt time.Time
 	// ContentHash is Message.ContentHash().
 	ContentHash Hash
+	// StoryID names the story the article belongs to: the content hash of
+	// the first article of its near-duplicate cluster (ContentHash itself
+	// when near-duplicate detection is off or the article founded it).
+	StoryID Hash
 	Enrichment
 }

@@ -29,3 +29,15 @@ func (p *Postgres) CommitPlainInsert(ctx context.Context, rows []news.Article) (
 	defer c.Release()
 	return p.exec(ctx, c, "plain_insert", plain, b)
 }
+
+// MigrateTo applies the migrations up to version upTo.
+func (p *Postgres) MigrateTo(ctx context.Context, upTo int) error { return p.migrate(ctx, upTo) }
+
+// MigrateTo applies the migrations up to version upTo.
+func (s *SQLite) MigrateTo(ctx context.Context, upTo int) error { return s.migrate(ctx, upTo) }
+
+// Exec runs one statement on the writer, for tests that build a table by hand.
+func (s *SQLite) Exec(ctx context.Context, sql string, args ...any) error {
+	_, err := s.w.ExecContext(ctx, sql, args...)
+	return err
+}

@@ -9,7 +9,7 @@ import (
 )
 
 // The store encodes a batch itself, in Postgres's binary formats, into
-// buffers it reuses: as a COPY stream for the optimistic path, and as 14
+// buffers it reuses: as a COPY stream for the optimistic path, and as 15
 // arrays, only when needed, for insertIgnoreSQL. pgx's generic encoder
 // reflects per element and regrows a fresh buffer for every query, which at
 // ~100 KiB a batch cost as much client CPU (mostly GC) as the rest of the
@@ -29,7 +29,7 @@ const (
 const pgEpochMicros = 946684800 * 1_000_000
 
 // copyColumns is the column count of a COPY row, in copySQL's order.
-const copyColumns = 14
+const copyColumns = 15
 
 // copySignature opens a binary COPY stream: the signature, then flags and the
 // header extension length, both zero.
@@ -37,9 +37,10 @@ var copySignature = []byte("PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00
 
 // pgBatch holds one encoded batch. It is pooled; the buffers are reused.
 type pgBatch struct {
-	rows   []news.Article
-	now    time.Time
-	hashes []news.Hash
+	rows    []news.Article
+	now     time.Time
+	hashes  []news.Hash
+	stories []news.Hash
 	// copyData holds the binary COPY stream that copyStream encodes.
 	copyData []byte
 	// buf holds the arrays that params slices, as arrays encodes them.
@@ -47,7 +48,7 @@ type pgBatch struct {
 	params [][]byte
 }
 
-var pgBatchPool = sync.Pool{New: func() any { return &pgBatch{params: make([][]byte, 0, 14)} }}
+var pgBatchPool = sync.Pool{New: func() any { return &pgBatch{params: make([][]byte, 0, copyColumns)} }}
 
 // binaryFormats says every parameter is in binary format.
 var binaryFormats = []int16{1}
@@ -56,9 +57,11 @@ var binaryFormats = []int16{1}
 // content hash where it is unset. It encodes nothing yet.
 func (b *pgBatch) reset(rows []news.Article, now time.Time) {
 	b.rows, b.now = rows, now
-	b.hashes = b.hashes[:0]
+	b.hashes, b.stories = b.hashes[:0], b.stories[:0]
 	for i := range rows {
-		b.hashes = append(b.hashes, contentHash(&rows[i]))
+		h := contentHash(&rows[i])
+		b.hashes = append(b.hashes, h)
+		b.stories = append(b.stories, storyID(&rows[i], h))
 	}
 }
 
@@ -97,17 +100,19 @@ func (b *pgBatch) copyStream() []byte {
 		text(a.Model)
 		d = binary.BigEndian.AppendUint32(d, 8)
 		d = binary.BigEndian.AppendUint64(d, a.StreamSeq)
+		d = binary.BigEndian.AppendUint32(d, uint32(len(b.stories[i])))
+		d = append(d, b.stories[i][:]...)
 	}
 	d = binary.BigEndian.AppendUint16(d, 0xFFFF) // -1: the trailer
 	b.copyData = d
 	return d
 }
 
-// arrays encodes the batch as insertIgnoreSQL's 14 array parameters.
+// arrays encodes the batch as insertIgnoreSQL's 15 array parameters.
 func (b *pgBatch) arrays() [][]byte {
 	rows, n := b.rows, len(b.rows)
 	b.buf, b.params = b.buf[:0], b.params[:0]
-	var ends [14]int
+	var ends [copyColumns]int
 	text := func(f func(a *news.Article) string) {
 		b.arrayHeader(oidText, n, false)
 		for i := range rows {
@@ -170,6 +175,12 @@ func (b *pgBatch) arrays() [][]byte {
 	for i := range rows {
 		b.buf = binary.BigEndian.AppendUint32(b.buf, 8)
 		b.buf = binary.BigEndian.AppendUint64(b.buf, rows[i].StreamSeq)
+	}
+	next()
+	b.arrayHeader(oidBytea, n, false)
+	for i := range b.stories {
+		b.buf = binary.BigEndian.AppendUint32(b.buf, uint32(len(b.stories[i])))
+		b.buf = append(b.buf, b.stories[i][:]...)
 	}
 	next()
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -181,7 +182,10 @@ func migrateLockKey(schema string) int64 {
 // first and then find nothing to do. The lock is released by commit or
 // rollback, so a cancelled Migrate cannot leave it held on a pooled
 // connection.
-func (p *Postgres) Migrate(ctx context.Context) error {
+func (p *Postgres) Migrate(ctx context.Context) error { return p.migrate(ctx, math.MaxInt) }
+
+// migrate applies the migrations up to version upTo.
+func (p *Postgres) migrate(ctx context.Context, upTo int) error {
 	ms, err := loadMigrations("postgres")
 	if err != nil {
 		return err
@@ -214,7 +218,7 @@ func (p *Postgres) Migrate(ctx context.Context) error {
 	}
 	var done []string
 	for _, m := range ms {
-		if slices.Contains(applied, int32(m.version)) {
+		if slices.Contains(applied, int32(m.version)) || m.version > upTo {
 			continue
 		}
 		if _, err := tx.Exec(ctx, m.sql, pgx.QueryExecModeSimpleProtocol); err != nil {
@@ -238,7 +242,7 @@ func (p *Postgres) Migrate(ctx context.Context) error {
 // binary COPY stream (pgBatch.copyStream), straight into articles. One
 // statement is one transaction: the batch commits or fails whole.
 const copySQL = `COPY articles (id, source, url, title, body, lang, published_at, ingested_at,
-	content_hash, summary, category, importance, llm_model, stream_seq) FROM STDIN (FORMAT binary)`
+	content_hash, summary, category, importance, llm_model, stream_seq, story_id) FROM STDIN (FORMAT binary)`
 
 // insertIgnoreSQL inserts one batch passed as one array per column
 // (pgBatch.arrays), skipping every id already stored or repeated within the
@@ -248,10 +252,11 @@ const copySQL = `COPY articles (id, source, url, title, body, lang, published_at
 // README's Benchmarks). A batch's arrays have equal lengths, so both forms
 // give the same rows.
 const insertIgnoreSQL = `INSERT INTO articles (id, source, url, title, body, lang, published_at, ingested_at,
-	content_hash, summary, category, importance, llm_model, stream_seq)
+	content_hash, summary, category, importance, llm_model, stream_seq, story_id)
 SELECT unnest($1::text[]), unnest($2::text[]), unnest($3::text[]), unnest($4::text[]), unnest($5::text[]),
 	unnest($6::text[]), unnest($7::timestamptz[]), unnest($8::timestamptz[]), unnest($9::bytea[]),
-	unnest($10::text[]), unnest($11::text[]), unnest($12::int4[]), unnest($13::text[]), unnest($14::int8[])
+	unnest($10::text[]), unnest($11::text[]), unnest($12::int4[]), unnest($13::text[]), unnest($14::int8[]),
+	unnest($15::bytea[])
 ON CONFLICT (id) DO NOTHING`
 
 // Commit inserts rows in one transaction, skipping ids already stored
@@ -348,44 +353,48 @@ func isUniqueViolation(err error) bool {
 	return errors.As(err, &pe) && pe.Code == "23505"
 }
 
-// topSQLPostgres: $1 window start (NULL = unbounded), $2 limit, $3 category (” = all).
+// topSQLPostgres: $1 window start (NULL = unbounded), $2 limit, $3 category (” = all), $4
+// MaxTopIDs. Rows group by story id; rows written before it existed are their own story.
 const topSQLPostgres = `
 WITH w AS (
-	SELECT content_hash, title, summary, category, url, importance, source,
+	SELECT coalesce(story_id, content_hash) AS sid, content_hash, title, summary, category, url, importance, source,
 		coalesce(published_at, ingested_at) AS ts, id
 	FROM articles
 	WHERE ($1::timestamptz IS NULL OR coalesce(published_at, ingested_at) >= $1)
 	  AND ($3::text = '' OR category = $3::text)
 ), g AS (
-	SELECT content_hash, max(importance) AS importance, max(ts) AS latest, count(*) AS reposts,
-		array_agg(DISTINCT source) AS sources
-	FROM w GROUP BY content_hash
-	ORDER BY importance DESC, latest DESC, content_hash
+	SELECT sid, max(importance) AS importance, max(ts) AS latest, count(*) AS reposts,
+		count(DISTINCT content_hash) AS variants, array_agg(DISTINCT source) AS sources,
+		(array_agg(id ORDER BY ts, id))[1:$4::int] AS ids
+	FROM w GROUP BY sid
+	ORDER BY importance DESC, latest DESC, sid
 	LIMIT $2
 )
-SELECT g.content_hash, f.title, f.summary, f.category, f.url, g.importance, f.ts, g.sources, g.reposts
+SELECT g.sid, f.content_hash, f.title, f.summary, f.category, f.url, g.importance, f.ts, g.sources, g.reposts, g.variants, g.ids
 FROM g CROSS JOIN LATERAL (
-	SELECT title, summary, category, url, ts FROM w
-	WHERE w.content_hash = g.content_hash ORDER BY ts, id LIMIT 1
+	SELECT content_hash, title, summary, category, url, ts FROM w
+	WHERE w.sid = g.sid ORDER BY ts, id LIMIT 1
 ) f
-ORDER BY g.importance DESC, g.latest DESC, g.content_hash`
+ORDER BY g.importance DESC, g.latest DESC, g.sid`
 
-// Top returns the most important stories of the window, reposts collapsed
-// by content hash: by highest importance, then most recent row, then hash.
+// Top returns the most important stories of the window, reposts and
+// near-duplicates collapsed by story id: by highest importance, then most
+// recent row, then story id.
 func (p *Postgres) Top(ctx context.Context, q TopQuery) ([]TopStory, error) {
 	since, limit := q.bounds(time.Now())
-	rows, err := p.pool.Query(ctx, topSQLPostgres, since, limit, q.Category)
+	rows, err := p.pool.Query(ctx, topSQLPostgres, since, limit, q.Category, MaxTopIDs)
 	if err != nil {
 		return nil, fmt.Errorf("store: top: %w", classifyPG(err))
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (TopStory, error) {
 		var s TopStory
-		var hash []byte
-		var reposts int64
+		var sid, hash []byte
+		var reposts, variants int64
 		var imp int16
-		err := r.Scan(&hash, &s.Title, &s.Summary, &s.Category, &s.URL, &imp, &s.PublishedAt, &s.Sources, &reposts)
+		err := r.Scan(&sid, &hash, &s.Title, &s.Summary, &s.Category, &s.URL, &imp, &s.PublishedAt, &s.Sources, &reposts, &variants, &s.IDs)
+		copy(s.StoryID[:], sid)
 		copy(s.ContentHash[:], hash)
-		s.Importance, s.Reposts = int(imp), int(reposts)
+		s.Importance, s.Reposts, s.Variants = int(imp), int(reposts), int(variants)
 		s.PublishedAt = s.PublishedAt.UTC()
 		slices.Sort(s.Sources)
 		return s, err
@@ -424,7 +433,7 @@ func (p *Postgres) Count(ctx context.Context) (int64, error) {
 // Stats counts rows and unique stories.
 func (p *Postgres) Stats(ctx context.Context) (Stats, error) {
 	var s Stats
-	if err := p.pool.QueryRow(ctx, "SELECT count(*), count(DISTINCT content_hash) FROM articles").Scan(&s.Rows, &s.Stories); err != nil {
+	if err := p.pool.QueryRow(ctx, "SELECT count(*), count(DISTINCT coalesce(story_id, content_hash)) FROM articles").Scan(&s.Rows, &s.Stories); err != nil {
 		return Stats{}, fmt.Errorf("store: stats: %w", classifyPG(err))
 	}
 	return s, nil

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -56,7 +57,7 @@ const (
 	// copied into the database file: the index pages most commits rewrite
 	// are copied once per checkpoint rather than once per thousand pages.
 	sqliteCheckpointPages = 16384
-	// maxInsertRows bounds the rows of one INSERT (14 parameters each).
+	// maxInsertRows bounds the rows of one INSERT (sqliteColumns parameters each).
 	maxInsertRows = 128
 )
 
@@ -158,7 +159,10 @@ func (s *SQLite) Close() {
 // schema_migrations in one BEGIN IMMEDIATE transaction, so concurrent
 // callers (goroutines or processes) queue on the write lock and the later
 // ones find nothing to do.
-func (s *SQLite) Migrate(ctx context.Context) error {
+func (s *SQLite) Migrate(ctx context.Context) error { return s.migrate(ctx, math.MaxInt) }
+
+// migrate applies the migrations up to version upTo.
+func (s *SQLite) migrate(ctx context.Context, upTo int) error {
 	ms, err := loadMigrations("sqlite")
 	if err != nil {
 		return err
@@ -192,7 +196,7 @@ func (s *SQLite) Migrate(ctx context.Context) error {
 	}
 	var done []string
 	for _, m := range ms {
-		if slices.Contains(applied, m.version) {
+		if slices.Contains(applied, m.version) || m.version > upTo {
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
@@ -217,20 +221,20 @@ func (s *SQLite) Migrate(ctx context.Context) error {
 func insertSQLite(rows int) string {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO articles (id, source, url, title, body, lang, published_at, ingested_at,
-	content_hash, summary, category, importance, llm_model, stream_seq)
+	content_hash, summary, category, importance, llm_model, stream_seq, story_id)
 VALUES `)
 	for i := range rows {
 		if i > 0 {
 			b.WriteString(",\n\t")
 		}
-		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 	}
 	b.WriteString("\nON CONFLICT (id) DO NOTHING")
 	return b.String()
 }
 
 // sqliteColumns is the number of parameters a row takes in insertSQLite.
-const sqliteColumns = 14
+const sqliteColumns = 15
 
 // Commit inserts rows in one transaction, skipping ids already stored
 // (ON CONFLICT (id) DO NOTHING, also for a repeated id within rows), and
@@ -273,7 +277,7 @@ func (s *SQLite) commit(ctx context.Context, rows []news.Article) (int, error) {
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after commit
 	args := make([]any, 0, min(len(rows), maxInsertRows)*sqliteColumns)
-	hashes := make([]news.Hash, len(rows))
+	hashes := make([]news.Hash, 2*len(rows)) // content hashes, then story ids
 	n, inserted := 0, 0
 	for chunk := range slices.Chunk(rows, maxInsertRows) {
 		stmt := full
@@ -291,10 +295,11 @@ func (s *SQLite) commit(ctx context.Context, rows []news.Article) (int, error) {
 			if !a.IngestedAt.IsZero() {
 				ingested = a.IngestedAt.UnixNano()
 			}
-			h := &hashes[n+i]
+			h, sid := &hashes[n+i], &hashes[len(rows)+n+i]
 			*h = contentHash(a)
+			*sid = storyID(a, *h)
 			args = append(args, a.ID, a.Source, a.URL, a.Title, a.Body, a.Lang, published, ingested,
-				h[:], a.Summary, a.Category, a.Importance, a.Model, int64(a.StreamSeq))
+				h[:], a.Summary, a.Category, a.Importance, a.Model, int64(a.StreamSeq), sid[:])
 		}
 		res, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
 		if err != nil {
@@ -336,35 +341,37 @@ func checkText(a *news.Article) error {
 }
 
 // topSQLite: same shape and order as topSQLPostgres. ?1 window start in Unix
-// nanoseconds (NULL = unbounded), ?2 limit, ?3 category (” = all).
+// nanoseconds (NULL = unbounded), ?2 limit, ?3 category (” = all), ?4 MaxTopIDs.
 const topSQLite = `
 WITH w AS (
-	SELECT content_hash, title, summary, category, url, importance, source,
+	SELECT coalesce(story_id, content_hash) AS sid, content_hash, title, summary, category, url, importance, source,
 		coalesce(published_at, ingested_at) AS ts, id,
-		row_number() OVER (PARTITION BY content_hash ORDER BY coalesce(published_at, ingested_at), id) AS rn
+		row_number() OVER (PARTITION BY coalesce(story_id, content_hash) ORDER BY coalesce(published_at, ingested_at), id) AS rn
 	FROM articles
 	WHERE (?1 IS NULL OR coalesce(published_at, ingested_at) >= ?1)
 	  AND (?3 = '' OR category = ?3)
 ), g AS (
-	SELECT content_hash, max(importance) AS importance, max(ts) AS latest, count(*) AS reposts,
-		json_group_array(DISTINCT source) AS sources
-	FROM w GROUP BY content_hash
-	ORDER BY importance DESC, latest DESC, content_hash
+	SELECT sid, max(importance) AS importance, max(ts) AS latest, count(*) AS reposts,
+		count(DISTINCT content_hash) AS variants, json_group_array(DISTINCT source) AS sources,
+		json_group_array(CASE WHEN rn <= ?4 THEN id END ORDER BY ts, id) AS ids
+	FROM w GROUP BY sid
+	ORDER BY importance DESC, latest DESC, sid
 	LIMIT ?2
 )
-SELECT g.content_hash, w.title, w.summary, w.category, w.url, g.importance, w.ts, g.sources, g.reposts
-FROM g JOIN w ON w.content_hash = g.content_hash AND w.rn = 1
-ORDER BY g.importance DESC, g.latest DESC, g.content_hash`
+SELECT g.sid, w.content_hash, w.title, w.summary, w.category, w.url, g.importance, w.ts, g.sources, g.reposts, g.variants, g.ids
+FROM g JOIN w ON w.sid = g.sid AND w.rn = 1
+ORDER BY g.importance DESC, g.latest DESC, g.sid`
 
-// Top returns the most important stories of the window, reposts collapsed
-// by content hash: by highest importance, then most recent row, then hash.
+// Top returns the most important stories of the window, reposts and
+// near-duplicates collapsed by story id: by highest importance, then most
+// recent row, then story id.
 func (s *SQLite) Top(ctx context.Context, q TopQuery) ([]TopStory, error) {
 	since, limit := q.bounds(time.Now())
 	var sinceArg any
 	if since != nil {
 		sinceArg = since.UnixNano()
 	}
-	rows, err := s.db.QueryContext(ctx, topSQLite, sinceArg, limit, q.Category)
+	rows, err := s.db.QueryContext(ctx, topSQLite, sinceArg, limit, q.Category, MaxTopIDs)
 	if err != nil {
 		return nil, fmt.Errorf("store: top: %w", classifySQLite(err))
 	}
@@ -372,18 +379,28 @@ func (s *SQLite) Top(ctx context.Context, q TopQuery) ([]TopStory, error) {
 	var out []TopStory
 	for rows.Next() {
 		var st TopStory
-		var hash []byte
+		var sid, hash []byte
 		var ts int64
-		var sources string
-		if err := rows.Scan(&hash, &st.Title, &st.Summary, &st.Category, &st.URL, &st.Importance, &ts, &sources, &st.Reposts); err != nil {
+		var sources, ids string
+		if err := rows.Scan(&sid, &hash, &st.Title, &st.Summary, &st.Category, &st.URL, &st.Importance, &ts, &sources, &st.Reposts, &st.Variants, &ids); err != nil {
 			return nil, fmt.Errorf("store: top: %w", err)
 		}
+		copy(st.StoryID[:], sid)
 		copy(st.ContentHash[:], hash)
 		st.PublishedAt = time.Unix(0, ts).UTC()
 		if err := json.Unmarshal([]byte(sources), &st.Sources); err != nil {
 			return nil, fmt.Errorf("store: top: decode sources: %w", err)
 		}
 		slices.Sort(st.Sources)
+		var all []*string // the rows past MaxTopIDs are null
+		if err := json.Unmarshal([]byte(ids), &all); err != nil {
+			return nil, fmt.Errorf("store: top: decode ids: %w", err)
+		}
+		for _, id := range all {
+			if id != nil {
+				st.IDs = append(st.IDs, *id)
+			}
+		}
 		out = append(out, st)
 	}
 	if err := rows.Err(); err != nil {
@@ -404,7 +421,7 @@ func (s *SQLite) Count(ctx context.Context) (int64, error) {
 // Stats counts rows and unique stories.
 func (s *SQLite) Stats(ctx context.Context) (Stats, error) {
 	var st Stats
-	if err := s.db.QueryRowContext(ctx, "SELECT count(*), count(DISTINCT content_hash) FROM articles").Scan(&st.Rows, &st.Stories); err != nil {
+	if err := s.db.QueryRowContext(ctx, "SELECT count(*), count(DISTINCT coalesce(story_id, content_hash)) FROM articles").Scan(&st.Rows, &st.Stories); err != nil {
 		return Stats{}, fmt.Errorf("store: stats: %w", classifySQLite(err))
 	}
 	return st, nil

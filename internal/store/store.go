@@ -25,9 +25,15 @@ type TopQuery struct {
 	Category string
 }
 
-// TopStory is one story: every row in the window sharing one content hash.
+// MaxTopIDs bounds TopStory.IDs.
+const MaxTopIDs = 100
+
+// TopStory is one story: every row in the window sharing one story id
+// (near-duplicate reposts included).
 type TopStory struct {
-	// ContentHash identifies the story.
+	// StoryID identifies the story.
+	StoryID news.Hash
+	// ContentHash is the content hash of the story's earliest row.
 	ContentHash news.Hash
 	// Title, Summary, Category and URL come from the story's earliest row
 	// (by story time, then id).
@@ -40,13 +46,17 @@ type TopStory struct {
 	Sources []string
 	// Reposts is the number of rows (message ids) of the story in the window.
 	Reposts int
+	// Variants is the number of distinct texts (content hashes) among them.
+	Variants int
+	// IDs are the message ids of the rows, earliest first, at most MaxTopIDs.
+	IDs []string
 }
 
 // Stats summarises the articles table.
 type Stats struct {
 	// Rows is the number of rows (message ids).
 	Rows int64
-	// Stories is the number of unique stories (distinct content hashes).
+	// Stories is the number of unique stories (distinct story ids).
 	Stories int64
 }
 
@@ -73,6 +83,14 @@ func (e *DataError) Unwrap() error { return e.Err }
 
 // zeroHash is the unset content hash; Commit computes the hash then.
 var zeroHash news.Hash
+
+// storyID returns a's story id: its content hash when unset.
+func storyID(a *news.Article, contentHash news.Hash) news.Hash {
+	if a.StoryID == zeroHash {
+		return contentHash
+	}
+	return a.StoryID
+}
 
 // contentHash returns a's content hash, computing it when unset.
 func contentHash(a *news.Article) news.Hash {

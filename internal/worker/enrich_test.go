@@ -25,6 +25,7 @@ import (
 	"newsflow/internal/natstest"
 	"newsflow/internal/news"
 	"newsflow/internal/redistest"
+	"newsflow/internal/story"
 	"newsflow/internal/stream"
 	"newsflow/internal/worker"
 )
@@ -53,6 +54,7 @@ type proc struct {
 	client *llm.Client
 	tiered *cache.Tiered
 	enr    *enrich.Enricher
+	ids    *story.Identifier // nil unless procConfig.nearDup
 	reg    *prometheus.Registry
 }
 
@@ -65,6 +67,7 @@ type procConfig struct {
 	worker   worker.Config
 	consumer func(*consumer.Config) // adjusts the bundle's consumer config
 	log      *zap.Logger            // nil: the test's logger
+	nearDup  bool                   // assign story ids (on the process's Redis client, under cache.KeyPrefix)
 }
 
 // startProc builds one process's enrichment stack against fake, as
@@ -77,6 +80,7 @@ func (b *bundle) startProc(t *testing.T, fake *llmtest.Server, pc procConfig) *p
 		log = zaptest.NewLogger(t)
 	}
 	p := &proc{reg: prometheus.NewRegistry()}
+
 	pc.client.Concurrency = max(pc.client.Concurrency, 8)
 	pcfg := llm.ProviderConfig{Concurrency: pc.client.Concurrency}
 	if pc.provider == "" {
@@ -106,6 +110,13 @@ func (b *bundle) startProc(t *testing.T, fake *llmtest.Server, pc procConfig) *p
 	}
 	if p.tiered, err = cache.New(pc.cache, uc, log, p.reg); err != nil {
 		t.Fatal(err)
+	}
+	if pc.nearDup {
+		if p.ids, err = story.New(story.Config{KeyPrefix: pc.cache.KeyPrefix}, uc, log, p.reg); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(p.ids.Close) // registered before the worker's stop, so it runs after it
+		pc.worker.Stories = p.ids
 	}
 	t.Cleanup(func() { _ = p.tiered.Close() })
 	call := func(ctx context.Context, m news.Message) (news.Enrichment, news.Usage, error) {

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 	"newsflow/internal/news"
 	"newsflow/internal/redact"
 	"newsflow/internal/store"
+	"newsflow/internal/story"
 	"newsflow/internal/telemetry"
 )
 
@@ -49,6 +51,9 @@ type Settings struct {
 	RedisURL string
 	// Cache configures the two cache tiers.
 	Cache cache.Config
+	// NearDup configures story identity (near-duplicate detection); its
+	// Redis keys take the cache's KeyPrefix.
+	NearDup story.Config
 
 	// LLMProvider is offline (also when empty), none (no enrichment),
 	// gemini or openai.
@@ -99,15 +104,18 @@ type Service struct {
 	start time.Time
 	reg   *prometheus.Registry
 
-	http   *telemetry.Server
-	js     jetstream.JetStream
-	store  store.DB
-	client *llm.Client      // nil: no enrichment
-	tiered *cache.Tiered    // nil: no enrichment
-	enr    *enrich.Enricher // nil: no enrichment
-	cons   *consumer.Consumer
-	w      *Worker
-	beat   *telemetry.Heartbeat // nil: registry off
+	http     *telemetry.Server
+	js       jetstream.JetStream
+	store    store.DB
+	rdb      *redis.Client // nil: REDIS_URL unset
+	storyRDB *redis.Client // the story index's client; nil: REDIS_URL unset
+	ids      *story.Identifier
+	client   *llm.Client      // nil: no enrichment
+	tiered   *cache.Tiered    // nil: no enrichment
+	enr      *enrich.Enricher // nil: no enrichment
+	cons     *consumer.Consumer
+	w        *Worker
+	beat     *telemetry.Heartbeat // nil: registry off
 
 	sampler *console.Sampler // nil: no console
 
@@ -130,7 +138,8 @@ func Open(ctx context.Context, s Settings, log *zap.Logger) (_ *Service, err err
 		}
 	}()
 	for _, step := range []func(context.Context) error{
-		svc.openHTTP, svc.openNATS, svc.openStore, svc.openEnrich, svc.openPipeline, svc.openRegistry, svc.openConsole,
+		svc.openHTTP, svc.openNATS, svc.openStore, svc.openRedis, svc.openStories, svc.openEnrich, svc.openPipeline, svc.openRegistry,
+		svc.openConsole,
 	} {
 		if err := step(ctx); err != nil {
 			return nil, err
@@ -217,6 +226,59 @@ func (svc *Service) openStore(ctx context.Context) error {
 	return nil
 }
 
+// openRedis connects to REDIS_URL, when set: one client for the cache and
+// the story index.
+func (svc *Service) openRedis(context.Context) error {
+	if svc.s.RedisURL == "" {
+		return nil
+	}
+	rdb, err := cache.NewRedisClient(svc.s.RedisURL)
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	svc.onClose(func() { _ = rdb.Close() })
+	svc.rdb = rdb
+	// The story index gets a small pool of its own with a longer read
+	// timeout: one script decides a whole batch, and a busy Redis must not
+	// turn a slow answer into a degraded index.
+	opt := *rdb.Options()
+	opt.ReadTimeout, opt.PoolSize, opt.MinIdleConns = story.ScriptReadTimeout, 8, 0
+	srdb := redis.NewClient(&opt)
+	svc.onClose(func() { _ = srdb.Close() })
+	svc.storyRDB = srdb
+	return nil
+}
+
+// openStories builds the story identifier: on Redis when configured, else
+// in process.
+func (svc *Service) openStories(context.Context) error {
+	cfg := svc.s.NearDup
+	cfg.KeyPrefix = cmp.Or(cfg.KeyPrefix, svc.s.Cache.KeyPrefix)
+	var uc redis.UniversalClient
+	if svc.storyRDB != nil {
+		uc = svc.storyRDB
+	}
+	ids, err := story.New(cfg, uc, svc.log, svc.reg)
+	if err != nil {
+		return err
+	}
+	svc.onClose(ids.Close)
+	svc.ids = ids
+	switch {
+	case cfg.Off:
+		svc.log.Info("--near-dup off: story ids are content hashes (exact duplicates only)")
+	case uc == nil:
+		svc.log.Info("REDIS_URL unset: near-duplicate index in process (not shared between workers)")
+	}
+	svc.http.AddCheck("story_index", func(context.Context) telemetry.CheckResult {
+		if ids.Degraded() {
+			return telemetry.CheckResult{Status: telemetry.StatusDegraded, Detail: "redis unreachable: near-duplicate index in process"}
+		}
+		return telemetry.CheckResult{Status: telemetry.StatusOK}
+	})
+	return nil
+}
+
 // openEnrich builds the LLM client, the cache and the enrich stage, unless
 // the provider is none.
 func (svc *Service) openEnrich(context.Context) error {
@@ -241,15 +303,10 @@ func (svc *Service) openEnrich(context.Context) error {
 	}
 	svc.onClose(svc.client.Close)
 	var uc redis.UniversalClient
-	if s.RedisURL == "" {
+	if svc.rdb == nil {
 		log.Info("REDIS_URL unset: in-process cache only (not shared between workers)")
 	} else {
-		rdb, err := cache.NewRedisClient(s.RedisURL)
-		if err != nil {
-			return fmt.Errorf("REDIS_URL: %w", err)
-		}
-		svc.onClose(func() { _ = rdb.Close() })
-		uc = rdb // cache.New registers the pool collector
+		uc = svc.rdb // cache.New registers the pool collector
 	}
 	if svc.tiered, err = cache.New(s.Cache, uc, log, svc.reg); err != nil {
 		return err
@@ -329,7 +386,9 @@ func (svc *Service) openPipeline(ctx context.Context) error {
 	if svc.enr != nil {
 		enr, gate = svc.enr, svc.client
 	}
-	w, err := New(svc.s.Pipeline, cons, svc.store, enr, gate, svc.log, svc.reg)
+	pc := svc.s.Pipeline
+	pc.Stories = svc.ids
+	w, err := New(pc, cons, svc.store, enr, gate, svc.log, svc.reg)
 	if err != nil {
 		return err
 	}

@@ -59,6 +59,12 @@ type Enricher interface {
 	Enrich(ctx context.Context, rows []news.Article) []error
 }
 
+// Stories sets the StoryID of every row (see story.Identifier); it never
+// fails, degrading by itself when its index is unreachable.
+type Stories interface {
+	Assign(ctx context.Context, rows []news.Article)
+}
+
 // Gate blocks while a dependency is known to be down (the LLM's circuit
 // breaker), so the pipeline waits instead of failing messages.
 type Gate interface {
@@ -96,6 +102,9 @@ type Config struct {
 	// Buffer is the capacity of the channel between consumer and batcher.
 	// Default Batch.MaxMessages.
 	Buffer int
+	// Stories assigns story ids before enrichment; nil: the story id is
+	// the content hash (exact duplicates only).
+	Stories Stories
 }
 
 // Validate reports the first invalid field, naming it and its value.
@@ -261,6 +270,10 @@ func (w *Worker) process(ctx context.Context, b batch) {
 	rows := make([]news.Article, len(ds))
 	for i, d := range ds {
 		rows[i] = news.Article{Message: d.Message, StreamSeq: d.StreamSeq, ContentHash: d.Message.ContentHash()}
+		rows[i].StoryID = rows[i].ContentHash
+	}
+	if w.cfg.Stories != nil {
+		w.cfg.Stories.Assign(ctx, rows)
 	}
 	if w.enricher != nil {
 		if ds, rows = w.enrich(ctx, ds, rows); len(ds) == 0 {

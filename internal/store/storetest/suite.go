@@ -333,11 +333,16 @@ func row(id, source string, h news.Hash, title, category string, importance int,
 	}
 }
 
-// seed is the Top dataset: seven stories, some reposted, some outside a
-// 24-hour window, one without published_at, two tied on importance and time.
+// seed is the Top dataset: seven stories, some reposted (one also by a
+// near-duplicate text), some outside a 24-hour window, one without
+// published_at, two tied on importance and time. Rows without a StoryID are
+// their own story.
 func seed(now time.Time) []news.Article {
 	d := row("d1", "tg:delta", hash(4), "D", "science", 10, time.Time{})
 	d.IngestedAt = now.Add(-10 * time.Minute)
+	// A near-duplicate of A: another text, A's story id.
+	variant := row("a4", "x:variant", hash(8), "A, reworded", "world", 55, now.Add(-90*time.Minute))
+	variant.StoryID = hash(1)
 	return []news.Article{
 		row("a2", "rss:beta", hash(1), "A repost", "world", 70, now.Add(-1*time.Hour)),
 		row("a1", "tg:alpha", hash(1), "A", "world", 50, now.Add(-3*time.Hour)),
@@ -349,55 +354,64 @@ func seed(now time.Time) []news.Article {
 		row("e0", "tg:echo", hash(5), "E old", "world", 30, now.Add(-26*time.Hour)),
 		row("g1", "x:golf", hash(7), "G", "health", 20, now.Add(-4*time.Hour)),
 		row("f1", "x:fox", hash(6), "F", "health", 20, now.Add(-4*time.Hour)),
+		variant,
 	}
 }
 
 func storyA(now time.Time) store.TopStory {
-	return store.TopStory{ContentHash: hash(1), Title: "A", Summary: "summary A", Category: "world",
+	return store.TopStory{StoryID: hash(1), ContentHash: hash(1), Title: "A", Summary: "summary A", Category: "world",
 		URL: "https://example.com/a1", Importance: 70, PublishedAt: now.Add(-3 * time.Hour),
-		Sources: []string{"rss:beta", "tg:alpha"}, Reposts: 3}
+		Sources: []string{"rss:beta", "tg:alpha", "x:variant"}, Reposts: 4, Variants: 2,
+		IDs: []string{"a1", "a3", "a4", "a2"}}
 }
 
 func storyB(now time.Time) store.TopStory {
-	return store.TopStory{ContentHash: hash(2), Title: "B", Summary: "summary B", Category: "business",
+	return store.TopStory{StoryID: hash(2), ContentHash: hash(2), Title: "B", Summary: "summary B", Category: "business",
 		URL: "https://example.com/b1", Importance: 70, PublishedAt: now.Add(-30 * time.Minute),
-		Sources: []string{"x:bravo"}, Reposts: 1}
+		Sources: []string{"x:bravo"}, Reposts: 1, Variants: 1,
+		IDs: []string{"b1"}}
 }
 
 func storyC(now time.Time) store.TopStory {
-	return store.TopStory{ContentHash: hash(3), Title: "C", Summary: "summary C", Category: "technology",
+	return store.TopStory{StoryID: hash(3), ContentHash: hash(3), Title: "C", Summary: "summary C", Category: "technology",
 		URL: "https://example.com/c1", Importance: 90, PublishedAt: now.Add(-48 * time.Hour),
-		Sources: []string{"x:charlie"}, Reposts: 1}
+		Sources: []string{"x:charlie"}, Reposts: 1, Variants: 1,
+		IDs: []string{"c1"}}
 }
 
 func storyD(now time.Time) store.TopStory {
-	return store.TopStory{ContentHash: hash(4), Title: "D", Summary: "summary D", Category: "science",
+	return store.TopStory{StoryID: hash(4), ContentHash: hash(4), Title: "D", Summary: "summary D", Category: "science",
 		URL: "https://example.com/d1", Importance: 10, PublishedAt: now.Add(-10 * time.Minute),
-		Sources: []string{"tg:delta"}, Reposts: 1}
+		Sources: []string{"tg:delta"}, Reposts: 1, Variants: 1,
+		IDs: []string{"d1"}}
 }
 
 // storyEDay is story E seen through a 24-hour window: only its newer row.
 func storyEDay(now time.Time) store.TopStory {
-	return store.TopStory{ContentHash: hash(5), Title: "E", Summary: "summary E", Category: "world",
+	return store.TopStory{StoryID: hash(5), ContentHash: hash(5), Title: "E", Summary: "summary E", Category: "world",
 		URL: "https://example.com/e1", Importance: 40, PublishedAt: now.Add(-20 * time.Hour),
-		Sources: []string{"rss:echo"}, Reposts: 1}
+		Sources: []string{"rss:echo"}, Reposts: 1, Variants: 1,
+		IDs: []string{"e1"}}
 }
 
 // storyEAll is story E with both rows: the older one gives title and time.
 func storyEAll(now time.Time) store.TopStory {
-	return store.TopStory{ContentHash: hash(5), Title: "E old", Summary: "summary E old", Category: "world",
+	return store.TopStory{StoryID: hash(5), ContentHash: hash(5), Title: "E old", Summary: "summary E old", Category: "world",
 		URL: "https://example.com/e0", Importance: 40, PublishedAt: now.Add(-26 * time.Hour),
-		Sources: []string{"rss:echo", "tg:echo"}, Reposts: 2}
+		Sources: []string{"rss:echo", "tg:echo"}, Reposts: 2, Variants: 1,
+		IDs: []string{"e0", "e1"}}
 }
 
 func storyF(now time.Time) store.TopStory {
-	return store.TopStory{ContentHash: hash(6), Title: "F", Summary: "summary F", Category: "health",
+	return store.TopStory{StoryID: hash(6), ContentHash: hash(6), Title: "F", Summary: "summary F", Category: "health",
 		URL: "https://example.com/f1", Importance: 20, PublishedAt: now.Add(-4 * time.Hour),
-		Sources: []string{"x:fox"}, Reposts: 1}
+		Sources: []string{"x:fox"}, Reposts: 1, Variants: 1,
+		IDs: []string{"f1"}}
 }
 
 func storyG(now time.Time) store.TopStory {
-	return store.TopStory{ContentHash: hash(7), Title: "G", Summary: "summary G", Category: "health",
+	return store.TopStory{StoryID: hash(7), ContentHash: hash(7), Title: "G", Summary: "summary G", Category: "health",
 		URL: "https://example.com/g1", Importance: 20, PublishedAt: now.Add(-4 * time.Hour),
-		Sources: []string{"x:golf"}, Reposts: 1}
+		Sources: []string{"x:golf"}, Reposts: 1, Variants: 1,
+		IDs: []string{"g1"}}
 }

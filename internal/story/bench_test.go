@@ -1,0 +1,83 @@
+package story
+
+import (
+	"testing"
+
+	"newsflow/internal/gen"
+	"newsflow/internal/news"
+	"newsflow/internal/redistest"
+)
+
+func benchMessages(b *testing.B) []news.Message {
+	g, err := gen.New(gen.Config{Seed: 1, BodyBytes: 1024})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ms := make([]news.Message, 1024)
+	for i := range ms {
+		ms[i] = g.Next()
+	}
+	return ms
+}
+
+// BenchmarkExtract sketches generated 1 KiB stories.
+func BenchmarkExtract(b *testing.B) {
+	ms := benchMessages(b)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		m := &ms[i%len(ms)]
+		_ = Extract(m.Title, m.Body)
+		i++
+	}
+}
+
+// BenchmarkAssignMemory assigns batches of 100 generated stories in process.
+func BenchmarkAssignMemory(b *testing.B) {
+	ms := benchMessages(b)
+	id, err := New(Config{}, nil, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer id.Close()
+	rows := make([]news.Article, 100)
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		for j := range rows {
+			rows[j] = news.Article{Message: ms[(n+j)%len(ms)]}
+			rows[j].Message.ID = ""
+		}
+		id.Assign(b.Context(), rows)
+		n += len(rows)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/msg")
+}
+
+// BenchmarkAssignRedis assigns batches of 100 fresh generated stories
+// through the Redis index on the shared test Redis.
+func BenchmarkAssignRedis(b *testing.B) {
+	g, err := gen.New(gen.Config{Seed: 2, BodyBytes: 1024})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rdb := redistest.Client(b)
+	id, err := New(Config{KeyPrefix: redistest.Prefix(b, rdb)}, rdb, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer id.Close()
+	rows := make([]news.Article, 100)
+	n := 0
+	for b.Loop() {
+		for j := range rows {
+			rows[j] = news.Article{Message: g.Next()}
+		}
+		id.Assign(b.Context(), rows)
+		n += len(rows)
+	}
+	if id.Degraded() {
+		b.Fatal("degraded")
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/msg")
+}

@@ -1,0 +1,194 @@
+package story
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/redis/go-redis/v9"
+
+	"newsflow/internal/news"
+	"newsflow/internal/redistest"
+)
+
+// variants returns n near-duplicate variants of story i.
+func variants(i, n int) []news.Message {
+	body := fmt.Sprintf("Story %d: %s", i, quakeBody)
+	out := make([]news.Message, n)
+	for v := range out {
+		out[v] = news.Message{ID: fmt.Sprintf("s%d:v%d", i, v), Source: "s", Title: "Earthquake hits northern Chile", Body: body}
+		switch v % 4 {
+		case 1:
+			out[v].Body += fmt.Sprintf("\nSubscribe: @channel%d", v)
+		case 2:
+			out[v].Title = "BREAKING: " + out[v].Title
+		case 3:
+			out[v].Body += fmt.Sprintf("\n📢 t.me/wire%d", v)
+		}
+	}
+	return out
+}
+
+// TestIdentifier_RedisConcurrent: three identifiers (three workers) get
+// variants of the same stories at the same instant, each in its own batch;
+// every story ends with one story id.
+func TestIdentifier_RedisConcurrent(t *testing.T) {
+	t.Parallel()
+	rdb := redistest.Client(t)
+	prefix := redistest.Prefix(t, rdb)
+	ids := make([]*Identifier, 3)
+	for i := range ids {
+		id, err := New(Config{KeyPrefix: prefix}, rdb, nil, prometheus.NewRegistry())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer id.Close()
+		ids[i] = id
+	}
+	const stories = 50
+	for s := range stories {
+		vs := variants(s, 3)
+		rows := make([][]news.Article, len(ids))
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for w, id := range ids {
+			rows[w] = []news.Article{{Message: vs[w]}}
+			wg.Go(func() {
+				<-start
+				id.Assign(t.Context(), rows[w])
+			})
+		}
+		close(start)
+		wg.Wait()
+		for w := range ids {
+			if ids[w].Degraded() {
+				t.Fatalf("identifier %d degraded", w)
+			}
+			if rows[w][0].StoryID != rows[0][0].StoryID {
+				t.Fatalf("story %d: workers 0 and %d gave its variants story ids %s and %s", s, w, rows[0][0].StoryID, rows[w][0].StoryID)
+			}
+		}
+		own := 0
+		for w := range ids {
+			if rows[w][0].StoryID == rows[w][0].ContentHash {
+				own++
+			}
+		}
+		if own != 1 {
+			t.Fatalf("story %d: %d variants are the story's founder, want exactly 1", s, own)
+		}
+	}
+}
+
+// TestIdentifier_RedisKilled: the index's Redis (a private redis-server)
+// dies mid-run. Assign goes on in process, nothing fails, the identifier
+// says it is degraded (metric too); when Redis returns it recovers by
+// itself and new stories land in Redis again.
+func TestIdentifier_RedisKilled(t *testing.T) {
+	t.Parallel()
+	srv := redistest.StartServer(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), DialTimeout: 200 * time.Millisecond, ReadTimeout: 500 * time.Millisecond, MaxRetries: -1})
+	defer func() { _ = rdb.Close() }()
+	reg := prometheus.NewRegistry()
+	id, err := New(Config{KeyPrefix: "nf:"}, rdb, nil, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer id.Close()
+	assign := func(s int) []news.Article {
+		vs := variants(s, 2)
+		rows := []news.Article{{Message: vs[0]}, {Message: vs[1]}}
+		id.Assign(t.Context(), rows)
+		if rows[0].StoryID != rows[1].StoryID {
+			t.Fatalf("story %d: variants in one batch got two story ids", s)
+		}
+		return rows
+	}
+	assign(0)
+	if n, _ := rdb.Keys(t.Context(), "nf:story:g:*").Result(); len(n) != 1 {
+		t.Fatalf("index keys in Redis: %v, want one generation", n)
+	}
+	srv.Kill()
+	for s := 1; s <= 5; s++ {
+		assign(s)
+	}
+	if !id.Degraded() || gauge(t, id.met.degraded) != 1 {
+		t.Fatalf("degraded %v, gauge %v; want degraded with Redis dead", id.Degraded(), gauge(t, id.met.degraded))
+	}
+	srv.Start()
+	deadline := time.Now().Add(30 * time.Second)
+	for s := 6; id.Degraded(); s++ {
+		if time.Now().After(deadline) {
+			t.Fatal("not recovered 30 s after Redis returned")
+		}
+		assign(s) // a degraded identifier probes Redis when used, at most once a second
+		select {
+		case <-t.Context().Done():
+			t.Fatal(t.Context().Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if gauge(t, id.met.degraded) != 0 {
+		t.Error("gauge still 1 after recovery")
+	}
+	rows := assign(1000)
+	if n, err := rdb.HExists(t.Context(), "nf:story:g:"+fmt.Sprint(id.generation()), "m:"+string(rows[0].ContentHash[:])).Result(); err != nil || !n {
+		t.Fatalf("story assigned after recovery not in Redis: %v, %v", n, err)
+	}
+}
+
+func gauge(t *testing.T, g prometheus.Gauge) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := g.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetGauge().GetValue()
+}
+
+// TestIdentifier_Window: a story stays joinable one to two windows: a
+// variant in the next generation joins it (the previous generation is
+// read), one two generations later founds a new story. Both indexes.
+func TestIdentifier_Window(t *testing.T) {
+	t.Parallel()
+	rdb := redistest.Client(t)
+	for _, index := range []string{"memory", "redis"} {
+		t.Run(index, func(t *testing.T) {
+			t.Parallel()
+			var id *Identifier
+			var err error
+			if index == "redis" {
+				id, err = New(Config{KeyPrefix: redistest.Prefix(t, rdb), Window: time.Hour}, rdb, nil, prometheus.NewRegistry())
+			} else {
+				id, err = New(Config{Window: time.Hour}, nil, nil, nil)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer id.Close()
+			now := time.Date(2026, 3, 2, 10, 30, 0, 0, time.UTC)
+			id.now = func() time.Time { return now }
+			vs := variants(1, 4)
+			assign := func(m news.Message) news.Article {
+				rows := []news.Article{{Message: m}}
+				id.Assign(t.Context(), rows)
+				return rows[0]
+			}
+			first := assign(vs[0])
+			now = now.Add(time.Hour)
+			if got := assign(vs[1]); got.StoryID != first.StoryID {
+				t.Errorf("a variant one window later founded its own story")
+			}
+			now = now.Add(2 * time.Hour)
+			if got := assign(vs[2]); got.StoryID == first.StoryID {
+				t.Errorf("a variant three windows later joined the old story")
+			}
+			if id.Degraded() {
+				t.Error("degraded")
+			}
+		})
+	}
+}

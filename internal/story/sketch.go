@@ -1,0 +1,459 @@
+package story
+
+import (
+	"math"
+	"math/bits"
+	"slices"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Sketch parameters. Changing any of them changes every sketch: entries in
+// the index made before no longer match new ones (until they expire).
+const (
+	// Bins is the number of MinHash values of a sketch.
+	Bins = 128
+	// Bands and Rows split the signature for LSH: two texts become
+	// candidates when all Rows values of one band agree. 32×4 uses every
+	// bin and finds a pair of resemblance 0.5 with probability 0.87, of 0.64
+	// (a post cut by a third) with 0.997 and of 0.8 with 1 − 10⁻¹⁰; 16×4
+	// (half the bins) found the cut posts only with 0.95.
+	Bands = 32
+	Rows  = 4
+	// ShingleWords is the number of words per shingle.
+	ShingleWords = 3
+	// MinContainShingles is the fewest shingles a text needs to be merged by
+	// containment in a longer one; a shorter text merges only by resemblance.
+	MinContainShingles = 8
+	// containNum/containDen is the containment threshold, 0.85.
+	containNum, containDen = 17, 20
+	// binShift maps a 64-bit shingle hash to its bin (the top 7 bits).
+	binShift = 64 - 7
+	// Copies is how many times each shingle is hashed into the bins (as the
+	// pairs (shingle, 1..Copies), a set with the same resemblance). With one
+	// copy a 100-shingle text leaves ~46 % of 128 bins empty, and the
+	// densified bins of a text and of its cut version mostly disagree, so
+	// whole LSH bands rarely match; with four ~4 % stay empty.
+	Copies = 4
+)
+
+// Sketch summarises one text for near-duplicate tests. The zero Sketch (no
+// words) matches nothing but exact duplicates.
+type Sketch struct {
+	// Sig is the densified one-permutation MinHash signature, 16 bits of
+	// each bin's minimum (b-bit MinHash: unrelated bins agree with
+	// probability 2⁻¹⁶, a bias far below the thresholds' resolution).
+	Sig [Bins]uint16
+	// Shingles is the number of shingles hashed; 0 means no sketch.
+	Shingles int
+	// Numbers are hashes of each number with the word before it (its
+	// letters in any order, so a typo swapping two letters keeps the bond),
+	// sorted, distinct.
+	Numbers []uint64
+	// Names are hashes of capitalised words that do not start a sentence,
+	// sorted, distinct.
+	Names []uint64
+}
+
+// Empty reports whether the sketch has no shingles.
+func (s *Sketch) Empty() bool { return s.Shingles == 0 }
+
+// token is one word of a cleaned text.
+type token struct {
+	h    uint64 // hash of the case-folded word
+	bag  uint64 // hash of its letters in any order: a swapped pair keeps it
+	num  bool   // a number (digits, with . , : / - between digits)
+	name bool   // capitalised and not at the start of a sentence
+}
+
+// extractor holds Extract's reusable buffers.
+type extractor struct {
+	title, body, line []token
+	words             []uint64
+}
+
+var extractors = sync.Pool{New: func() any { return new(extractor) }}
+
+// Extract cleans title and body and sketches them. Title and body are
+// shingled apart (no shingle spans both), so a variant with another headline
+// or a cut body keeps the shingles of the part it kept; numbers come from
+// both, names from the body (from the title when the body is empty).
+func Extract(title, body string) Sketch {
+	e := extractors.Get().(*extractor)
+	defer extractors.Put(e)
+	e.title = e.clean(e.title[:0], title)
+	e.body = e.clean(e.body[:0], body)
+
+	var sk Sketch
+	e.words = e.words[:0]
+	for _, t := range e.title {
+		e.words = append(e.words, t.h)
+	}
+	nTitle := len(e.words)
+	for _, t := range e.body {
+		e.words = append(e.words, t.h)
+	}
+	sk.Shingles = minhash(&sk.Sig, e.words[:nTitle], e.words[nTitle:])
+
+	var prev uint64
+	for _, ts := range [2][]token{e.title, e.body} {
+		prev = 0
+		for _, t := range ts {
+			if t.num {
+				sk.Numbers = append(sk.Numbers, mix(prev^0x9e3779b97f4a7c15, t.h))
+			} else {
+				prev = t.bag
+			}
+		}
+	}
+	names := e.body
+	if len(names) == 0 {
+		names = e.title
+	}
+	for _, t := range names {
+		if t.name {
+			sk.Names = append(sk.Names, t.h)
+		}
+	}
+	sk.Numbers = sortedSet(sk.Numbers)
+	sk.Names = sortedSet(sk.Names)
+	return sk
+}
+
+func sortedSet(s []uint64) []uint64 {
+	if len(s) == 0 {
+		return nil
+	}
+	slices.Sort(s)
+	return slices.Compact(s)
+}
+
+// labels are words that, leading a title or a body, only flag the post.
+var labels = func() map[uint64]bool {
+	m := map[uint64]bool{}
+	for _, w := range []string{"breaking", "urgent", "update", "updated", "exclusive", "developing", "alert", "flash", "live"} {
+		m[hashWord(w)] = true
+	}
+	return m
+}()
+
+// ctaWords start call-to-action lines: "Subscribe: …", "Read more …".
+var ctaWords = func() map[uint64]bool {
+	m := map[uint64]bool{}
+	for _, w := range []string{"subscribe", "follow", "join", "read", "source", "share", "watch", "via", "more", "sign", "like", "support", "donate", "our", "download"} {
+		m[hashWord(w)] = true
+	}
+	return m
+}()
+
+// Boilerplate line bounds: a line with a link, handle or tag and at most
+// linkLineWords words, or starting with a call-to-action word and at most
+// ctaLineWords words, is the source's boilerplate and dropped.
+const (
+	linkLineWords = 8
+	ctaLineWords  = 6
+)
+
+// clean appends the tokens of s to dst, line by line, dropping boilerplate
+// lines and leading labels.
+func (e *extractor) clean(dst []token, s string) []token {
+	first := true
+	for line := range strings.Lines(s) {
+		e.line = e.line[:0]
+		links := 0
+		e.line, links = tokenize(e.line, line)
+		if len(e.line) == 0 {
+			continue
+		}
+		if links > 0 && len(e.line) <= linkLineWords || ctaWords[e.line[0].h] && len(e.line) <= ctaLineWords {
+			continue
+		}
+		toks := e.line
+		if first {
+			for len(toks) > 0 && labels[toks[0].h] {
+				toks = toks[1:]
+			}
+			first = false
+		}
+		dst = append(dst, toks...)
+	}
+	return dst
+}
+
+// tokenize appends the words of one line to dst and counts the links,
+// @handles and #tags it dropped.
+func tokenize(dst []token, line string) ([]token, int) {
+	links := 0
+	sentence := true // the next word starts a sentence
+	for i := 0; i < len(line); {
+		// One white-space separated field.
+		for i < len(line) && isSpaceByte(line[i]) {
+			i++
+		}
+		j := i
+		for j < len(line) && !isSpaceByte(line[j]) {
+			r, size := rune(line[j]), 1
+			if r >= utf8.RuneSelf {
+				r, size = utf8.DecodeRuneInString(line[j:])
+				if unicode.IsSpace(r) {
+					break
+				}
+			}
+			j += size
+		}
+		field := line[i:j]
+		i = j
+		if field == "" {
+			continue
+		}
+		if isLink(field) {
+			links++
+			continue
+		}
+		dst = appendWords(dst, field, &sentence)
+		if endsSentence(field) {
+			sentence = true
+		}
+	}
+	return dst, links
+}
+
+// endsSentence reports whether a field ends with . ! ? or …, before any
+// closing quotes or brackets.
+func endsSentence(f string) bool {
+	for len(f) > 0 {
+		r, size := utf8.DecodeLastRuneInString(f)
+		switch r {
+		case '"', '\'', ')', ']', '»', '”', '’':
+			f = f[:len(f)-size]
+			continue
+		case '.', '!', '?', '…':
+			return true
+		}
+		return false
+	}
+	return false
+}
+
+func isSpaceByte(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
+}
+
+// isLink reports whether a field is a URL, an @handle or a #tag.
+func isLink(f string) bool {
+	if f[0] == '@' || f[0] == '#' {
+		return len(f) > 1
+	}
+	if len(f) > 4 && (hasPrefixFold(f, "http:") || hasPrefixFold(f, "https:") || hasPrefixFold(f, "www.")) {
+		return true
+	}
+	if strings.IndexByte(f, '/') < 0 {
+		return false
+	}
+	return strings.Contains(f, "://") || strings.Contains(f, "t.me/")
+}
+
+func hasPrefixFold(s, p string) bool { return len(s) >= len(p) && strings.EqualFold(s[:len(p)], p) }
+
+// appendWords appends the words of one field: runs of letters, digits and
+// marks; a number keeps the . , : / - between its digits.
+func appendWords(dst []token, f string, sentence *bool) []token {
+	for i := 0; i < len(f); {
+		r, size := decode(f, i)
+		if !isWordRune(r) {
+			i += size
+			continue
+		}
+		h, bag := uint64(fnvOffset), uint64(0)
+		num := isDigit(r)
+		upper := unicode.IsUpper(r)
+		for i < len(f) {
+			if c := f[i]; c < utf8.RuneSelf { // ASCII: one table lookup
+				if l := asciiLower[c]; l != 0 {
+					h = (h ^ uint64(l)) * fnvPrime
+					bag += asciiBag[c]
+					i++
+					continue
+				}
+			}
+			r, size = decode(f, i)
+			if isWordRune(r) {
+				h = hashRune(h, r)
+				bag += letterHash(r)
+				i += size
+				continue
+			}
+			if num && (r == '.' || r == ',' || r == ':' || r == '/' || r == '-') && i+1 < len(f) && isDigit(rune(f[i+1])) {
+				h = hashRune(h, r)
+				i += size
+				continue
+			}
+			break
+		}
+		dst = append(dst, token{h: h, bag: bag, num: num, name: upper && !*sentence})
+		*sentence = false
+	}
+	return dst
+}
+
+func decode(s string, i int) (rune, int) {
+	if c := s[i]; c < utf8.RuneSelf {
+		return rune(c), 1
+	}
+	return utf8.DecodeRuneInString(s[i:])
+}
+
+func isDigit(r rune) bool { return '0' <= r && r <= '9' }
+
+func isWordRune(r rune) bool {
+	if r < utf8.RuneSelf {
+		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9'
+	}
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r)
+}
+
+// FNV-1a over the case-folded runes of a word.
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+func hashRune(h uint64, r rune) uint64 {
+	if r < utf8.RuneSelf {
+		if 'A' <= r && r <= 'Z' {
+			r += 'a' - 'A'
+		}
+		return (h ^ uint64(r)) * fnvPrime
+	}
+	r = unicode.ToLower(r)
+	for r != 0 {
+		h = (h ^ uint64(r&0xff)) * fnvPrime
+		r >>= 8
+	}
+	return h
+}
+
+// letterHash is a rune's share of a word's bag: bags are sums, so the
+// order of the letters does not count.
+func letterHash(r rune) uint64 {
+	if r < utf8.RuneSelf && 'A' <= r && r <= 'Z' {
+		r += 'a' - 'A'
+	} else if r >= utf8.RuneSelf {
+		r = unicode.ToLower(r)
+	}
+	x := uint64(r) * 0x9e3779b97f4a7c15
+	return x ^ x>>29
+}
+
+// asciiLower maps an ASCII letter or digit to its lower case, anything
+// else to 0; asciiBag holds letterHash of each.
+var asciiLower, asciiBag = func() (l [utf8.RuneSelf]byte, b [utf8.RuneSelf]uint64) {
+	for c := range rune(utf8.RuneSelf) {
+		if isWordRune(c) {
+			l[c] = byte(unicode.ToLower(c))
+			b[c] = letterHash(c)
+		}
+	}
+	return l, b
+}()
+
+func hashWord(w string) uint64 {
+	h := uint64(fnvOffset)
+	for _, r := range w {
+		h = hashRune(h, r)
+	}
+	return h
+}
+
+// mix combines two hashes into a well-mixed one (the finaliser of
+// splitmix64 over their combination).
+func mix(a, b uint64) uint64 {
+	x := a*0xbf58476d1ce4e5b9 ^ bits.RotateLeft64(b, 31)
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+// minhash fills sig with the densified one-permutation MinHash of the
+// ShingleWords-word shingles of each of parts and returns the number of
+// shingles. A part of fewer words than a shingle is one shingle.
+func minhash(out *[Bins]uint16, parts ...[]uint64) int {
+	var sig [Bins]uint32
+	for i := range sig {
+		sig[i] = math.MaxUint32
+	}
+	var filled [Bins / 64]uint64
+	add := func(h uint64) {
+		b := h >> binShift
+		if v := uint32(h); v < sig[b] || filled[b/64]&(1<<(b%64)) == 0 {
+			sig[b] = v
+		}
+		filled[b/64] |= 1 << (b % 64)
+	}
+	n := 0
+	for _, words := range parts {
+		switch {
+		case len(words) == 0:
+		case len(words) < ShingleWords:
+			h := uint64(0x51ed27)
+			for _, w := range words {
+				h = mix(h, w)
+			}
+			for c := range uint64(Copies) {
+				add(mix(h, c))
+			}
+			n++
+		default:
+			for i := ShingleWords - 1; i < len(words); i++ {
+				h := mix(mix(words[i-2], words[i-1]), words[i])
+				for c := range uint64(Copies) {
+					add(mix(h, c))
+				}
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	defer func() {
+		for i, v := range sig {
+			out[i] = uint16(v)
+		}
+	}()
+	// Optimal densification (Shrivastava, 2017): an empty bin takes the
+	// value of the first filled bin its own hash sequence lands on.
+	var orig [Bins]uint32
+	copy(orig[:], sig[:])
+	for b := range uint64(Bins) {
+		if filled[b/64]&(1<<(b%64)) != 0 {
+			continue
+		}
+		for a := uint64(1); ; a++ {
+			j := mix(b, a) % Bins
+			if filled[j/64]&(1<<(j%64)) != 0 {
+				sig[b] = orig[j]
+				break
+			}
+		}
+	}
+	return n
+}
+
+// bandKeys returns the LSH keys of the signature, one per band, each
+// including its band number.
+func bandKeys(sig *[Bins]uint16) [Bands]uint64 {
+	var out [Bands]uint64
+	for b := range Bands {
+		h := uint64(b) + 0x2545f4914f6cdd1d
+		for _, v := range sig[b*Rows : (b+1)*Rows] {
+			h = mix(h, uint64(v))
+		}
+		out[b] = h
+	}
+	return out
+}

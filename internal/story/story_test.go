@@ -1,0 +1,163 @@
+package story
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"newsflow/internal/news"
+	"newsflow/internal/redistest"
+)
+
+const quakeBody = `A magnitude 6.1 earthquake struck off the coast of northern Chile on Tuesday morning, the national seismology centre said, shaking buildings in the port city of Antofagasta and sending residents into the streets.
+There were no immediate reports of casualties or serious damage, and the navy said the quake did not meet the conditions to generate a tsunami along the coast.
+Officials in Santiago said emergency teams were inspecting roads, bridges and the copper mines of the region, several of which halted work as a precaution.
+The region sits on the Pacific Ring of Fire, where the Nazca plate slides beneath the South American plate, and strong quakes are frequent.`
+
+const councilBody = `The city council voted on Monday evening to expand the bus network with four new night routes, after months of complaints from shift workers who said they could not get home after the last trains.
+The plan, which passed by a wide margin, will be paid for by a small rise in parking fees in the centre and will start in the spring, the transport committee said.
+Opponents argued that the money would be better spent on repairing the existing fleet, much of which is more than a decade old.`
+
+// pair is two articles and whether they must be one story.
+type pair struct {
+	name  string
+	a, b  news.Message
+	merge bool
+}
+
+func msg(title, body string) news.Message {
+	return news.Message{ID: title, Source: "s", Title: title, Body: body}
+}
+
+func pairs() []pair {
+	lines := strings.Split(quakeBody, "\n")
+	truncated := strings.Join(lines[:3], "\n") + "\nRead more: https://news.example.com/quake-chile-6-1"
+	typo := strings.Replace(quakeBody, "residents into the streets", "residnets into the streets", 1)
+	rate := func(v string) string {
+		return "The central bank set the official dollar exchange rate for Wednesday at " + v + " roubles, the regulator said on its website.\nSubscribe: @moneychannel"
+	}
+	score := func(a, b string) string {
+		return "Spartak beat Zenit " + a + "-" + b + " in Sunday's league match in Moscow, with the winning goal coming in added time.\n📢 t.me/sportsfeed"
+	}
+	return []pair{
+		{"signature", msg("Earthquake hits northern Chile", quakeBody), msg("Earthquake hits northern Chile", quakeBody+"\n\nSubscribe: @chilenews"), true},
+		{"channel footer", msg("Earthquake hits northern Chile", quakeBody), msg("Earthquake hits northern Chile", quakeBody+"\n📢 t.me/worldwire | #news"), true},
+		{"breaking prefix", msg("Earthquake hits northern Chile", quakeBody), msg("BREAKING: Earthquake hits northern Chile", quakeBody), true},
+		{"emoji prefix", msg("Earthquake hits northern Chile", quakeBody), msg("🔴⚡ Earthquake hits northern Chile", quakeBody), true},
+		{"truncated with read more", msg("Earthquake hits northern Chile", quakeBody), msg("Earthquake hits northern Chile", truncated), true},
+		{"typo fix", msg("Earthquake hits northern Chile", typo), msg("Earthquake hits northern Chile", quakeBody), true},
+		{"headline rewrite", msg("Earthquake hits northern Chile", quakeBody), msg("Strong quake shakes Antofagasta, no tsunami expected", quakeBody), true},
+		{"quote and space style", msg(`Council: "more night buses"`, councilBody), msg("Council: «more night buses»", strings.ReplaceAll(strings.ReplaceAll(councilBody, ", ", " ,  "), "'", "’")), true},
+		{"typo next to a number", msg("Earthquake hits northern Chile", quakeBody), msg("Earthquake hits northern Chile", strings.Replace(quakeBody, "magnitude 6.1", "magnitdue 6.1", 1)), true},
+		{"short post with signature", msg("", "Dollar rate set at 92.45 roubles for Wednesday by the central bank"), msg("", "Dollar rate set at 92.45 roubles for Wednesday by the central bank\nSubscribe: @moneychannel"), true},
+
+		{"exchange rate differs", msg("", rate("92.45")), msg("", rate("92.75")), false},
+		{"score swapped", msg("", score("2", "1")), msg("", score("1", "2")), false},
+		{"date differs", msg("Weather", "Heavy snow is expected in the capital on March 3, with up to 20 cm falling overnight and temperatures down to minus 12, forecasters said."),
+			msg("Weather", "Heavy snow is expected in the capital on March 4, with up to 20 cm falling overnight and temperatures down to minus 12, forecasters said."), false},
+		{"time differs", msg("", "The metro's red line will close at 21:30 tonight for repairs to the tunnel near the central station, the operator said on Monday."),
+			msg("", "The metro's red line will close at 22:30 tonight for repairs to the tunnel near the central station, the operator said on Monday."), false},
+		{"casualties differ", msg("", strings.Replace(quakeBody, "There were no immediate reports of casualties", "At least 12 people were killed", 1)),
+			msg("", strings.Replace(quakeBody, "There were no immediate reports of casualties", "At least 14 people were killed", 1)), false},
+		{"toll differs with signature", msg("", "The death toll from the floods rose to 31 on Friday, the emergencies ministry said, as rescuers searched for the missing.\nSubscribe: @wirefeed"),
+			msg("", "The death toll from the floods rose to 34 on Friday, the emergencies ministry said, as rescuers searched for the missing.\nSubscribe: @wirefeed"), false},
+		{"place differs", msg("", strings.ReplaceAll(quakeBody, "Antofagasta", "Iquique")), msg("", quakeBody), false},
+		{"person differs", msg("", "Police said the minister, Carlos Ruiz, resigned on Monday after the report into the contract was published, and his deputy will take over until an election."),
+			msg("", "Police said the minister, Ana Torres, resigned on Monday after the report into the contract was published, and her deputy will take over until an election."), false},
+		{"same boilerplate, other story", msg("", "Parliament approved the new budget on Thursday after a long debate over pensions.\nSubscribe to Daily Wire: @dailywire\nOur website: https://dailywire.example"),
+			msg("", "A fire broke out in a warehouse near the harbour overnight; firefighters contained it by dawn.\nSubscribe to Daily Wire: @dailywire\nOur website: https://dailywire.example"), false},
+		{"other story", msg("Earthquake hits northern Chile", quakeBody), msg("Council adds night buses", councilBody), false},
+	}
+}
+
+func TestCompare_Pairs(t *testing.T) {
+	t.Parallel()
+	for _, p := range pairs() {
+		t.Run(p.name, func(t *testing.T) {
+			a, b := Extract(p.a.Title, p.a.Body), Extract(p.b.Title, p.b.Body)
+			kind, guard, m := Compare(&a, &b, DefaultThreshold)
+			if got := kind != Founded; got != p.merge {
+				t.Errorf("Compare = %s (guard %s, %d/%d agree, shingles %d/%d), want merge %v", kind, guard, m, Bins, a.Shingles, b.Shingles, p.merge)
+			}
+			if k2, _, _ := Compare(&b, &a, DefaultThreshold); k2 != kind {
+				t.Errorf("Compare is not symmetric: %s and %s", kind, k2)
+			}
+		})
+	}
+}
+
+// assignPair runs a pair through an identifier, in one batch or two, and
+// reports whether both got one story id.
+func assignPair(t *testing.T, id *Identifier, p pair, oneBatch bool) bool {
+	t.Helper()
+	rows := []news.Article{{Message: p.a}, {Message: p.b}}
+	if oneBatch {
+		id.Assign(t.Context(), rows)
+	} else {
+		id.Assign(t.Context(), rows[:1])
+		id.Assign(t.Context(), rows[1:])
+	}
+	if rows[0].StoryID != rows[0].ContentHash {
+		t.Fatalf("first article's story id %s is not its content hash", rows[0].StoryID)
+	}
+	return rows[0].StoryID == rows[1].StoryID
+}
+
+func TestIdentifier_Pairs(t *testing.T) {
+	t.Parallel()
+	rdb := redistest.Client(t)
+	for _, index := range []string{"memory", "redis"} {
+		for _, oneBatch := range []bool{true, false} {
+			for _, p := range pairs() {
+				name := index + "/" + map[bool]string{true: "one batch", false: "two batches"}[oneBatch] + "/" + p.name
+				t.Run(name, func(t *testing.T) {
+					t.Parallel()
+					cfg := Config{}
+					var id *Identifier
+					var err error
+					if index == "redis" {
+						cfg.KeyPrefix = redistest.Prefix(t, rdb)
+						id, err = New(cfg, rdb, nil, prometheus.NewRegistry())
+					} else {
+						id, err = New(cfg, nil, nil, nil)
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer id.Close()
+					if got := assignPair(t, id, p, oneBatch); got != p.merge {
+						t.Errorf("same story id = %v, want %v", got, p.merge)
+					}
+					if id.Degraded() {
+						t.Error("degraded")
+					}
+				})
+			}
+		}
+	}
+}
+
+func TestIdentifier_Off(t *testing.T) {
+	t.Parallel()
+	id, err := New(Config{Off: true}, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer id.Close()
+	p := pairs()[0]
+	if assignPair(t, id, p, true) {
+		t.Error("near duplicates share a story id with near-dup off")
+	}
+}
+
+func TestConfig_Validate(t *testing.T) {
+	t.Parallel()
+	for _, c := range []Config{{Threshold: 1.5}, {Threshold: -0.1}, {Window: 1}} {
+		if _, err := New(c, nil, nil, nil); err == nil {
+			t.Errorf("New(%+v) accepted", c)
+		}
+	}
+	_ = context.Background
+}
