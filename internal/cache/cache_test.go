@@ -317,7 +317,7 @@ func TestTiered_DoOwnerFails(t *testing.T) {
 // its time budget had started before the computation.
 func TestTiered_DoLeaseExtension(t *testing.T) {
 	t.Parallel()
-	const lease = 500 * time.Millisecond
+	const lease = 1500 * time.Millisecond
 	if 5*lease <= settleTime {
 		t.Fatalf("the computation (%s) must outlast settleTime (%s)", 5*lease, settleTime)
 	}
