@@ -16,11 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 	"go.uber.org/zap/zaptest"
 
 	"newsflow/internal/await"
-	"newsflow/internal/cli"
 	"newsflow/internal/embedded"
 	"newsflow/internal/feed"
 	"newsflow/internal/news"
@@ -167,33 +165,6 @@ func TestFeeds_Environment(t *testing.T) {
 	r = runCmd(t, map[string]string{"NEWSFLOW_ONCE": "maybe"}, "", "feeds")
 	if !strings.Contains(r.stderr, "no feed list") {
 		t.Errorf("NEWSFLOW_ONCE was read: exit %d, stderr %q", r.code, r.stderr)
-	}
-}
-
-// The README's table of `publisher feeds` flags is the flags' own;
-// go test ./cmd/publisher -run README -update-readme rewrites it.
-func TestREADME_FeedsFlags(t *testing.T) {
-	const path, heading = "../../README.md", "### `publisher feeds`: read real feeds"
-	doc, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _, err := newRoot(&env{getenv: os.Getenv}).Find([]string{"feeds"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, ok := cli.ReplaceTable(string(doc), heading, cli.MarkdownTable(c.Flags()))
-	if !ok {
-		t.Fatalf("%s has no table under %s", path, heading)
-	}
-	if *updateREADME {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	if d := cmp.Diff(string(doc), got); d != "" {
-		t.Errorf("README's publisher feeds table differs from the flags (-readme +flags); run go test ./cmd/publisher -run README -update-readme:\n%s", d)
 	}
 }
 

@@ -5,36 +5,26 @@ import (
 	"os"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
-	"newsflow/internal/cli"
+	"newsflow/internal/cli/clitest"
 )
 
 var updateREADME = flag.Bool("update-readme", false, "rewrite the README's flag tables from the flags")
 
-// The README's table of `publisher gen` flags is the flags' own (cli.MarkdownTable);
-// go test ./cmd/publisher -run README -update-readme rewrites it.
-func TestREADME_GenFlags(t *testing.T) {
-	const path, heading = "../../README.md", "### `publisher gen` (and `publisher send`, which shares every flag but the generator's)"
-	doc, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _, err := newRoot(&env{getenv: os.Getenv}).Find([]string{"gen"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, ok := cli.ReplaceTable(string(doc), heading, cli.MarkdownTable(c.Flags()))
-	if !ok {
-		t.Fatalf("%s has no table under %s", path, heading)
-	}
-	if *updateREADME {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	if d := cmp.Diff(string(doc), got); d != "" {
-		t.Errorf("README's publisher gen table differs from the flags (-readme +flags); run go test ./cmd/publisher -run README -update-readme:\n%s", d)
+// The README's tables of `publisher gen` and `publisher feeds` flags are the
+// flags' own (cli.MarkdownTable); go test ./cmd/publisher -run README
+// -update-readme rewrites them.
+func TestREADME_Flags(t *testing.T) {
+	for cmd, heading := range map[string]string{
+		"gen":   "### `publisher gen` (and `publisher send`, which shares every flag but the generator's)",
+		"feeds": "### `publisher feeds`: read real feeds",
+	} {
+		t.Run(cmd, func(t *testing.T) {
+			c, _, err := newRoot(&env{getenv: os.Getenv}).Find([]string{cmd})
+			if err != nil {
+				t.Fatal(err)
+			}
+			clitest.READMETable(t, "../../README.md", heading, c.Flags(), *updateREADME,
+				"go test ./cmd/publisher -run README -update-readme")
+		})
 	}
 }
