@@ -12,9 +12,12 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 
 	"newsflow/internal/batcher"
+	"newsflow/internal/consumer"
 	"newsflow/internal/llm/llmtest"
 	"newsflow/internal/news"
 	"newsflow/internal/publish"
@@ -268,5 +271,46 @@ func TestWorker_UntracedHasNoSpans(t *testing.T) {
 	}
 	if after := len(tr.exp.GetSpans()); after != before {
 		t.Fatalf("%d spans recorded by an untraced worker", after-before)
+	}
+}
+
+// TestWorker_CommittedTraceIDLogged: with debug logging, each committed
+// message is logged with its producer's trace id, tracing on or off in the
+// worker.
+func TestWorker_CommittedTraceIDLogged(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	tr := newTraced(t)
+	ms := []news.Message{b.story(1, 0)}
+	parent := b.publishTraced(t, tr, ms)
+	core, logs := observer.New(zap.DebugLevel)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cons, err := consumer.New(ctx, b.js, b.cfg, zap.New(core), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	w, err := worker.New(worker.Config{Batch: batcher.Config{MaxMessages: 1}}, cons, b.store, nil, nil, zap.New(core), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	b.drained(t, 1, time.Minute)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	got := logs.FilterMessage("committed").AllUntimed()
+	if len(got) != 1 {
+		t.Fatalf("%d committed lines, want 1", len(got))
+	}
+	f := got[0].ContextMap()
+	if f["msg_id"] != ms[0].ID || f["trace_id"] != parent.TraceID().String() {
+		t.Fatalf("committed line %v, want msg_id %s and trace_id %s", f, ms[0].ID, parent.TraceID())
+	}
+	if _, ok := f["batch_trace_id"]; ok {
+		t.Fatalf("untraced batch logged a batch_trace_id: %v", f)
 	}
 }
