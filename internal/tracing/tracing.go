@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/zap"
 
 	"newsflow/internal/buildinfo"
 )
@@ -206,4 +208,25 @@ func Fail(span trace.Span, err error) {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
 	}
+}
+
+// LogErrors sends OpenTelemetry's own errors (an export that failed: the
+// collector is down) to log, at most one line per minute with the count
+// since the last, instead of the SDK's unstructured lines on stderr.
+func LogErrors(log *zap.Logger) {
+	var (
+		mu      sync.Mutex
+		last    time.Time
+		dropped int
+	)
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if now := time.Now(); now.Sub(last) >= time.Minute {
+			log.Warn("tracing: spans not exported", zap.Int("errors_since_last", dropped), zap.Error(err))
+			last, dropped = now, 0
+			return
+		}
+		dropped++
+	}))
 }

@@ -3,6 +3,7 @@ package tracing_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,12 +16,15 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"go.uber.org/goleak"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 	"google.golang.org/protobuf/proto"
 
 	"newsflow/internal/tracing"
@@ -310,3 +314,17 @@ func TestSetup_OTLPExporterSends(t *testing.T) {
 }
 
 func traceID(s trace.Span) []byte { id := s.SpanContext().TraceID(); return id[:] }
+
+// TestLogErrors: OpenTelemetry's errors reach the logger, rate-limited.
+func TestLogErrors(t *testing.T) {
+	core, logs := observer.New(zap.WarnLevel)
+	tracing.LogErrors(zap.New(core))
+	defer otel.SetErrorHandler(otel.ErrorHandlerFunc(func(error) {}))
+	for range 3 {
+		otel.Handle(errors.New("connection refused"))
+	}
+	got := logs.FilterMessage("tracing: spans not exported").AllUntimed()
+	if len(got) != 1 || got[0].ContextMap()["error"] != "connection refused" {
+		t.Fatalf("logged %v, want one line with the error", got)
+	}
+}

@@ -133,6 +133,9 @@ func Open(ctx context.Context, s Settings, log *zap.Logger) (_ *Service, err err
 		log = zap.NewNop()
 	}
 	svc := &Service{s: s, log: log, start: time.Now(), reg: prometheus.NewRegistry()}
+	if tracing.Enabled() {
+		tracing.LogErrors(log.Named("tracing"))
+	}
 	defer func() {
 		if err != nil {
 			svc.close()
