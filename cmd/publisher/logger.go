@@ -6,6 +6,7 @@ import (
 	"go.uber.org/zap"
 
 	"newsflow/internal/logging"
+	"newsflow/internal/tracing"
 )
 
 // newLogger builds the CLI's logger from --log-level and --log-format: warn
@@ -16,7 +17,7 @@ func newLogger(e *env, w io.Writer) (*zap.Logger, error) {
 	if err != nil {
 		return nil, usagef("%v", err)
 	}
-	return log.Named("publisher"), nil
+	return named(log), nil
 }
 
 // newServiceLogger is newLogger for `publisher feeds`, a long-running
@@ -26,5 +27,15 @@ func newServiceLogger(e *env, w io.Writer) (*zap.Logger, error) {
 	if err != nil {
 		return nil, usagef("%v", err)
 	}
-	return log.Named("publisher"), nil
+	return named(log), nil
+}
+
+// named names the publisher's logger and, when tracing is on, sends the
+// SDK's export errors to it.
+func named(log *zap.Logger) *zap.Logger {
+	log = log.Named("publisher")
+	if tracing.Enabled() {
+		tracing.LogErrors(log.Named("tracing"))
+	}
+	return log
 }

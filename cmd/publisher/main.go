@@ -32,11 +32,19 @@ import (
 	"newsflow/internal/buildinfo"
 	"newsflow/internal/cli"
 	"newsflow/internal/logging"
+	"newsflow/internal/tracing"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	// Tracing: OTEL_* environment only (internal/tracing); off when unset.
+	_, err := tracing.Setup(ctx, "newsflow-publisher", os.Stderr)
+	if err == nil {
+		err = run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	}
+	if ferr := tracing.Flush(); ferr != nil {
+		fmt.Fprintln(os.Stderr, "publisher:", ferr)
+	}
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "publisher:", err)

@@ -21,6 +21,7 @@ import (
 	"newsflow/internal/buildinfo"
 	"newsflow/internal/cli"
 	"newsflow/internal/logging"
+	"newsflow/internal/tracing"
 )
 
 // defaultGCPercent is the garbage collector's target when GOGC is unset. The
@@ -45,7 +46,14 @@ func main() {
 		debug.SetMemoryLimit(defaultMemoryLimit)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	// Tracing: OTEL_* environment only (internal/tracing); off when unset.
+	_, err := tracing.Setup(ctx, "newsflow-worker", os.Stderr)
+	if err == nil {
+		err = run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	}
+	if ferr := tracing.Flush(); ferr != nil {
+		fmt.Fprintln(os.Stderr, "worker:", ferr)
+	}
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)

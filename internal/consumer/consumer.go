@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -37,6 +38,15 @@ type Delivery struct {
 	msg      jetstream.Msg
 	received time.Time // when Run received it from the subscription
 	touched  int64     // unix nanos of the last delivery or InProgress; guarded by keeper.mu
+}
+
+// Header returns the message's headers (nil when it has none), for the
+// trace context its publisher put there.
+func (d *Delivery) Header() nats.Header {
+	if d.msg == nil {
+		return nil
+	}
+	return d.msg.Headers()
 }
 
 // Consumer fetches from the durable pull consumer and settles deliveries.

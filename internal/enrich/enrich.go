@@ -37,6 +37,7 @@ import (
 	"go.uber.org/zap"
 
 	"newsflow/internal/news"
+	"newsflow/internal/tracing"
 )
 
 // Cache is what the stage needs of the two-tier cache.
@@ -283,12 +284,19 @@ func (e *Enricher) Enrich(ctx context.Context, rows []news.Article) []error {
 	for i, s := range stories {
 		keys[i] = s.key
 	}
-	found, err := e.cache.GetMany(ctx, keys)
+	lctx, span := tracing.Child(ctx, "cache.lookup")
+	found, err := e.cache.GetMany(lctx, keys)
 	if err != nil {
 		// The cache degrades to its memory tier by itself; a failed lookup only
 		// means more of the stories go to single-flight below.
 		e.log.Debug("cache lookup failed", zap.Int("keys", len(keys)), zap.Error(err))
 	}
+	if span.IsRecording() {
+		span.SetAttributes(tracing.NewsflowStories.Int(len(stories)), tracing.NewsflowCacheHits.Int(len(found)),
+			tracing.NewsflowCacheMisses.Int(len(stories)-len(found)))
+		tracing.Fail(span, err)
+	}
+	span.End()
 
 	g := e.gather
 	slots := e.cfg.Concurrency

@@ -14,9 +14,12 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"newsflow/internal/news"
+	"newsflow/internal/tracing"
 )
 
 // Defaults of Config.
@@ -413,7 +416,18 @@ type result struct {
 }
 
 // work fetches, parses and publishes; it writes nothing to the bucket.
-func (p *Poller) work(ctx context.Context, src Source, st *State) result {
+// When tracing is on it is a "poll" span, parent of each published item's
+// send span.
+func (p *Poller) work(ctx context.Context, src Source, st *State) (r result) {
+	ctx, span := tracing.Start(ctx, "poll", trace.SpanKindInternal)
+	defer func() {
+		if span.IsRecording() {
+			span.SetAttributes(attribute.String("url.full", Redact(src.URL)), tracing.NewsflowOutcome.String(string(r.outcome)),
+				attribute.Int("newsflow.feed.items", r.inFeed), attribute.Int("newsflow.feed.published", r.published))
+			tracing.Fail(span, r.err)
+		}
+		span.End()
+	}()
 	resp, err := p.fetch.Fetch(ctx, src.URL, st.Validators)
 	if resp != nil {
 		p.m.bytes.Add(float64(resp.WireBytes))
@@ -448,7 +462,7 @@ func (p *Poller) work(ctx context.Context, src Source, st *State) result {
 			keys = append(keys, items[i].Key)
 		}
 	}
-	r := result{outcome: OutcomeUnchanged, v: resp.Validators, maxAge: resp.MaxAge, inFeed: len(items)}
+	r = result{outcome: OutcomeUnchanged, v: resp.Validators, maxAge: resp.MaxAge, inFeed: len(items)}
 	if len(fresh) == 0 {
 		return r
 	}

@@ -10,11 +10,13 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
 	"newsflow/internal/backoff"
 	"newsflow/internal/news"
+	"newsflow/internal/tracing"
 )
 
 // maxRetryAfter caps how long a server's Retry-After is honoured.
@@ -190,9 +192,10 @@ func (c *Client) Close() {
 // answers that do not match the schema) have Permanent() true; the others,
 // including ErrBreakerOpen and exhausted retries, are worth retrying later.
 // When ctx ends, Enrich returns its error promptly.
-func (c *Client) Enrich(ctx context.Context, m news.Message) (Result, error) {
-	var res Result
-	err := c.guard(ctx, func(ctx context.Context) error {
+func (c *Client) Enrich(ctx context.Context, m news.Message) (res Result, err error) {
+	ctx, span := c.startCall(ctx, 1)
+	defer func() { c.endCall(span, res.Usage, err) }()
+	err = c.guard(ctx, func(ctx context.Context) error {
 		var err error
 		res.Usage, err = c.attempts(ctx, estimateTokens([]news.Message{m}), func(actx context.Context) (news.Usage, error) {
 			r, err := c.p.Enrich(actx, m)
@@ -227,9 +230,14 @@ func (c *Client) EnrichMany(ctx context.Context, ms []news.Message) ([]StoryResu
 		}
 		return out, nil
 	}
-	var out []StoryResult
+	var (
+		out   []StoryResult
+		usage news.Usage
+	)
+	ctx, span := c.startCall(ctx, len(ms))
 	err := c.guard(ctx, func(ctx context.Context) error {
-		_, err := c.attempts(ctx, estimateTokens(ms), func(actx context.Context) (news.Usage, error) {
+		var err error
+		usage, err = c.attempts(ctx, estimateTokens(ms), func(actx context.Context) (news.Usage, error) {
 			rs, err := mp.EnrichMany(actx, ms)
 			var u news.Usage
 			for _, r := range rs {
@@ -242,7 +250,38 @@ func (c *Client) EnrichMany(ctx context.Context, ms []news.Message) ([]StoryResu
 		})
 		return err
 	})
+	c.endCall(span, usage, err)
 	return out, err
+}
+
+// startCall starts the span of one logical call (its attempts and retries)
+// for stories stories, inside a traced batch only.
+func (c *Client) startCall(ctx context.Context, stories int) (context.Context, trace.Span) {
+	ctx, span := tracing.Child(ctx, "llm.call")
+	if span.IsRecording() {
+		provider, model := c.p.Names()
+		span.SetAttributes(tracing.GenAISystem.String(provider), tracing.GenAIRequestModel.String(model),
+			tracing.NewsflowStories.Int(stories))
+	}
+	return ctx, span
+}
+
+// endCall ends a call's span with its tokens and outcome: ok, error or
+// breaker_open.
+func (c *Client) endCall(span trace.Span, u news.Usage, err error) {
+	if span.IsRecording() {
+		outcome := "ok"
+		switch {
+		case errors.Is(err, ErrBreakerOpen):
+			outcome = "breaker_open"
+		case err != nil:
+			outcome = "error"
+		}
+		span.SetAttributes(tracing.GenAIUsageInputTokens.Int(u.InputTokens), tracing.GenAIUsageCachedTokens.Int(u.CachedInputTokens),
+			tracing.GenAIUsageOutputTokens.Int(u.OutputTokens), tracing.NewsflowOutcome.String(outcome))
+		tracing.Fail(span, err)
+	}
+	span.End()
 }
 
 // guard runs one logical call through the breaker and the concurrency bound.
@@ -280,7 +319,11 @@ func (c *Client) attempts(ctx context.Context, est int, attempt func(context.Con
 		start := time.Now()
 		u, err := attempt(actx)
 		cancel()
-		c.m.seconds.Observe(time.Since(start).Seconds())
+		span := trace.SpanFromContext(ctx)
+		tracing.Observe(c.m.seconds, time.Since(start).Seconds(), span)
+		if span.IsRecording() {
+			span.SetAttributes(tracing.NewsflowRetries.Int(n))
+		}
 		total = total.Add(u)
 		c.account(u, est)
 		if err == nil {

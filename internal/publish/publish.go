@@ -36,8 +36,11 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
+
+	"newsflow/internal/tracing"
 )
 
 // Defaults of Config.
@@ -128,6 +131,7 @@ type pending struct {
 	attempts int // failed attempts so far
 	final    bool
 	hasSlot  bool
+	span     trace.Span // the producer span, ended when the message settles; nil when not traced
 }
 
 // New returns an Engine publishing on nc. Cancelling ctx stops retries (the
@@ -167,6 +171,11 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config, log *zap.Logger) (*Engi
 // MaxInflight messages are unsettled. The outcome lands in Counts; Publish
 // returns an error only when ctx ended first, and then counts the message
 // not attempted.
+//
+// When tracing is on (or ctx holds a recording span, which becomes the
+// parent), each message gets a producer span, "send <subject>", whose
+// context travels in the message's traceparent and tracestate headers; it
+// ends when the message settles, with the outcome.
 func (e *Engine) Publish(ctx context.Context, subject string, data []byte, id, origin string) error {
 	if ctx.Err() != nil {
 		e.notAttempted.Add(1)
@@ -186,6 +195,9 @@ func (e *Engine) Publish(ctx context.Context, subject string, data []byte, id, o
 		m.Header = nats.Header{jetstream.MsgIDHeader: []string{id}}
 	}
 	pd := &pending{msg: m, id: id, origin: origin, first: time.Now(), hasSlot: true}
+	if tracing.Active(ctx) {
+		pd.span = startSpan(ctx, m, id)
+	}
 	e.active.Add(1)
 	e.send(pd)
 	return nil
@@ -275,6 +287,9 @@ func (e *Engine) onAck(_ jetstream.JetStream, m *nats.Msg, ack *jetstream.PubAck
 	switch {
 	case ack.Duplicate && pd.attempts == 0:
 		e.duplicates.Add(1)
+		if pd.span != nil && pd.span.IsRecording() {
+			pd.span.SetAttributes(tracing.NewsflowDuplicate.Bool(true))
+		}
 	default:
 		// A duplicate on a retry is our own earlier attempt, stored when
 		// its acknowledgement was lost.
@@ -282,6 +297,9 @@ func (e *Engine) onAck(_ jetstream.JetStream, m *nats.Msg, ack *jetstream.PubAck
 	}
 	if pd.attempts > 0 {
 		e.retried.Add(1)
+	}
+	if pd.span != nil && pd.span.IsRecording() {
+		pd.span.SetAttributes(tracing.NewsflowStreamSeq.Int64(int64(ack.Sequence)))
 	}
 	e.settle(pd)
 }
@@ -312,6 +330,9 @@ func (e *Engine) attemptFailed(pd *pending, err error) {
 	if time.Since(pd.first)+d > e.cfg.RetryFor {
 		e.toDoubt(pd)
 		return
+	}
+	if pd.span != nil && pd.span.IsRecording() {
+		pd.span.AddEvent("retry", trace.WithAttributes(tracing.NewsflowAttempt.Int(pd.attempts), tracing.NewsflowReason.String(err.Error())))
 	}
 	e.retryLog.Do(func() {
 		e.log.Warn("publish retry", zap.String("msg_id", pd.id), zap.String("subject", pd.msg.Subject),
@@ -347,6 +368,9 @@ func (e *Engine) fail(pd *pending, err error) {
 	if pd.attempts > 1 {
 		e.retried.Add(1)
 	}
+	if pd.span != nil {
+		tracing.Fail(pd.span, err)
+	}
 	e.failLog.Do(func() {
 		e.log.Error("publish failed", zap.String("msg_id", pd.id), zap.String("subject", pd.msg.Subject),
 			zap.String("origin", pd.origin), zap.Int("attempts", pd.attempts), zap.Error(err))
@@ -355,8 +379,36 @@ func (e *Engine) fail(pd *pending, err error) {
 }
 
 func (e *Engine) settle(pd *pending) {
+	if pd.span != nil {
+		if pd.span.IsRecording() {
+			pd.span.SetAttributes(tracing.NewsflowRetries.Int(pd.attempts))
+		}
+		pd.span.End()
+	}
 	e.release(pd)
 	e.active.Done()
+}
+
+// startSpan starts m's producer span and writes its context into m's
+// headers. It is the one place where a published message is traced.
+func startSpan(ctx context.Context, m *nats.Msg, id string) trace.Span {
+	ctx, span := tracing.Start(ctx, "send "+m.Subject, trace.SpanKindProducer)
+	if !span.IsRecording() && !span.SpanContext().IsValid() {
+		return nil
+	}
+	if span.IsRecording() {
+		span.SetAttributes(tracing.SystemNATS,
+			tracing.MessagingOperationName.String("send"), tracing.MessagingOperationType.String("send"),
+			tracing.MessagingDestinationName.String(m.Subject), tracing.MessagingMessageBodySize.Int(len(m.Data)))
+		if id != "" {
+			span.SetAttributes(tracing.MessagingMessageID.String(id))
+		}
+	}
+	if m.Header == nil {
+		m.Header = nats.Header{}
+	}
+	tracing.Inject(ctx, m.Header)
+	return span
 }
 
 func (e *Engine) release(pd *pending) {

@@ -16,9 +16,11 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"newsflow/internal/news"
+	"newsflow/internal/tracing"
 )
 
 // Defaults of PoolConfig.
@@ -321,6 +323,9 @@ func (p *Postgres) commit(ctx context.Context, rows []news.Article) (int, error)
 			return int(tag.RowsAffected()), err
 		}
 		p.metrics.fallbacks.Inc() // the run below finds the duplicates and sets safeBatches
+		if span := trace.SpanFromContext(ctx); span.IsRecording() {
+			span.SetAttributes(tracing.NewsflowCommitFallback.Bool(true))
+		}
 	}
 	n, err := p.exec(ctx, c, insertIgnoreStmt, insertIgnoreSQL, b)
 	switch {

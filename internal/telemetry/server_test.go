@@ -171,3 +171,34 @@ func TestServer_MountAndShutdownEndsStreams(t *testing.T) {
 		t.Fatal("Run did not return after cancel")
 	}
 }
+
+// TestServer_MetricsExemplars: /metrics answers OpenMetrics when asked, with
+// the exemplars (trace ids) of the histograms; plain text otherwise.
+func TestServer_MetricsExemplars(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "newsflow_batch_commit_seconds", Help: "h", Buckets: []float64{1}})
+	reg.MustRegister(h)
+	h.(prometheus.ExemplarObserver).ObserveWithExemplar(0.5, prometheus.Labels{"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736"})
+	s := NewServer("127.0.0.1:0", reg, zaptest.NewLogger(t))
+	hs := httptest.NewServer(s.Handler())
+	t.Cleanup(hs.Close)
+
+	req, _ := http.NewRequest(http.MethodGet, hs.URL+"/metrics", nil)
+	req.Header.Set("Accept", "application/openmetrics-text; version=1.0.0")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/openmetrics-text") {
+		t.Fatalf("Content-Type %q, want OpenMetrics", ct)
+	}
+	if !strings.Contains(string(body), `# {trace_id="4bf92f3577b34da6a3ce929d0e0e4736"} 0.5`) {
+		t.Fatalf("no exemplar in:\n%s", body)
+	}
+	if _, plain := get(t, hs.URL+"/metrics"); strings.Contains(plain, "trace_id") {
+		t.Fatalf("plain text format carries exemplars:\n%s", plain)
+	}
+}

@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"newsflow/internal/consumer"
@@ -22,11 +25,29 @@ import (
 //	go test -run '^$' -bench Pipeline -benchtime 3x -cpuprofile cpu.out ./internal/worker/
 func BenchmarkPipeline(b *testing.B) {
 	for _, committers := range []int{2, 4, 8} {
-		b.Run(fmt.Sprintf("committers=%d", committers), func(b *testing.B) { benchmarkPipeline(b, committers) })
+		b.Run(fmt.Sprintf("committers=%d", committers), func(b *testing.B) { benchmarkPipeline(b, committers, nil) })
 	}
 }
 
-func benchmarkPipeline(b *testing.B, committers int) {
+// BenchmarkPipelineTracing is BenchmarkPipeline with 4 committers untraced
+// (off) and traced, keeping 1 % and 100 % of the batches (spans go to an
+// exporter that drops them, behind the SDK's batching processor as in
+// production).
+//
+//	go test -run '^$' -bench PipelineTracing -benchtime 3x -count 5 ./internal/worker/
+func BenchmarkPipelineTracing(b *testing.B) {
+	b.Run("off", func(b *testing.B) { benchmarkPipeline(b, 4, nil) })
+	for _, ratio := range []float64{0.01, 1} {
+		b.Run(fmt.Sprintf("sampled=%g", ratio), func(b *testing.B) {
+			tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()),
+				sdktrace.WithSampler(sdktrace.TraceIDRatioBased(ratio)))
+			defer func() { _ = tp.Shutdown(context.Background()) }()
+			benchmarkPipeline(b, 4, tp)
+		})
+	}
+}
+
+func benchmarkPipeline(b *testing.B, committers int, tp trace.TracerProvider) {
 	const n = 50000
 	bb := setupB(b)
 	g, err := gen.New(gen.Config{Seed: 1, DupContent: 0.15, IDPrefix: bb.name})
@@ -52,7 +73,7 @@ func benchmarkPipeline(b *testing.B, committers int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		w, err := worker.New(worker.Config{Committers: committers}, cons, bb.store, nil, nil, zap.NewNop(), prometheus.NewRegistry())
+		w, err := worker.New(worker.Config{Committers: committers, TracerProvider: tp}, cons, bb.store, nil, nil, zap.NewNop(), prometheus.NewRegistry())
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -26,6 +26,7 @@ import (
 	"newsflow/internal/store"
 	"newsflow/internal/story"
 	"newsflow/internal/telemetry"
+	"newsflow/internal/tracing"
 )
 
 // Settings is everything `worker run` is configured with, stage by stage.
@@ -132,6 +133,9 @@ func Open(ctx context.Context, s Settings, log *zap.Logger) (_ *Service, err err
 		log = zap.NewNop()
 	}
 	svc := &Service{s: s, log: log, start: time.Now(), reg: prometheus.NewRegistry()}
+	if tracing.Enabled() {
+		tracing.LogErrors(log.Named("tracing"))
+	}
 	defer func() {
 		if err != nil {
 			svc.close()
@@ -504,7 +508,8 @@ func (svc *Service) logStart() {
 		zap.String("stream", s.Consumer.Stream.Name), zap.String("consumer", s.Consumer.Durable),
 		zap.Int("batch_size", pc.Batch.MaxMessages), zap.Int("batch_bytes", pc.Batch.MaxBytes), zap.Duration("batch_wait", pc.Batch.MaxWait),
 		zap.Int("committers", pc.Committers), zap.Duration("ack_wait", s.Consumer.AckWait), zap.Int("max_deliver", s.Consumer.MaxDeliver),
-		zap.String("llm_model", model), zap.Stringer("http_addr", svc.http.Addr()), svc.consoleField())
+		zap.String("llm_model", model), zap.Stringer("http_addr", svc.http.Addr()), svc.consoleField(),
+		zap.Bool("tracing", pc.TracerProvider != nil || tracing.Enabled()))
 }
 
 // logProgress logs the pipeline's counts every progressEvery while work flows.

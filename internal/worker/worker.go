@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
@@ -32,6 +33,7 @@ import (
 	"newsflow/internal/batcher"
 	"newsflow/internal/consumer"
 	"newsflow/internal/news"
+	"newsflow/internal/tracing"
 )
 
 // Consumer is what the pipeline needs of the JetStream stage.
@@ -105,6 +107,9 @@ type Config struct {
 	// Stories assigns story ids before enrichment; nil: the story id is
 	// the content hash (exact duplicates only).
 	Stories Stories
+	// TracerProvider traces the batches (see trace.go). Default nil: the
+	// global provider when tracing.Setup turned tracing on, else none.
+	TracerProvider trace.TracerProvider
 }
 
 // Validate reports the first invalid field, naming it and its value.
@@ -165,6 +170,7 @@ type Worker struct {
 	log      *zap.Logger
 	reg      prometheus.Registerer
 	m        *metrics
+	tracer   trace.Tracer // nil: batches are not traced
 	totals   Totals
 	warnings rate.Sometimes // a dependency outage makes every committer fail in a loop
 }
@@ -183,7 +189,7 @@ func New(cfg Config, cons Consumer, store Store, enricher Enricher, gate Gate, l
 	}
 	return &Worker{
 		cfg: cfg, cons: cons, store: store, enricher: enricher, gate: gate,
-		log: log.Named("worker"), reg: reg, m: newMetrics(reg),
+		log: log.Named("worker"), reg: reg, m: newMetrics(reg), tracer: tracing.Tracer(cfg.TracerProvider),
 		warnings: rate.Sometimes{Interval: time.Second},
 	}, nil
 }
@@ -266,6 +272,8 @@ func (w *Worker) Run(ctx context.Context) error {
 func (w *Worker) process(ctx context.Context, b batch) {
 	w.m.inFlight.Inc()
 	defer w.m.inFlight.Dec()
+	ctx, span := w.startProcess(ctx, b)
+	defer span.End()
 	ds := b.ds
 	rows := make([]news.Article, len(ds))
 	for i, d := range ds {
@@ -299,7 +307,8 @@ func (w *Worker) enrich(ctx context.Context, ds []*consumer.Delivery, rows []new
 				return doneDs, doneRows
 			}
 		}
-		errs := w.enricher.Enrich(ctx, rows)
+		ectx, span := tracing.Child(ctx, "enrich")
+		errs := w.enricher.Enrich(ectx, rows)
 		var retryDs []*consumer.Delivery
 		var retryRows []news.Article
 		var lastErr error
@@ -309,12 +318,18 @@ func (w *Worker) enrich(ctx context.Context, ds []*consumer.Delivery, rows []new
 				doneDs, doneRows = append(doneDs, ds[i]), append(doneRows, rows[i])
 			case retryLater, deadLetter: // the story failed: the consumer's backoff, then its dead-letter rule
 				w.m.enrichFailed.Inc()
+				event(ctx, "retry", ds[i], err)
 				w.cons.Retry(settleCtx(ctx), ds[i], err)
 			case holdWhileDown:
 				retryDs, retryRows, lastErr = append(retryDs, ds[i]), append(retryRows, rows[i]), err
 			}
-
 		}
+		if span.IsRecording() {
+			span.SetAttributes(tracing.NewsflowRows.Int(len(rows)), tracing.NewsflowAttempt.Int(attempt),
+				tracing.NewsflowRowsFailed.Int(countErrs(errs)))
+			tracing.Fail(span, lastErr)
+		}
+		span.End()
 		if len(retryDs) == 0 {
 			return doneDs, doneRows
 		}
@@ -330,6 +345,16 @@ func (w *Worker) enrich(ctx context.Context, ds []*consumer.Delivery, rows []new
 		}
 		ds, rows = retryDs, retryRows
 	}
+}
+
+func countErrs(errs []error) int {
+	n := 0
+	for _, err := range errs {
+		if err != nil {
+			n++
+		}
+	}
+	return n
 }
 
 func errAt(errs []error, i int) error {
@@ -350,16 +375,26 @@ func (w *Worker) commit(ctx context.Context, ds []*consumer.Delivery, rows []new
 		for i := range rows {
 			rows[i].IngestedAt = now
 		}
-		cctx, cancel := context.WithTimeout(ctx, w.cfg.CommitTimeout)
+		cctx, span := tracing.Child(ctx, "commit")
+		cctx, cancel := context.WithTimeout(cctx, w.cfg.CommitTimeout)
 		n, err := w.store.Commit(cctx, rows)
 		cancel()
+		if span.IsRecording() {
+			span.SetAttributes(tracing.NewsflowRows.Int(len(rows)), tracing.NewsflowAttempt.Int(attempt), tracing.NewsflowInserted.Int(n))
+			tracing.Fail(span, err)
+		}
+		span.End()
 		if err == nil {
 			done := time.Now()
-			w.m.commitSeconds.Observe(done.Sub(now).Seconds())
+			batchSpan := trace.SpanFromContext(ctx)
+			tracing.Observe(w.m.commitSeconds, done.Sub(now).Seconds(), batchSpan)
 			for _, d := range ds {
-				w.m.endToEnd.Observe(done.Sub(d.Timestamp).Seconds())
+				tracing.Observe(w.m.endToEnd, done.Sub(d.Timestamp).Seconds(), batchSpan)
 			}
+			_, ack := tracing.Child(ctx, "ack")
 			w.cons.Ack(ds)
+			ack.End()
+			w.logCommitted(ctx, ds)
 			w.totals.Batches.Add(1)
 			w.totals.Messages.Add(int64(len(ds)))
 			w.totals.Inserted.Add(int64(n))
@@ -370,6 +405,7 @@ func (w *Worker) commit(ctx context.Context, ds []*consumer.Delivery, rows []new
 			if len(rows) == 1 {
 				w.log.Error("dead-lettering poison message", zap.String("msg_id", ds[0].Message.ID),
 					zap.Uint64("stream_seq", ds[0].StreamSeq), zap.Error(err))
+				event(ctx, tracing.NewsflowDeadLetterEvent, ds[0], err)
 				_ = w.cons.DeadLetter(settleCtx(ctx), ds[0], err) // on failure it naks: never lost
 				return
 			}
