@@ -168,15 +168,11 @@ func runFeedsWith(ctx context.Context, f feedsFlags, e *env) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	nc, err := f.common.connect(ctx, log)
+	nc, js, err := f.common.connect(ctx, log)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
 	store, err := feed.OpenStore(ctx, js, f.bucket)
 	if err != nil {
 		return err
@@ -261,15 +257,11 @@ func feedsStatus(ctx context.Context, conn natsflag.Conn, bucket string, asJSON 
 	if err != nil {
 		return err
 	}
-	nc, err := conn.Connect(log, "newsflow-publisher-status")
+	nc, js, err := conn.JetStream(log, "newsflow-publisher-status")
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
-	}
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if _, err := js.KeyValue(cctx, bucket); errors.Is(err, jetstream.ErrBucketNotFound) {

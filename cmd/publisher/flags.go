@@ -79,26 +79,21 @@ func (f *commonFlags) engineConfig() publish.Config {
 
 // connect dials NATS at --nats-url or, when that is empty, the embedded
 // server a worker advertised in --data-dir, and ensures the stream.
-func (f *commonFlags) connect(ctx context.Context, log *zap.Logger) (*nats.Conn, error) {
-	nc, err := f.conn.Connect(log, "newsflow-publisher", nats.ReconnectBufSize(64<<20))
+func (f *commonFlags) connect(ctx context.Context, log *zap.Logger) (*nats.Conn, jetstream.JetStream, error) {
+	nc, js, err := f.conn.JetStream(log, "newsflow-publisher", nats.ReconnectBufSize(64<<20))
 	if err != nil {
-		return nil, err
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("jetstream: %w", err)
+		return nil, nil, err
 	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	sc, _ := f.stream.Config() // checked by validate
 	if _, _, err := stream.Ensure(sctx, js, sc, f.stream.Update, log); err != nil {
 		nc.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	log.Info("connected", zap.String("nats_url", natsflag.RedactURL(nc.ConnectedUrlRedacted())), zap.String("stream", sc.Name),
 		zap.Strings("subjects", sc.Subjects), zap.Int("max_inflight", f.maxInflight), zap.Duration("retry_for", f.retryFor))
-	return nc, nil
+	return nc, js, nil
 }
 
 // listFlag is a comma-separated list of strings.

@@ -73,7 +73,7 @@ func newGenCmd(e *env) *cobra.Command {
 			return err
 		}
 		defer func() { _ = log.Sync() }()
-		nc, err := cf.connect(ctx, log)
+		nc, _, err := cf.connect(ctx, log)
 		if err != nil {
 			return err
 		}

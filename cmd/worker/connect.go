@@ -1,13 +1,7 @@
 package main
 
 import (
-	"context"
-	"fmt"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/pflag"
-	"go.uber.org/zap"
 
 	"newsflow/internal/cli"
 	"newsflow/internal/natsflag"
@@ -25,19 +19,4 @@ func (f *natsFlags) register(fs *pflag.FlagSet) {
 	f.Conn.Register(fs)
 	fs.StringVar(&f.stream, "stream", stream.DefaultName, "JetStream stream holding the news")
 	cli.Config(fs, "Connections", "stream")
-}
-
-// connect dials NATS at --nats-url or, when that is empty, the embedded
-// server a worker advertised in --data-dir.
-func (f *natsFlags) connect(_ context.Context, log *zap.Logger, name string) (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := f.Conn.Connect(log, name)
-	if err != nil {
-		return nil, nil, err
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
-		return nil, nil, fmt.Errorf("jetstream: %w", err)
-	}
-	return nc, js, nil
 }

@@ -34,7 +34,7 @@ func newConsoleCmd(e *env) *cobra.Command {
 		Args:  cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			nc, js, err := nf.connect(ctx, e.log, "newsflow-console")
+			nc, js, err := nf.JetStream(e.log, "newsflow-console")
 			if err != nil {
 				return err
 			}

@@ -84,7 +84,7 @@ func (f *dlqFlags) register(fs *pflag.FlagSet, jsonUsage string) {
 
 // open connects to NATS and returns the dead letters and the connection.
 func (f *dlqFlags) open(ctx context.Context, e *env) (*deadletter.DLQ, func(), error) {
-	nc, js, err := f.nf.connect(ctx, e.log, "newsflow-dlq")
+	nc, js, err := f.nf.JetStream(e.log, "newsflow-dlq")
 	if err != nil {
 		return nil, nil, err
 	}

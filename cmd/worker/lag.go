@@ -67,7 +67,7 @@ func newLagCmd(e *env) *cobra.Command {
 		if fs.Changed("target") && cli.SourceOf(fs, "lag-target") != cli.FromFlag {
 			target = alias // the command line wins over NEWSFLOW_LAG_TARGET, under either name
 		}
-		nc, js, err := nf.connect(ctx, e.log, "newsflow-lag")
+		nc, js, err := nf.JetStream(e.log, "newsflow-lag")
 		if err != nil {
 			return err
 		}

@@ -43,15 +43,11 @@ func newPsCmd(e *env) *cobra.Command {
 		if err := validateBucket(func(n string) string { return cli.Name(fs, n) }, cfg.bucket); err != nil {
 			return err
 		}
-		nc, err := conn.Connect(e.log, "newsflow-ps")
+		nc, js, err := conn.JetStream(e.log, "newsflow-ps")
 		if err != nil {
 			return err
 		}
 		defer nc.Close()
-		js, err := jetstream.New(nc)
-		if err != nil {
-			return fmt.Errorf("jetstream: %w", err)
-		}
 		return listWorkers(cmd.Context(), js, cfg, e.stdout)
 	}
 	return cmd

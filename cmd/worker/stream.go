@@ -56,15 +56,11 @@ func newStreamApplyCmd(e *env) *cobra.Command {
 		if err := dlq.Validate(sc); err != nil {
 			return cli.AsUsage(err)
 		}
-		nc, err := conn.Connect(e.log, "newsflow-stream-apply")
+		nc, js, err := conn.JetStream(e.log, "newsflow-stream-apply")
 		if err != nil {
 			return err
 		}
 		defer nc.Close()
-		js, err := jetstream.New(nc)
-		if err != nil {
-			return fmt.Errorf("jetstream: %w", err)
-		}
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		for _, c := range []stream.Config{sc, dlq.Config(sc)} {

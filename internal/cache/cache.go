@@ -6,13 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"golang.org/x/sync/singleflight"
+
+	"newsflow/internal/redishealth"
 )
 
 // Defaults of Config.
@@ -107,8 +108,6 @@ var ErrLeaseWait = errors.New("cache: gave up waiting for another worker's compu
 // ErrClosed is returned by Do after Close.
 var ErrClosed = errors.New("cache: closed")
 
-const probeInterval = time.Second // PING a degraded Redis at most this often
-
 // Tiered is the two-tier cache with in-process and cluster-wide single-flight.
 type Tiered struct {
 	cfg     Config
@@ -119,14 +118,13 @@ type Tiered struct {
 	met     *metrics
 	channel string // "<prefix>done": key published when a computation ends
 
-	ctx    context.Context // cancelled by Close; parent of computations and probes
+	ctx    context.Context // cancelled by Close; parent of computations
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // computations, probes, the subscription dispatcher
+	wg     sync.WaitGroup // computations, the subscription dispatcher
 	mu     sync.RWMutex   // guards closed against wg.Add
 	closed bool
 
-	degraded  atomic.Bool
-	lastProbe atomic.Int64 // unix nanoseconds of the last PING (or of degrading)
+	health *redishealth.Monitor // whether to use Redis; probes it while degraded
 
 	ps      *redis.PubSub
 	waitMu  sync.Mutex
@@ -169,6 +167,12 @@ func New(cfg Config, rdb redis.UniversalClient, log *zap.Logger, reg prometheus.
 		cancel:  cancel,
 		waiters: make(map[string]map[chan struct{}]struct{}),
 	}
+	t.health = redishealth.New(rdb, redishealth.Config{
+		Gauge:       met.degraded,
+		Log:         t.log,
+		DownMessage: "redis unreachable, continuing on the in-process cache",
+		UpMessage:   "redis reachable again, using the shared cache",
+	})
 	if rdb != nil {
 		t.subscribe()
 	}
@@ -177,7 +181,7 @@ func New(cfg Config, rdb redis.UniversalClient, log *zap.Logger, reg prometheus.
 
 // Degraded reports whether Redis is currently considered unreachable. The
 // cache recovers by itself when Redis answers again.
-func (t *Tiered) Degraded() bool { return t.degraded.Load() }
+func (t *Tiered) Degraded() bool { return t.health.Degraded() }
 
 // Close stops the subscription and background probes, cancels running
 // computations and waits for them. It does not close the Redis client.
@@ -189,6 +193,7 @@ func (t *Tiered) Close() error {
 	}
 	t.closed = true
 	t.mu.Unlock()
+	t.health.Close() // first: errors of the cancelled computations are not Redis's
 	t.cancel()
 	var err error
 	if t.ps != nil {
@@ -244,7 +249,7 @@ func (t *Tiered) GetMany(ctx context.Context, keys []string) (map[string][]byte,
 	if len(rest) == 0 {
 		return out, nil
 	}
-	if !t.redisUp() {
+	if !t.health.Up() {
 		return out, nil
 	}
 	rkeys := make([]string, len(rest))
@@ -256,7 +261,7 @@ func (t *Tiered) GetMany(ctx context.Context, keys []string) (map[string][]byte,
 		if ctx.Err() != nil {
 			return out, fmt.Errorf("cache: mget %d keys: %w", len(rest), ctx.Err())
 		}
-		t.markDegraded(err)
+		t.health.Down(err)
 		return out, nil
 	}
 	for i, v := range vals {
@@ -270,48 +275,4 @@ func (t *Tiered) GetMany(ctx context.Context, keys []string) (map[string][]byte,
 		t.met.redisHits.Inc()
 	}
 	return out, nil
-}
-
-// redisUp reports whether to use Redis now. While degraded it starts a
-// background PING at most once per probeInterval and answers false, so no
-// caller waits on a dead Redis.
-func (t *Tiered) redisUp() bool {
-	if t.rdb == nil {
-		return false
-	}
-	if !t.degraded.Load() {
-		return true
-	}
-	now := time.Now().UnixNano()
-	last := t.lastProbe.Load()
-	if now-last < int64(probeInterval) || !t.lastProbe.CompareAndSwap(last, now) {
-		return false
-	}
-	t.goTracked(func() {
-		ctx, cancel := context.WithTimeout(t.ctx, 2*time.Second)
-		defer cancel()
-		if err := t.rdb.Ping(ctx).Err(); err == nil {
-			t.markRecovered()
-		}
-	})
-	return false
-}
-
-// markDegraded switches to in-process only; it logs once per outage.
-func (t *Tiered) markDegraded(err error) {
-	if t.ctx.Err() != nil { // closing: the error is ours, not Redis's
-		return
-	}
-	t.lastProbe.Store(time.Now().UnixNano())
-	if t.degraded.CompareAndSwap(false, true) {
-		t.met.degraded.Set(1)
-		t.log.Warn("redis unreachable, continuing on the in-process cache", zap.Error(err))
-	}
-}
-
-func (t *Tiered) markRecovered() {
-	if t.degraded.CompareAndSwap(true, false) {
-		t.met.degraded.Set(0)
-		t.log.Warn("redis reachable again, using the shared cache")
-	}
 }

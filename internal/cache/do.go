@@ -102,7 +102,7 @@ func (t *Tiered) flight(ctx context.Context, key string, fn func(context.Context
 		t.met.memoryHits.Inc()
 		return v, SourceMemory, nil
 	}
-	if !t.redisUp() {
+	if !t.health.Up() {
 		t.met.misses.Inc()
 		return t.computeLocal(ctx, key, fn)
 	}
@@ -126,7 +126,7 @@ func (t *Tiered) redisFailed(ctx context.Context, err error) bool {
 	if ctx.Err() != nil {
 		return false
 	}
-	t.markDegraded(err)
+	t.health.Down(err)
 	return true
 }
 
@@ -253,9 +253,9 @@ func (t *Tiered) own(ctx context.Context, key, token string, waited bool, fn fun
 		return nil, SourceComputed, err
 	}
 	t.mem.Add(key, v)
-	if !t.degraded.Load() {
+	if !t.health.Degraded() {
 		if err := t.rdb.Set(sctx, vk, v, t.cfg.RedisTTL).Err(); err != nil {
-			t.markDegraded(err)
+			t.health.Down(err)
 		}
 	}
 	t.release(sctx, lk, token, key)
@@ -263,12 +263,12 @@ func (t *Tiered) own(ctx context.Context, key, token string, waited bool, fn fun
 }
 
 func (t *Tiered) release(ctx context.Context, lk, token, key string) {
-	if t.degraded.Load() {
+	if t.health.Degraded() {
 		return // the lease expires by itself
 	}
 	err := releaseScript.Run(ctx, t.rdb, []string{lk}, token, t.channel, key).Err()
 	if err != nil && !errors.Is(err, redis.Nil) {
-		t.markDegraded(err)
+		t.health.Down(err)
 	}
 }
 
@@ -291,7 +291,7 @@ func (t *Tiered) extendWhile(lk, token, key string) (stop func()) {
 			n, err := extendScript.Run(ctx, t.rdb, []string{lk}, token, ttl.Milliseconds()).Int()
 			switch {
 			case err != nil:
-				if ctx.Err() == nil && !t.degraded.Load() {
+				if ctx.Err() == nil && !t.health.Degraded() {
 					t.log.Debug("extend compute lease", zap.String("cache_key", key), zap.Error(err))
 				}
 			case n == 0:

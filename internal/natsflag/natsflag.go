@@ -62,6 +62,21 @@ func (c *Conn) Connect(log *zap.Logger, name string, opts ...nats.Option) (*nats
 	return nc, nil
 }
 
+// JetStream is Connect followed by a JetStream context on the connection.
+// On error nothing is left open; otherwise the caller closes the connection.
+func (c *Conn) JetStream(log *zap.Logger, name string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := c.Connect(log, name, opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("jetstream: %w", err)
+	}
+	return nc, js, nil
+}
+
 // Stream is the stream flags; their defaults are package stream's.
 type Stream struct {
 	Name            string

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"newsflow/internal/news"
+	"newsflow/internal/redishealth"
 )
 
 // Defaults of Config.
@@ -29,8 +29,6 @@ const (
 	// ScriptReadTimeout is the read timeout the index's Redis client
 	// should have: one script decides a whole batch.
 	ScriptReadTimeout = 5 * time.Second
-	// probeInterval is how often a degraded Identifier tries Redis again.
-	probeInterval = time.Second
 )
 
 // Config configures an Identifier. New fills a zero field with its Default*.
@@ -80,12 +78,8 @@ type Identifier struct {
 	redis *redisIndex // nil: in-process only
 	met   *metrics
 	now   func() time.Time
-
-	ctx       context.Context // ends at Close: stops the probes
-	cancel    context.CancelFunc
-	probes    sync.WaitGroup
-	degraded  atomic.Bool
-	lastProbe atomic.Int64
+	// health says whether to ask Redis; it probes a degraded Redis.
+	health *redishealth.Monitor
 
 	// known remembers the story id of content hashes this process saw, so
 	// an exact repost costs neither a sketch nor a Redis lookup: a content
@@ -137,7 +131,6 @@ func New(cfg Config, rdb redis.UniversalClient, log *zap.Logger, reg prometheus.
 	need := minMatches(cfg.Threshold)
 	id := &Identifier{cfg: cfg, log: log.Named("story"), mem: newMemory(cfg.MaxMemory, need), now: time.Now,
 		known: map[news.Hash]news.Hash{}}
-	id.ctx, id.cancel = context.WithCancel(context.Background())
 	if rdb != nil {
 		id.redis = &redisIndex{rdb: rdb, prefix: cfg.KeyPrefix, need: need, window: cfg.Window}
 	}
@@ -183,6 +176,12 @@ func New(cfg Config, rdb redis.UniversalClient, log *zap.Logger, reg prometheus.
 		}
 	}
 	id.met = m
+	id.health = redishealth.New(rdb, redishealth.Config{
+		Gauge:       m.degraded,
+		Log:         id.log,
+		DownMessage: "redis unreachable, story ids from the in-process index (variants on other workers may found other stories)",
+		UpMessage:   "redis reachable again, story ids from the shared index",
+	})
 	return id, nil
 }
 
@@ -192,13 +191,10 @@ func (id *Identifier) Off() bool { return id.cfg.Off }
 // Degraded reports whether Redis is configured but unreachable, so story
 // ids come from the in-process index (variants that reach other workers may
 // get other story ids, and cost an LLM call each, until Redis is back).
-func (id *Identifier) Degraded() bool { return id.degraded.Load() }
+func (id *Identifier) Degraded() bool { return id.health.Degraded() }
 
 // Close stops the background probe.
-func (id *Identifier) Close() {
-	id.cancel()
-	id.probes.Wait()
-}
+func (id *Identifier) Close() { id.health.Close() }
 
 // Assign sets the StoryID of every row, computing ContentHash where it is
 // unset. Rows are decided in order, so a row joins the story of an earlier
@@ -295,60 +291,14 @@ func (id *Identifier) generation() int64 {
 // assign decides items in Redis when it is up, else in process.
 func (id *Identifier) assign(ctx context.Context, items []item) []result {
 	gen := id.generation()
-	if id.redisUp() {
+	if id.health.Up() { // degraded: false at once, Redis is probed in the background
 		res, err := id.redis.assign(ctx, gen, items)
 		if err == nil {
 			return res
 		}
 		if ctx.Err() == nil || !errors.Is(err, ctx.Err()) {
-			id.markDegraded(err)
+			id.health.Down(err)
 		}
 	}
 	return id.mem.assign(gen, items)
-}
-
-// redisUp reports whether to use Redis now. While degraded it starts a
-// background PING at most once per probeInterval and answers false, so no
-// batch waits on a dead Redis.
-func (id *Identifier) redisUp() bool {
-	if id.redis == nil {
-		return false
-	}
-	if !id.degraded.Load() {
-		return true
-	}
-	now := time.Now().UnixNano()
-	last := id.lastProbe.Load()
-	if now-last < int64(probeInterval) || !id.lastProbe.CompareAndSwap(last, now) {
-		return false
-	}
-	if id.ctx.Err() != nil {
-		return false
-	}
-	id.probes.Go(func() {
-		ctx, cancel := context.WithTimeout(id.ctx, 2*time.Second)
-		defer cancel()
-		if err := id.redis.rdb.Ping(ctx).Err(); err == nil {
-			id.markRecovered()
-		}
-	})
-	return false
-}
-
-func (id *Identifier) markDegraded(err error) {
-	if id.ctx.Err() != nil {
-		return
-	}
-	id.lastProbe.Store(time.Now().UnixNano())
-	if id.degraded.CompareAndSwap(false, true) {
-		id.met.degraded.Set(1)
-		id.log.Warn("redis unreachable, story ids from the in-process index (variants on other workers may found other stories)", zap.Error(err))
-	}
-}
-
-func (id *Identifier) markRecovered() {
-	if id.degraded.CompareAndSwap(true, false) {
-		id.met.degraded.Set(0)
-		id.log.Warn("redis reachable again, story ids from the shared index")
-	}
 }
