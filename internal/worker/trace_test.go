@@ -80,8 +80,8 @@ func (b *bundle) publishTraced(t *testing.T, tr *traced, ms []news.Message) trac
 // TestWorker_TraceSpanTree: three messages published under a known parent,
 // each with its send span, are enriched (fake OpenAI server) and committed
 // (Postgres) in one batch whose process span links the three send spans and
-// has the enrich → cache.lookup, llm.call, commit and ack children; the
-// commit histogram's exemplar names the batch's trace.
+// has the story.lookup, enrich → cache.lookup, llm.call, commit and ack
+// children; the commit histogram's exemplar names the batch's trace.
 func TestWorker_TraceSpanTree(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -103,7 +103,7 @@ func TestWorker_TraceSpanTree(t *testing.T) {
 		t.Fatalf("%d send spans, want 3", len(sends))
 	}
 
-	p := b.startProc(t, fake, procConfig{worker: worker.Config{TracerProvider: tr.tp,
+	p := b.startProc(t, fake, procConfig{nearDup: true, worker: worker.Config{TracerProvider: tr.tp,
 		Batch: batcher.Config{MaxMessages: 3, MaxWait: time.Minute}}})
 	b.drained(t, 3, time.Minute)
 	eventually(t, 30*time.Second, "a process span", func() (bool, string) {
@@ -147,6 +147,9 @@ func TestWorker_TraceSpanTree(t *testing.T) {
 			t.Fatalf("%d %s spans (%v), want 1 under %v", len(ss), name, ss, of)
 		}
 		return ss[0]
+	}
+	if a := attrs(child("story.lookup", ps.SpanContext.SpanID()).Attributes); a["newsflow.rows"] != int64(3) || a["newsflow.stories"] != int64(3) {
+		t.Errorf("story.lookup attributes %v", a)
 	}
 	enr := child("enrich", ps.SpanContext.SpanID())
 	if a := attrs(enr.Attributes); a["newsflow.rows"] != int64(3) || a["newsflow.rows_failed"] != int64(0) {

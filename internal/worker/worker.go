@@ -281,7 +281,12 @@ func (w *Worker) process(ctx context.Context, b batch) {
 		rows[i].StoryID = rows[i].ContentHash
 	}
 	if w.cfg.Stories != nil {
-		w.cfg.Stories.Assign(ctx, rows)
+		sctx, sspan := tracing.Child(ctx, "story.lookup")
+		w.cfg.Stories.Assign(sctx, rows)
+		if sspan.IsRecording() {
+			sspan.SetAttributes(tracing.NewsflowRows.Int(len(rows)), tracing.NewsflowStories.Int(distinctStories(rows)))
+		}
+		sspan.End()
 	}
 	if w.enricher != nil {
 		if ds, rows = w.enrich(ctx, ds, rows); len(ds) == 0 {
@@ -448,4 +453,13 @@ func (w *Worker) retryDelay(attempt int) time.Duration {
 // committer fail in a loop.
 func (w *Worker) warn(msg string, fields ...zap.Field) {
 	w.warnings.Do(func() { w.log.Warn(msg, fields...) })
+}
+
+// distinctStories counts the story ids among rows (for the story.lookup span).
+func distinctStories(rows []news.Article) int {
+	seen := make(map[news.Hash]struct{}, len(rows))
+	for i := range rows {
+		seen[rows[i].StoryID] = struct{}{}
+	}
+	return len(seen)
 }
