@@ -37,6 +37,12 @@ type member struct {
 	id, story news.Hash
 	sk        *Sketch // nil: exact lookups only
 	founder   *member // the member whose id is story (itself for a founder)
+
+	// Candidate bookkeeping of the lookup in progress, guarded by
+	// memory.mu: hits counts the bands shared with the article being
+	// assigned, valid while seenIn equals memory.lookup.
+	seenIn uint64
+	hits   int
 }
 
 // generation is one window's worth of the in-process index.
@@ -58,6 +64,14 @@ type memory struct {
 	max       int
 	need      int
 	cur, prev *generation
+
+	// Candidate counting without a map, under mu: a full bucket set gives
+	// each article hundreds of candidates, and a map per article spent most
+	// of the lookup growing and probing it (go run ./bench --messages 20000
+	// --workers 1 --cpuprofile). Each lookup gets a new number; a member's
+	// count is reset when it is first met in a lookup.
+	lookup uint64
+	order  []*member // reused candidate list
 }
 
 func newMemory(max, need int) *memory {
@@ -116,21 +130,23 @@ func (m *memory) assignOne(it *item) result {
 	if it.sk != nil && !it.sk.Empty() {
 		// Candidates: members sharing a band, by bands shared, then by first
 		// seen (band order; newest first within a bucket), as the script.
-		hits := map[*member]int{}
-		var order []*member
+		m.lookup++
+		order := m.order[:0]
+		defer func() { clear(order); m.order = order[:0] }() // keep no member alive
 		for _, key := range it.bands {
 			for _, g := range [2]*generation{m.cur, m.prev} {
 				b := g.buckets[key]
 				for j := len(b) - 1; j >= 0; j-- {
 					c := b[j]
-					if hits[c] == 0 {
+					if c.seenIn != m.lookup {
+						c.seenIn, c.hits = m.lookup, 0
 						order = append(order, c)
 					}
-					hits[c]++
+					c.hits++
 				}
 			}
 		}
-		slices.SortStableFunc(order, func(x, y *member) int { return hits[y] - hits[x] })
+		slices.SortStableFunc(order, func(x, y *member) int { return y.hits - x.hits })
 		best := -1
 		for _, c := range order[:min(len(order), maxCandidates)] {
 			r.checked++
