@@ -97,22 +97,9 @@ func TestE2E_ConsoleInBrowser(t *testing.T) {
 
 	run := func(what string, a chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		c, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		defer cancel()
-		if _, err := chromedp.Run(c, a); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
+		browsertest.Step(t, ctx, 2*time.Minute, what, a)
 	}
-	text := func(sel string) string {
-		t.Helper()
-		c, cancel := context.WithTimeout(ctx, time.Minute)
-		defer cancel()
-		s, err := chromedp.Run(c, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
+	text := func(sel string) string { t.Helper(); return browsertest.Text(t, ctx, sel) }
 
 	run("open the console", chromedp.Navigate(base+"/"))
 	run("the lag chart has points", chromedp.Poll[chromedp.Void](

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"newsflow/internal/workerproc"
 )
 
 // EnvPath names a Chromium binary to use instead of the machine's.
@@ -92,7 +94,7 @@ func Artifact(t testing.TB, name string, data []byte) string {
 	t.Helper()
 	dir := os.Getenv("NEWSFLOW_ARTIFACTS")
 	if dir == "" {
-		root, err := moduleRoot()
+		root, err := workerproc.ModuleRoot()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -108,19 +110,25 @@ func Artifact(t testing.TB, name string, data []byte) string {
 	return p
 }
 
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
+// Step runs one browser action on ctx (from New) within timeout, failing
+// the test with what it was for when it does not succeed.
+func Step(t testing.TB, ctx context.Context, timeout time.Duration, what string, a chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if _, err := chromedp.Run(c, a); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// Text returns the text of the element sel selects, within a minute.
+func Text(t testing.TB, ctx context.Context, sel string) string {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	s, err := chromedp.Run(c, chromedp.Text(chromedp.CSS(sel)))
 	if err != nil {
-		return "", err
+		t.Fatalf("text of %s: %v", sel, err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("browsertest: no go.mod above the working directory")
-		}
-		dir = parent
-	}
+	return s
 }

@@ -36,22 +36,9 @@ func TestConsole_Browser(t *testing.T) {
 	ctx := browsertest.New(t)
 	step := func(what string, a chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		c, cancel := context.WithTimeout(ctx, time.Minute)
-		defer cancel()
-		if _, err := chromedp.Run(c, a); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
+		browsertest.Step(t, ctx, time.Minute, what, a)
 	}
-	text := func(sel string) string {
-		t.Helper()
-		c, cancel := context.WithTimeout(ctx, time.Minute)
-		defer cancel()
-		s, err := chromedp.Run(c, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
+	text := func(sel string) string { t.Helper(); return browsertest.Text(t, ctx, sel) }
 
 	step("open the overview", chromedp.Navigate(f.srv.URL+"/"))
 	// The page draws the history it was served with, then adds the
