@@ -10,6 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"newsflow/internal/telemetry"
 )
 
 // Defaults of the Sampler.
@@ -21,12 +23,13 @@ const (
 )
 
 // States of the breaker and of Redis in a Sample.
+// They are the worker registry's, so a Sample and a Worker read alike.
 const (
-	StateNone     = "none"     // not configured
-	StateOK       = "ok"       // Redis reachable
-	StateDegraded = "degraded" // Redis unreachable: in-process cache only
-	StateClosed   = "closed"   // breaker closed: LLM calls flow
-	StateOpen     = "open"     // breaker open: LLM failing, batches held
+	StateNone     = telemetry.StateNone     // not configured
+	StateOK       = telemetry.StateOK       // Redis reachable
+	StateDegraded = telemetry.StateDegraded // Redis unreachable: in-process cache only
+	StateClosed   = telemetry.StateClosed   // breaker closed: LLM calls flow
+	StateOpen     = telemetry.StateOpen     // breaker open: LLM failing, batches held
 )
 
 // Sample is the worker's state at one moment. Totals count since the

@@ -7,25 +7,13 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"newsflow/internal/telemetry"
 )
 
-// Worker is one worker as the registry describes it (the shape of the
-// worker registry's entries and of `worker ps --json`).
-type Worker struct {
-	ID                string    `json:"id"`
-	Host              string    `json:"host"`
-	Version           string    `json:"version"`
-	Stream            string    `json:"stream,omitempty"`
-	Consumer          string    `json:"consumer,omitempty"`
-	Started           time.Time `json:"started"`
-	Heartbeat         time.Time `json:"heartbeat"`
-	Messages          int64     `json:"messages"`
-	MessagesPerSecond float64   `json:"messages_per_second"`
-	Held              int64     `json:"held"`
-	LastCommit        time.Time `json:"last_commit,omitzero"`
-	Breaker           string    `json:"breaker"`
-	Redis             string    `json:"redis"`
-}
+// Worker is one worker as the worker registry describes it (also a line of
+// `worker ps --json`).
+type Worker = telemetry.Entry
 
 // WorkerLister lists the live workers. The worker registry provides one
 // (over its KV bucket); a worker without it lists itself.

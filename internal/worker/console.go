@@ -62,16 +62,7 @@ func registryLister(js jetstream.JetStream, bucket string) console.WorkerLister 
 		if err != nil {
 			return nil, fmt.Errorf("worker registry %s: %w", bucket, err)
 		}
-		out := make([]console.Worker, len(es))
-		for i, e := range es {
-			out[i] = console.Worker{ID: e.ID, Host: e.Host, Version: e.Version, Stream: e.Stream, Consumer: e.Consumer,
-				Started: e.Started, Heartbeat: e.Heartbeat, Messages: e.Messages, MessagesPerSecond: e.MessagesPerSecond,
-				Held: int64(e.Held), Breaker: e.Breaker, Redis: e.Redis}
-			if e.LastCommit != nil {
-				out[i].LastCommit = *e.LastCommit
-			}
-		}
-		return out, nil
+		return es, nil
 	}
 }
 
@@ -89,10 +80,11 @@ func (svc *Service) listSelf(context.Context) ([]console.Worker, error) {
 		Breaker: console.StateNone, Redis: console.StateNone,
 	}
 	if last := svc.w.totals.LastCommit.Load(); last > 0 {
-		w.LastCommit = time.Unix(0, last)
+		t := time.Unix(0, last)
+		w.LastCommit = &t
 	}
 	if s, ok := svc.sampler.Last(); ok {
-		w.MessagesPerSecond, w.Held, w.Breaker, w.Redis = s.CommittedPerSecond, int64(s.Held), s.Breaker, s.Redis
+		w.MessagesPerSecond, w.Held, w.Breaker, w.Redis = s.CommittedPerSecond, int(s.Held), s.Breaker, s.Redis
 	}
 	return []console.Worker{w}, nil
 }
