@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -144,4 +145,48 @@ func TestE2E_ConsoleInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s", browsertest.Artifact(t, "console.png", png))
+}
+
+// TestE2E_ConsoleListsAWorkerOffTheRegistry: a worker that does not
+// heartbeat (NEWSFLOW_HEARTBEAT_INTERVAL=0) lists itself on its console's
+// Workers page, live, with its own process's id and its committed messages.
+func TestE2E_ConsoleListsAWorkerOffTheRegistry(t *testing.T) {
+	t.Parallel()
+	w := setup(t, "NEWSFLOW_HEARTBEAT_INTERVAL=0", "NEWSFLOW_BATCH_WAIT=100ms")
+	p := w.start(t)
+	g, err := gen.New(gen.Config{Seed: 5, BodyBytes: 200, IDPrefix: w.name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := make([]news.Message, 20)
+	for i := range ms {
+		ms[i] = g.Next()
+	}
+	w.publish(t, ms)
+	w.waitRows(t, 20, true, time.Minute)
+	base := "http://" + httpAddr(t, p)
+	var body struct {
+		Workers []struct {
+			ID         string     `json:"id"`
+			State      string     `json:"state"`
+			Stream     string     `json:"stream"`
+			Messages   int64      `json:"messages"`
+			LastCommit *time.Time `json:"last_commit"`
+		} `json:"workers"`
+	}
+	eventually(t, 30*time.Second, "the worker listing itself with its 20 messages", func() (bool, string) {
+		code, b := get(t, base+"/api/workers")
+		if err := json.Unmarshal(b, &body); code != 200 || err != nil {
+			t.Fatalf("/api/workers = %d %s", code, b)
+		}
+		if len(body.Workers) != 1 {
+			return false, string(b)
+		}
+		ww := body.Workers[0]
+		return ww.State == "live" && ww.Stream == w.name && ww.Messages == 20 && ww.LastCommit != nil &&
+			strings.HasSuffix(ww.ID, "-"+strconv.Itoa(p.Pid())), string(b)
+	})
+	if code, b := get(t, base+"/workers"); code != 200 || !strings.Contains(string(b), strconv.Itoa(p.Pid())) {
+		t.Errorf("/workers = %d, want the page listing pid %d:\n%s", code, p.Pid(), b)
+	}
 }

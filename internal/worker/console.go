@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -66,25 +65,17 @@ func registryLister(js jetstream.JetStream, bucket string) console.WorkerLister 
 	}
 }
 
-// listSelf lists this worker alone, from its own counters and the
-// console's latest sample: the Workers page of a worker that does not
-// heartbeat into the registry (--heartbeat-interval 0).
+// listSelf lists this worker alone, as its registry entry would read (its
+// rate from the console's latest sample): the Workers page of a worker that
+// does not heartbeat into the registry (--heartbeat-interval 0).
 func (svc *Service) listSelf(context.Context) ([]console.Worker, error) {
-	host, _ := os.Hostname()
 	version, _ := buildinfo.Get()
-	now := time.Now()
-	w := console.Worker{
-		ID: fmt.Sprintf("%s-%d", host, os.Getpid()), Host: host, Version: version,
-		Stream: cmp.Or(svc.s.Consumer.Stream.Name, stream.DefaultName), Consumer: cmp.Or(svc.s.Consumer.Durable, consumer.DefaultDurable),
-		Started: svc.start, Heartbeat: now, Messages: svc.w.totals.Messages.Load(),
-		Breaker: console.StateNone, Redis: console.StateNone,
-	}
-	if last := svc.w.totals.LastCommit.Load(); last > 0 {
-		t := time.Unix(0, last)
-		w.LastCommit = &t
-	}
+	w := telemetry.NewEntry(version, cmp.Or(svc.s.Consumer.Stream.Name, stream.DefaultName),
+		cmp.Or(svc.s.Consumer.Durable, consumer.DefaultDurable), svc.start)
+	w.Heartbeat = time.Now().UTC()
+	svc.registryState(&w)
 	if s, ok := svc.sampler.Last(); ok {
-		w.MessagesPerSecond, w.Held, w.Breaker, w.Redis = s.CommittedPerSecond, int(s.Held), s.Breaker, s.Redis
+		w.MessagesPerSecond = s.CommittedPerSecond
 	}
 	return []console.Worker{w}, nil
 }
