@@ -8,6 +8,24 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// Names (and the tier label) of the cache's metrics that other packages
+// read (the console's sampler).
+const (
+	// MetricHits counts lookups answered, by LabelTier (memory, redis).
+	MetricHits = "newsflow_cache_hits_total"
+	// LabelTier is MetricHits' label naming the tier that answered.
+	LabelTier = "tier"
+	// MetricMisses counts keys found in no tier.
+	MetricMisses = "newsflow_cache_misses_total"
+	// MetricRedisDegraded is 1 while Redis is unreachable.
+	MetricRedisDegraded = "newsflow_cache_redis_degraded"
+	// MetricRedisPoolTotalConns is the connections in the Redis pool
+	// (PoolCollector); it exists only when Redis is configured.
+	MetricRedisPoolTotalConns = redisPoolPrefix + "total_conns"
+
+	redisPoolPrefix = "newsflow_redis_pool_"
+)
+
 type metrics struct {
 	memoryHits, redisHits      prometheus.Counter
 	misses                     prometheus.Counter
@@ -19,9 +37,9 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer, rdb redis.UniversalClient) (*metrics, error) {
 	hits := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "newsflow_cache_hits_total",
+		Name: MetricHits,
 		Help: "Cache lookups answered, by tier (memory, redis).",
-	}, []string{"tier"})
+	}, []string{LabelTier})
 	waits := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "newsflow_cache_singleflight_waits_total",
 		Help: "Do calls that waited for a computation run by another goroutine (process) or worker (cluster).",
@@ -32,7 +50,7 @@ func newMetrics(reg prometheus.Registerer, rdb redis.UniversalClient) (*metrics,
 		processWaits: waits.WithLabelValues("process"),
 		clusterWaits: waits.WithLabelValues("cluster"),
 		misses: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "newsflow_cache_misses_total",
+			Name: MetricMisses,
 			Help: "Keys Do found in no tier (one per missed key; GetMany counts hits only).",
 		}),
 		takeovers: prometheus.NewCounter(prometheus.CounterOpts{
@@ -44,7 +62,7 @@ func newMetrics(reg prometheus.Registerer, rdb redis.UniversalClient) (*metrics,
 			Help: "Values computed by this process (calls of the Do function).",
 		}),
 		degraded: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "newsflow_cache_redis_degraded",
+			Name: MetricRedisDegraded,
 			Help: "1 while Redis is unreachable and the cache runs in-process only.",
 		}),
 	}
@@ -76,14 +94,14 @@ type PoolCollector struct {
 // so callers need this only for other clients.
 func NewPoolCollector(rdb redis.UniversalClient) *PoolCollector {
 	d := func(name, help string) *prometheus.Desc {
-		return prometheus.NewDesc("newsflow_redis_pool_"+name, help, nil, nil)
+		return prometheus.NewDesc(redisPoolPrefix+name, help, nil, nil)
 	}
 	return &PoolCollector{
 		rdb:      rdb,
 		hits:     d("hits_total", "Times a free connection was found in the pool."),
 		misses:   d("misses_total", "Times no free connection was found in the pool."),
 		timeouts: d("timeouts_total", "Times waiting for a pool connection timed out."),
-		total:    d("total_conns", "Connections in the pool."),
+		total:    prometheus.NewDesc(MetricRedisPoolTotalConns, "Connections in the pool.", nil, nil),
 		idle:     d("idle_conns", "Idle connections in the pool."),
 		stale:    d("stale_conns_total", "Stale connections removed from the pool."),
 	}

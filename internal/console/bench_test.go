@@ -6,6 +6,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"newsflow/internal/cache"
+	"newsflow/internal/consumer"
+	"newsflow/internal/enrich"
+	"newsflow/internal/telemetry"
 )
 
 // BenchmarkSampler_SampleNow is the console's whole cost while nobody has it
@@ -22,15 +27,15 @@ func BenchmarkSampler_SampleNow(b *testing.B) {
 		c.Add(float64(i))
 		reg.MustRegister(c)
 	}
-	for _, n := range []string{"newsflow_messages_processed_total", "newsflow_llm_calls_saved_total", "newsflow_cache_misses_total"} {
+	for _, n := range []string{consumer.MetricProcessed, enrich.MetricCallsSaved, cache.MetricMisses} {
 		reg.MustRegister(prometheus.NewCounter(prometheus.CounterOpts{Name: n, Help: "h"}))
 	}
-	hits := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "newsflow_cache_hits_total", Help: "h"}, []string{"tier"})
+	hits := prometheus.NewCounterVec(prometheus.CounterOpts{Name: cache.MetricHits, Help: "h"}, []string{cache.LabelTier})
 	hits.WithLabelValues("memory").Add(3)
 	hits.WithLabelValues("redis").Add(2)
 	reg.MustRegister(hits)
-	for _, n := range []string{"newsflow_consumer_pending_messages", "newsflow_consumer_ack_pending_messages", "newsflow_oldest_unacked_age_seconds",
-		"newsflow_consumer_drain_eta_seconds", "newsflow_replicas_hint", "newsflow_consumer_ack_rate_per_second"} {
+	for _, n := range []string{telemetry.MetricPending, telemetry.MetricAckPending, telemetry.MetricOldestUnackedAge,
+		telemetry.MetricDrainETA, telemetry.MetricReplicasHint, telemetry.MetricAckRate} {
 		g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: n, Help: "h"}, []string{"consumer"})
 		g.WithLabelValues("news-workers").Set(1)
 		reg.MustRegister(g)

@@ -22,12 +22,14 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"newsflow/internal/console"
+	"newsflow/internal/consumer"
 	"newsflow/internal/deadletter"
 	"newsflow/internal/natstest"
 	"newsflow/internal/news"
 	"newsflow/internal/store"
 	"newsflow/internal/store/storetest"
 	"newsflow/internal/stream"
+	"newsflow/internal/telemetry"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -108,8 +110,8 @@ func setupWith(t *testing.T, write bool, interval time.Duration, postgres bool) 
 	}
 
 	f.reg = prometheus.NewRegistry()
-	processed := prometheus.NewCounter(prometheus.CounterOpts{Name: "newsflow_messages_processed_total", Help: "h"})
-	pending := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "newsflow_consumer_pending_messages", Help: "h"}, []string{"consumer"})
+	processed := prometheus.NewCounter(prometheus.CounterOpts{Name: consumer.MetricProcessed, Help: "h"})
+	pending := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: telemetry.MetricPending, Help: "h"}, []string{"consumer"})
 	f.reg.MustRegister(processed, pending)
 	processed.Add(40)
 	pending.WithLabelValues("news-workers").Set(12)

@@ -11,6 +11,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"newsflow/internal/cache"
+	"newsflow/internal/consumer"
+	"newsflow/internal/enrich"
+	"newsflow/internal/llm"
 	"newsflow/internal/telemetry"
 )
 
@@ -217,43 +221,43 @@ func fromFamilies(mfs []*dto.MetricFamily) (smp Sample, committed bool, ackRate 
 	for _, mf := range mfs {
 		ms := mf.GetMetric()
 		switch mf.GetName() {
-		case "newsflow_messages_processed_total":
+		case consumer.MetricProcessed:
 			smp.Committed, committed = sum(ms), true
-		case "newsflow_consumer_ack_rate_per_second":
+		case telemetry.MetricAckRate:
 			ackRate = sum(ms)
-		case "newsflow_consumer_pending_messages", "newsflow_consumer_ack_pending_messages":
+		case telemetry.MetricPending, telemetry.MetricAckPending:
 			smp.HasLag = true
 			smp.LagMessages += sum(ms)
-		case "newsflow_oldest_unacked_age_seconds":
+		case telemetry.MetricOldestUnackedAge:
 			smp.LagSeconds = maxOf(ms)
-		case "newsflow_consumer_drain_eta_seconds":
+		case telemetry.MetricDrainETA:
 			smp.DrainETASeconds = maxOf(ms)
-		case "newsflow_replicas_hint":
+		case telemetry.MetricReplicasHint:
 			smp.ReplicasHint = maxOf(ms)
-		case "newsflow_llm_calls_total":
+		case llm.MetricCalls:
 			smp.LLMCalls = sum(ms)
-		case "newsflow_llm_calls_saved_total":
+		case enrich.MetricCallsSaved:
 			smp.LLMCallsSaved = sum(ms)
-		case "newsflow_cache_hits_total":
+		case cache.MetricHits:
 			for _, m := range ms {
-				smp.CacheHits[label(m, "tier")] += value(m)
+				smp.CacheHits[label(m, cache.LabelTier)] += value(m)
 			}
-		case "newsflow_cache_misses_total":
+		case cache.MetricMisses:
 			smp.CacheMisses = sum(ms)
-		case "newsflow_messages_dead_lettered_total":
+		case consumer.MetricDeadLettered:
 			smp.DeadLetters = sum(ms)
-		case "newsflow_messages_held":
+		case consumer.MetricHeld:
 			smp.Held = sum(ms)
-		case "newsflow_llm_breaker_open":
+		case llm.MetricBreakerOpen:
 			smp.Breaker = StateClosed
 			if sum(ms) > 0 {
 				smp.Breaker = StateOpen
 			}
-		case "newsflow_cache_redis_degraded":
+		case cache.MetricRedisDegraded:
 			if sum(ms) > 0 {
 				smp.Redis = StateDegraded
 			}
-		case "newsflow_redis_pool_total_conns":
+		case cache.MetricRedisPoolTotalConns:
 			redisPool = true
 		}
 	}

@@ -5,6 +5,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"newsflow/internal/cache"
+	"newsflow/internal/consumer"
+	"newsflow/internal/llm"
 )
 
 // TestSampler_RingAndRates: the ring keeps the newest window/interval
@@ -12,11 +16,11 @@ import (
 // over the time between samples.
 func TestSampler_RingAndRates(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	processed := prometheus.NewCounter(prometheus.CounterOpts{Name: "newsflow_messages_processed_total", Help: "h"})
-	hits := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "newsflow_cache_hits_total", Help: "h"}, []string{"tier"})
-	misses := prometheus.NewCounter(prometheus.CounterOpts{Name: "newsflow_cache_misses_total", Help: "h"})
-	breaker := prometheus.NewGauge(prometheus.GaugeOpts{Name: "newsflow_llm_breaker_open", Help: "h"})
-	degraded := prometheus.NewGauge(prometheus.GaugeOpts{Name: "newsflow_cache_redis_degraded", Help: "h"})
+	processed := prometheus.NewCounter(prometheus.CounterOpts{Name: consumer.MetricProcessed, Help: "h"})
+	hits := prometheus.NewCounterVec(prometheus.CounterOpts{Name: cache.MetricHits, Help: "h"}, []string{cache.LabelTier})
+	misses := prometheus.NewCounter(prometheus.CounterOpts{Name: cache.MetricMisses, Help: "h"})
+	breaker := prometheus.NewGauge(prometheus.GaugeOpts{Name: llm.MetricBreakerOpen, Help: "h"})
+	degraded := prometheus.NewGauge(prometheus.GaugeOpts{Name: cache.MetricRedisDegraded, Help: "h"})
 	reg.MustRegister(processed, hits, misses, breaker, degraded)
 
 	s, err := NewSampler(reg, 2*time.Second, 10*time.Second) // 5 samples

@@ -6,6 +6,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// Names of the metrics other packages read (the console's sampler).
+const (
+	// MetricProcessed counts messages acked after their batch committed.
+	MetricProcessed = "newsflow_messages_processed_total"
+	// MetricDeadLettered counts messages dead-lettered, by reason.
+	MetricDeadLettered = "newsflow_messages_dead_lettered_total"
+	// MetricHeld is the number of messages in the pipeline not yet settled.
+	MetricHeld = "newsflow_messages_held"
+)
+
 // Dead-letter reasons, the values of the reason label of
 // newsflow_messages_dead_lettered_total.
 const (
@@ -33,7 +43,7 @@ func newMetrics(reg prometheus.Registerer, held func() float64) (*metrics, error
 			Help: "Messages received from JetStream, valid or not.",
 		}),
 		processed: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "newsflow_messages_processed_total",
+			Name: MetricProcessed,
 			Help: "Messages acked after their batch committed.",
 		}),
 		failed: prometheus.NewCounter(prometheus.CounterOpts{
@@ -41,7 +51,7 @@ func newMetrics(reg prometheus.Registerer, held func() float64) (*metrics, error
 			Help: "Messages naked for a retry after a retryable failure.",
 		}),
 		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "newsflow_messages_dead_lettered_total",
+			Name: MetricDeadLettered,
 			Help: "Messages published to the dead-letter stream and terminated, by reason.",
 		}, []string{"reason"}),
 		inProgress: prometheus.NewCounter(prometheus.CounterOpts{
@@ -73,7 +83,7 @@ func newMetrics(reg prometheus.Registerer, held func() float64) (*metrics, error
 		return nil, err
 	}
 	heldGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "newsflow_messages_held",
+		Name: MetricHeld,
 		Help: "Messages handed to the pipeline and not yet acked, naked or terminated.",
 	}, held)
 	if err := reg.Register(heldGauge); err != nil {

@@ -154,6 +154,10 @@ func (t *Totals) addCostUsed(c float64) {
 	t.costMu.Unlock()
 }
 
+// MetricCallsSaved counts the LLM calls the stage avoided, by what avoided
+// them (batch, cache, singleflight); the console's sampler reads it.
+const MetricCallsSaved = "newsflow_llm_calls_saved_total"
+
 type metrics struct {
 	stories     *prometheus.CounterVec
 	callsSaved  *prometheus.CounterVec
@@ -199,7 +203,7 @@ func New(cfg Config, cache Cache, call CallFunc, log *zap.Logger, reg prometheus
 			Help: "Unique stories per batch by how their enrichment was obtained: cache, computed (LLM call here), shared (another worker's call), failed.",
 		}, []string{"result"}),
 		callsSaved: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "newsflow_llm_calls_saved_total",
+			Name: MetricCallsSaved,
 			Help: "LLM calls avoided, by what avoided them: batch (duplicate in the batch), cache, singleflight.",
 		}, []string{"by"}),
 		tokensSaved: prometheus.NewCounter(prometheus.CounterOpts{

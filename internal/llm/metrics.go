@@ -6,6 +6,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// Names of the Client's metrics that other packages read (the console's sampler).
+const (
+	// MetricCalls counts LLM call attempts, by outcome.
+	MetricCalls = "newsflow_llm_calls_total"
+	// MetricBreakerOpen is 1 while the circuit breaker is open or half-open.
+	MetricBreakerOpen = "newsflow_llm_breaker_open"
+)
+
 // metrics are the Client's Prometheus collectors.
 type metrics struct {
 	calls       *prometheus.CounterVec // outcome: ok|error|retry
@@ -19,7 +27,7 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "newsflow_llm_calls_total",
+			Name: MetricCalls,
 			Help: "LLM call attempts by outcome: ok, error (final failure), retry (failed, retried).",
 		}, []string{"outcome"}),
 		seconds: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -36,7 +44,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Money spent on LLM calls, in the currency of the configured token prices (0 when none are set).",
 		}),
 		breakerOpen: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "newsflow_llm_breaker_open",
+			Name: MetricBreakerOpen,
 			Help: "1 while the LLM circuit breaker is open or half-open, else 0.",
 		}),
 		rejected: prometheus.NewCounter(prometheus.CounterOpts{

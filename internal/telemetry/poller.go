@@ -14,6 +14,16 @@ import (
 // DefaultPollInterval is how often a Poller samples when its interval is 0.
 const DefaultPollInterval = 5 * time.Second
 
+// Names of the Poller's gauges that other packages read (the console's sampler).
+const (
+	MetricPending          = "newsflow_consumer_pending_messages"
+	MetricAckPending       = "newsflow_consumer_ack_pending_messages"
+	MetricOldestUnackedAge = "newsflow_oldest_unacked_age_seconds"
+	MetricAckRate          = "newsflow_consumer_ack_rate_per_second"
+	MetricDrainETA         = "newsflow_consumer_drain_eta_seconds"
+	MetricReplicasHint     = "newsflow_replicas_hint"
+)
+
 // Poller samples a LagMeter at a steady interval and exports the result as
 // gauges labelled by consumer: newsflow_consumer_pending_messages,
 // newsflow_consumer_ack_pending_messages,
@@ -50,14 +60,14 @@ func NewPoller(m *LagMeter, interval time.Duration, log *zap.Logger, reg prometh
 		meter:       m,
 		interval:    cmp.Or(interval, DefaultPollInterval),
 		log:         log.Named("lag").With(zap.String("stream", m.cfg.Stream)),
-		pending:     gauge("newsflow_consumer_pending_messages", "Messages matching the consumer not yet delivered."),
-		ackPending:  gauge("newsflow_consumer_ack_pending_messages", "Messages delivered to the consumer and not yet acked."),
+		pending:     gauge(MetricPending, "Messages matching the consumer not yet delivered."),
+		ackPending:  gauge(MetricAckPending, "Messages delivered to the consumer and not yet acked."),
 		redelivered: gauge("newsflow_consumer_redelivered_messages", "Unacked messages delivered more than once."),
 		waiting:     gauge("newsflow_consumer_waiting_pulls", "Pull requests waiting on the consumer."),
-		age:         gauge("newsflow_oldest_unacked_age_seconds", "Age of the oldest message the consumer has not acked; 0 when none is pending."),
-		rate:        gauge("newsflow_consumer_ack_rate_per_second", "Smoothed rate at which the consumer's messages are acked."),
-		eta:         gauge("newsflow_consumer_drain_eta_seconds", "Seconds to drain the backlog at the current rate; -1 when there is a backlog and no rate."),
-		hint:        gauge("newsflow_replicas_hint", "Workers needed to keep up and drain the backlog within the target time; the minimum when there is no backlog."),
+		age:         gauge(MetricOldestUnackedAge, "Age of the oldest message the consumer has not acked; 0 when none is pending."),
+		rate:        gauge(MetricAckRate, "Smoothed rate at which the consumer's messages are acked."),
+		eta:         gauge(MetricDrainETA, "Seconds to drain the backlog at the current rate; -1 when there is a backlog and no rate."),
+		hint:        gauge(MetricReplicasHint, "Workers needed to keep up and drain the backlog within the target time; the minimum when there is no backlog."),
 		live:        gauge("newsflow_consumer_live_workers", "Workers of the consumer heartbeating in the worker registry (or the configured count)."),
 		errors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "newsflow_lag_poll_errors_total", Help: "Lag samples that failed.",
