@@ -163,16 +163,12 @@ func runFeedsWith(ctx context.Context, f feedsFlags, e *env) error {
 	if err != nil {
 		return err
 	}
-	log, err := newServiceLogger(e, e.stderr)
+	s, err := f.common.open(ctx, e, newServiceLogger)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = log.Sync() }()
-	nc, js, err := f.common.connect(ctx, log)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
+	defer s.close()
+	log, nc, js := s.log, s.nc, s.js
 	store, err := feed.OpenStore(ctx, js, f.bucket)
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -94,6 +95,52 @@ func (f *commonFlags) connect(ctx context.Context, log *zap.Logger) (*nats.Conn,
 	log.Info("connected", zap.String("nats_url", natsflag.RedactURL(nc.ConnectedUrlRedacted())), zap.String("stream", sc.Name),
 		zap.Strings("subjects", sc.Subjects), zap.Int("max_inflight", f.maxInflight), zap.Duration("retry_for", f.retryFor))
 	return nc, js, nil
+}
+
+// session is what a publishing subcommand sets up first: its logger, the
+// NATS connection and JetStream, with the stream ensured.
+type session struct {
+	log *zap.Logger
+	nc  *nats.Conn
+	js  jetstream.JetStream
+}
+
+// open builds the logger with newLog (newLogger, or newServiceLogger for a
+// long-running command) and connects as connect does. The caller defers
+// close.
+func (f *commonFlags) open(ctx context.Context, e *env, newLog func(*env, io.Writer) (*zap.Logger, error)) (*session, error) {
+	log, err := newLog(e, e.stderr)
+	if err != nil {
+		return nil, err
+	}
+	nc, js, err := f.connect(ctx, log)
+	if err != nil {
+		_ = log.Sync()
+		return nil, err
+	}
+	return &session{log: log, nc: nc, js: js}, nil
+}
+
+// openEngine is open with a one-shot command's logger, plus a publish
+// engine on the connection with the flags' settings: gen's and send's
+// set-up. The caller closes the engine, then the session.
+func (f *commonFlags) openEngine(ctx context.Context, e *env) (*session, *publish.Engine, error) {
+	s, err := f.open(ctx, e, newLogger)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := publish.New(ctx, s.nc, f.engineConfig(), s.log)
+	if err != nil {
+		s.close()
+		return nil, nil, err
+	}
+	return s, p, nil
+}
+
+// close closes the connection, then flushes the log.
+func (s *session) close() {
+	s.nc.Close()
+	_ = s.log.Sync()
 }
 
 // listFlag is a comma-separated list of strings.

@@ -13,7 +13,6 @@ import (
 
 	"newsflow/internal/cli"
 	"newsflow/internal/gen"
-	"newsflow/internal/publish"
 )
 
 // newGenCmd is "publisher gen": synthetic news to JetStream.
@@ -68,16 +67,11 @@ func newGenCmd(e *env) *cobra.Command {
 		if err != nil {
 			return usagef("%v", err)
 		}
-		log, err := newLogger(e, e.stderr)
+		sess, p, err := cf.openEngine(ctx, e)
 		if err != nil {
 			return err
 		}
-		defer func() { _ = log.Sync() }()
-		nc, _, err := cf.connect(ctx, log)
-		if err != nil {
-			return err
-		}
-		defer nc.Close()
+		defer sess.close()
 
 		var limiter *rate.Limiter
 		if rt > 0 {
@@ -87,10 +81,6 @@ func newGenCmd(e *env) *cobra.Command {
 		}
 
 		start := time.Now()
-		p, err := publish.New(ctx, nc, cf.engineConfig(), log)
-		if err != nil {
-			return err
-		}
 		prog := startProgress(e.stderr, progressTotal{total: int64(count)}, func() int64 { return settled(p.Counts()) })
 
 		// Generating and encoding run beside publishing: both cost CPU.
@@ -121,7 +111,7 @@ func newGenCmd(e *env) *cobra.Command {
 		elapsed := time.Since(start)
 		fmt.Fprintln(e.stdout, summary(c, 0, elapsed))
 		st := g.Stats()
-		log.Info("gen done", zap.Int("unique_stories", st.Unique), zap.Int("reposts", st.Reposts), zap.Int("resent_ids", resent),
+		sess.log.Info("gen done", zap.Int("unique_stories", st.Unique), zap.Int("reposts", st.Reposts), zap.Int("resent_ids", resent),
 			zap.Int64("published", c.Published), zap.Int64("retried", c.Retried), zap.Int64("duplicates", c.Duplicates),
 			zap.Int64("failed", c.Failed), zap.Int64("not_attempted", c.NotAttempted), zap.Duration("duration", elapsed))
 		return outcome(ctx, nil, c, 0)

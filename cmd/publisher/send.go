@@ -61,22 +61,13 @@ func newSendCmd(e *env) *cobra.Command {
 			}
 			inputs = append(inputs, in)
 		}
-		log, err := newLogger(e, e.stderr)
+		sess, p, err := cf.openEngine(ctx, e)
 		if err != nil {
 			return err
 		}
-		defer func() { _ = log.Sync() }()
-		nc, _, err := cf.connect(ctx, log)
-		if err != nil {
-			return err
-		}
-		defer nc.Close()
+		defer sess.close()
 
 		start := time.Now()
-		p, err := publish.New(ctx, nc, cf.engineConfig(), log)
-		if err != nil {
-			return err
-		}
 		s := sender{p: p, subject: cf.subject, validate: !noValidate, stderr: e.stderr}
 		// Regular files give a total in bytes; stdin or a pipe a running count.
 		total, read := progressTotal{bytes: true}, new(atomic.Int64)
@@ -103,7 +94,7 @@ func newSendCmd(e *env) *cobra.Command {
 		prog.end()
 		elapsed := time.Since(start)
 		fmt.Fprintln(e.stdout, summary(c, s.invalid.Load(), elapsed))
-		log.Info("send done", zap.Int64("published", c.Published), zap.Int64("retried", c.Retried), zap.Int64("duplicates", c.Duplicates),
+		sess.log.Info("send done", zap.Int64("published", c.Published), zap.Int64("retried", c.Retried), zap.Int64("duplicates", c.Duplicates),
 			zap.Int64("invalid", s.invalid.Load()), zap.Int64("failed", c.Failed), zap.Int64("not_attempted", c.NotAttempted),
 			zap.Duration("duration", elapsed))
 		return outcome(ctx, readErr, c, s.invalid.Load())
