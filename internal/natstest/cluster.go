@@ -10,7 +10,6 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // Cluster is a private cluster of nats-server processes with JetStream,
@@ -37,14 +36,7 @@ type node struct {
 // it in t.Cleanup. It skips the test when the binary is missing.
 func StartCluster(t testing.TB, n int) *Cluster {
 	t.Helper()
-	bin := ServerBinary
-	if b := os.Getenv("NEWSFLOW_TEST_NATS_SERVER"); b != "" {
-		bin = b
-	}
-	if _, err := os.Stat(bin); err != nil {
-		t.Skipf("natstest: no nats-server binary: %v", err)
-	}
-	c := &Cluster{t: t, bin: bin}
+	c := &Cluster{t: t, bin: serverBinary(t)}
 	ports := freePorts(t, 2*n)
 	for i := range n {
 		c.nodes = append(c.nodes, &node{name: "n" + strconv.Itoa(i), port: ports[2*i], cport: ports[2*i+1], dir: t.TempDir()})
@@ -120,22 +112,10 @@ func (c *Cluster) Start(i int) {
 			routes = append(routes, "nats://127.0.0.1:"+strconv.Itoa(o.cport))
 		}
 	}
-	logf, err := os.OpenFile(filepath.Join(n.dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		c.t.Fatalf("natstest: server log: %v", err)
-	}
-	cmd := exec.Command(c.bin, "-js", "-n", n.name, "-a", "127.0.0.1", "-p", strconv.Itoa(n.port), "-sd", n.dir,
+	n.cmd, n.out = startProcess(c.t, "node "+n.name, c.bin, n.dir, n.port,
+		"-js", "-n", n.name, "-a", "127.0.0.1", "-p", strconv.Itoa(n.port), "-sd", n.dir,
 		"--cluster_name", "newsflow-test", "--cluster", "nats://127.0.0.1:"+strconv.Itoa(n.cport),
 		"--routes", strings.Join(routes, ","))
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		_ = logf.Close()
-		c.t.Fatalf("natstest: start %s: %v", c.bin, err)
-	}
-	n.cmd, n.out = cmd, logf
-	if err := waitListening(n.port, 10*time.Second); err != nil {
-		c.t.Fatalf("natstest: node %s did not start: %v (log in %s)", n.name, err, logf.Name())
-	}
 }
 
 // Kill ends node i with SIGKILL, as a crashed machine would, and waits for

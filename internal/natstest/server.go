@@ -35,20 +35,7 @@ type Server struct {
 // the test when the binary is missing.
 func StartServer(t testing.TB) *Server {
 	t.Helper()
-	bin := ServerBinary
-	if b := os.Getenv("NEWSFLOW_TEST_NATS_SERVER"); b != "" {
-		bin = b
-	}
-	if _, err := os.Stat(bin); err != nil {
-		t.Skipf("natstest: no nats-server binary: %v", err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("natstest: find a free port: %v", err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
-	s := &Server{t: t, bin: bin, port: port, storeDir: t.TempDir()}
+	s := &Server{t: t, bin: serverBinary(t), port: freePorts(t, 1)[0], storeDir: t.TempDir()}
 	s.Start()
 	t.Cleanup(s.Stop)
 	return s
@@ -66,21 +53,8 @@ func (s *Server) Start() {
 	if s.cmd != nil {
 		return
 	}
-	logf, err := os.OpenFile(filepath.Join(s.storeDir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		s.t.Fatalf("natstest: server log: %v", err)
-	}
-	cmd := exec.Command(s.bin, "-js", "-a", "127.0.0.1", "-p", strconv.Itoa(s.port), "-sd", s.storeDir)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		_ = logf.Close()
-		s.t.Fatalf("natstest: start %s: %v", s.bin, err)
-	}
-	s.cmd, s.out = cmd, logf
-	if err := waitListening(s.port, 10*time.Second); err != nil {
-		s.stopLocked()
-		s.t.Fatalf("natstest: server did not start: %v (log in %s)", err, logf.Name())
-	}
+	s.cmd, s.out = startProcess(s.t, "server", s.bin, s.storeDir, s.port,
+		"-js", "-a", "127.0.0.1", "-p", strconv.Itoa(s.port), "-sd", s.storeDir)
 }
 
 // Stop terminates the server process and waits for it to exit. It is a
@@ -106,6 +80,44 @@ func (s *Server) stopLocked() {
 	}
 	_ = s.out.Close()
 	s.cmd, s.out = nil, nil
+}
+
+// serverBinary returns the nats-server to run, ServerBinary or
+// NEWSFLOW_TEST_NATS_SERVER, and skips t when it is missing.
+func serverBinary(t testing.TB) string {
+	t.Helper()
+	bin := ServerBinary
+	if b := os.Getenv("NEWSFLOW_TEST_NATS_SERVER"); b != "" {
+		bin = b
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Skipf("natstest: no nats-server binary: %v", err)
+	}
+	return bin
+}
+
+// startProcess runs bin with args, its output appended to dir/server.log,
+// and waits until it accepts connections on port. When it does not, it kills
+// the process and fails t, naming what (the server, a node).
+func startProcess(t testing.TB, what, bin, dir string, port int, args ...string) (*exec.Cmd, *os.File) {
+	t.Helper()
+	logf, err := os.OpenFile(filepath.Join(dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatalf("natstest: server log: %v", err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		_ = logf.Close()
+		t.Fatalf("natstest: start %s: %v", bin, err)
+	}
+	if err := waitListening(port, 10*time.Second); err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		_ = logf.Close()
+		t.Fatalf("natstest: %s did not start: %v (log in %s)", what, err, logf.Name())
+	}
+	return cmd, logf
 }
 
 func waitListening(port int, timeout time.Duration) error {
