@@ -92,6 +92,27 @@ if errors:
 print("alerts and dashboard: every metric is exported, every job is scraped (%s)" % ", ".join(sorted(jobs)))
 PY
 
+# Compose's Postgres password: DATABASE_URL's is POSTGRES_PASSWORD, and it
+# is no word found elsewhere in deploy/, since the workers mask its literal
+# value in every log line (a common word would vanish from the logs).
+python3 - compose.yaml <<'PY'
+import glob, re, sys
+c = open(sys.argv[1]).read()
+urls = re.findall(r"^\s*DATABASE_URL:\s*postgres://[^:@/\s]+:([^@\s]+)@", c, re.M)
+pws = re.findall(r"^\s*POSTGRES_PASSWORD:\s*(\S+)", c, re.M)
+if not urls or set(urls) != set(pws):
+    sys.exit("check.sh: compose.yaml: the DATABASE_URL password%s and POSTGRES_PASSWORD%s differ" % (urls, pws))
+pw = urls[0]
+others = c.count(pw) - len(urls) - len(pws)
+for f in glob.glob("**/*", recursive=True):
+    if f != sys.argv[1] and re.search(r"\.(ya?ml|json|md|sh)$", f):
+        others += open(f).read().count(pw)
+if len(pw) < 12 or others:
+    sys.exit("check.sh: compose.yaml: the Postgres password %r is too short or also appears elsewhere in deploy/ "
+             "(%d times); choose a distinctive one, since the workers mask it in every log line" % (pw, others))
+print("compose.yaml: the Postgres password is consistent and distinctive")
+PY
+
 if python3 -c 'import yaml' 2>/dev/null; then
 	python3 - compose.yaml k8s/*.yaml grafana/provisioning/*/*.yaml <<'PY'
 import sys, yaml
