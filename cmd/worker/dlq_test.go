@@ -2,15 +2,19 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap/zaptest"
 
 	"newsflow/internal/cli"
+	"newsflow/internal/consumer"
 	"newsflow/internal/deadletter"
 	"newsflow/internal/natstest"
 	"newsflow/internal/stream"
@@ -121,5 +125,76 @@ func TestDLQ_EnvironmentSelectsNothing(t *testing.T) {
 	}
 	if out, err := dlq(nil, "list"); err != nil || !strings.Contains(out, "0 dead letter(s)") {
 		t.Errorf("after purge --all -y: %q, %v; want none", out, err)
+	}
+}
+
+// TestDLQ_NoSecretPrinted: a commit error that quotes a DSN with its password
+// goes the dead-letter path, and another dead letter holds the password as
+// a worker recorded it before the consumer redacted errors: the password is
+// not stored by the first, and printed for neither by list or show.
+func TestDLQ_NoSecretPrinted(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	news, orig, _, dlq0 := dlqSetup(t)
+	name := news.CachedInfo().Config.Name
+	js, _ := natstest.JetStream(t)
+	const password = "pw-3n8v6c1t"
+	commitErr := errors.New("store: commit 1 rows: connect postgres://newsflow:" + password + "@db:5432/news: connection refused")
+
+	old := nats.NewMsg(name + "-dlq." + orig)
+	old.Data = []byte(`{"id":"tg:c:8","source":"tg","title":"old"}`)
+	old.Header.Set(stream.HeaderError, commitErr.Error())
+	old.Header.Set(stream.HeaderOriginalSubject, orig)
+	if _, err := js.PublishMsg(ctx, old); err != nil { // seq 2
+		t.Fatal(err)
+	}
+
+	c, err := consumer.New(ctx, js, consumer.Config{Stream: stream.Config{Name: name, Subjects: []string{name + ".>"}},
+		Durable: name, DLQStream: name + "_DLQ", DLQSubjectPrefix: name + "-dlq"}, zaptest.NewLogger(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := js.Publish(ctx, orig, []byte(`{"id":"tg:c:9","source":"tg","title":"new"}`)); err != nil {
+		t.Fatal(err)
+	}
+	rctx, stop := context.WithCancel(ctx)
+	out, done := make(chan *consumer.Delivery, 1), make(chan error, 1)
+	go func() { done <- c.Run(rctx, out) }()
+	select {
+	case d := <-out:
+		if err := c.DeadLetter(ctx, d, commitErr); err != nil { // seq 3
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no delivery within 20s")
+	}
+	stop()
+	for d := range out {
+		c.NakAll([]*consumer.Delivery{d})
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	dlqStream, err := js.Stream(ctx, name+"_DLQ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := dlqStream.GetMsg(ctx, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := stored.Header.Get(stream.HeaderError); strings.Contains(got, password) || !strings.Contains(got, "newsflow:xxxxx@db") {
+		t.Errorf("stored %s = %q, want the password masked", stream.HeaderError, got)
+	}
+	for _, args := range [][]string{{"list"}, {"list", "--json"}, {"show", "2"}, {"show", "2", "--json"}, {"show", "3"}, {"show", "3", "--json"}} {
+		out, err := dlq0(nil, args...)
+		if err != nil {
+			t.Fatalf("dlq %v: %v", args, err)
+		}
+		if strings.Contains(out, password) || !strings.Contains(out, "xxxxx") {
+			t.Errorf("dlq %v prints the password or no mask:\n%s", args, out)
+		}
 	}
 }

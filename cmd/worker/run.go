@@ -21,7 +21,10 @@ func newRunCmd(e *env) *cobra.Command {
 			if err := c.validate(func(n string) string { return cli.Name(fs, n) }); err != nil {
 				return err
 			}
-			svc, err := worker.Open(cmd.Context(), c.settings(), e.log)
+			s := c.settings()
+			// Dead letters record their error without the secrets stderr hides.
+			s.Consumer.Redactor = cli.Redactor(cmd.Root(), e.getenv)
+			svc, err := worker.Open(cmd.Context(), s, e.log)
 			if err != nil {
 				return err
 			}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"newsflow/internal/news"
+	"newsflow/internal/redact"
 	"newsflow/internal/stream"
 )
 
@@ -72,6 +73,13 @@ type Config struct {
 	// the differences are logged and the streams keep their own, so that
 	// one program started with other flags does not change them for all.
 	UpdateStreams bool
+	// Redactor removes secrets from the error text a dead letter records
+	// (its Newsflow-Error header), so none is stored in the dead-letter
+	// stream nor printed by whoever reads it: secrets of a known form (URL
+	// passwords, password=, API keys; see internal/redact) and the literal
+	// secrets it holds (the worker's own passwords and keys). Default nil:
+	// secrets of a known form only.
+	Redactor *redact.Redactor
 }
 
 func (c Config) withDefaults() Config {

@@ -22,6 +22,7 @@ import (
 	"newsflow/internal/consumer"
 	"newsflow/internal/natstest"
 	"newsflow/internal/news"
+	"newsflow/internal/redact"
 	"newsflow/internal/stream"
 )
 
@@ -305,6 +306,30 @@ func TestConsumer_Settle(t *testing.T) {
 		}
 		if string(m.Data) != string(validJSON(0)) {
 			t.Errorf("dead letter payload %q", m.Data)
+		}
+	})
+	// A commit error that quotes a DSN is recorded without its passwords:
+	// those of a known form and the literal secrets of Config.Redactor.
+	t.Run("PermanentSecretsRedacted", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, func(c *consumer.Config) { c.Redactor = redact.New("bare-9q7w3e") })
+		c := b.newConsumer(t)
+		b.publishValid(t, 0, 1)
+		out, _ := run(t, c, 0)
+		d := receive(t, out, 1)[0]
+		cause := errors.New("connect postgres://newsflow:url-4k8d2p@db:5432/news (host=db password=kv-6m1x5z sslmode=disable): auth failed for bare-9q7w3e")
+		if err := c.DeadLetter(t.Context(), d, fmt.Errorf("store: commit: %w", cause)); err != nil {
+			t.Fatal(err)
+		}
+		waitSettled(t, c)
+		got := dlqMessages(t, b, 1)[0].Header.Get(stream.HeaderError)
+		for _, secret := range []string{"url-4k8d2p", "kv-6m1x5z", "bare-9q7w3e"} {
+			if strings.Contains(got, secret) {
+				t.Errorf("%s = %q holds the secret %q", stream.HeaderError, got, secret)
+			}
+		}
+		if want := "store: commit: connect postgres://newsflow:xxxxx@db:5432/news (host=db password=xxxxx sslmode=disable): auth failed for xxxxx"; got != want {
+			t.Errorf("%s = %q, want %q", stream.HeaderError, got, want)
 		}
 	})
 	t.Run("LastDelivery", func(t *testing.T) {

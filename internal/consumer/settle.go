@@ -92,7 +92,8 @@ func (c *Consumer) nakDelay(d *Delivery, cause error) {
 
 // DeadLetter publishes the delivery's raw payload to the dead-letter
 // subject DLQSubjectPrefix + "." + its subject, with the Newsflow-* headers
-// and Nats-Msg-Id "dlq-<stream seq>", waits for the PubAck, and then
+// (the reason's text without secrets: Config.Redactor) and Nats-Msg-Id
+// "dlq-<stream seq>", waits for the PubAck, and then
 // terminates the message. If the publish fails it naks the message with a
 // delay instead and returns the error: the message is never lost.
 func (c *Consumer) DeadLetter(ctx context.Context, d *Delivery, reason error) error {
@@ -105,7 +106,8 @@ func (c *Consumer) deadLetter(ctx context.Context, d *Delivery, reason error, la
 	}
 	m := nats.NewMsg(c.cfg.dlq().Subject(d.Subject))
 	m.Data = d.msg.Data()
-	m.Header.Set(stream.HeaderError, headerValue(reason.Error()))
+	// Redacted before it is capped, so no secret is cut in half and kept.
+	m.Header.Set(stream.HeaderError, headerValue(c.cfg.Redactor.String(reason.Error())))
 	m.Header.Set(stream.HeaderStreamSeq, strconv.FormatUint(d.StreamSeq, 10))
 	m.Header.Set(stream.HeaderDeliveries, strconv.FormatUint(d.NumDelivered, 10))
 	m.Header.Set(stream.HeaderOriginalSubject, d.Subject)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	"newsflow/internal/redact"
 	"newsflow/internal/stream"
 )
 
@@ -39,7 +41,7 @@ type Entry struct {
 	// publisher's Nats-Msg-Id (Newsflow-Original-Msg-Id), else the dead
 	// letter's own Nats-Msg-Id.
 	MsgID string `json:"msg_id,omitempty"`
-	// Error is the reason it was dead-lettered.
+	// Error is the reason it was dead-lettered, without secrets.
 	Error string `json:"error"`
 	// Deliveries is how often it had been delivered.
 	Deliveries uint64 `json:"deliveries"`
@@ -203,16 +205,24 @@ func (d *DLQ) get(ctx context.Context, s jetstream.Stream, seq uint64) (Entry, e
 	return toEntry(m), nil
 }
 
+// toEntry reads a dead letter. The consumer records the error without
+// secrets; one recorded before it did may still hold a secret of a known
+// form (a DSN's password), so the error is redacted as it is read too, in
+// Error and in Header.
 func toEntry(m *jetstream.RawStreamMsg) Entry {
 	e := Entry{
 		Seq:             m.Sequence,
 		Time:            m.Time,
 		Subject:         m.Subject,
 		OriginalSubject: m.Header.Get(stream.HeaderOriginalSubject),
-		Error:           m.Header.Get(stream.HeaderError),
+		Error:           redact.String(m.Header.Get(stream.HeaderError)),
 		Size:            len(m.Data),
 		Data:            m.Data,
 		Header:          m.Header,
+	}
+	if e.Error != m.Header.Get(stream.HeaderError) {
+		e.Header = maps.Clone(m.Header)
+		e.Header.Set(stream.HeaderError, e.Error)
 	}
 	e.Deliveries, _ = strconv.ParseUint(m.Header.Get(stream.HeaderDeliveries), 10, 64)
 	e.StreamSeq, _ = strconv.ParseUint(m.Header.Get(stream.HeaderStreamSeq), 10, 64)

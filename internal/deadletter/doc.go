@@ -11,6 +11,11 @@
 // database key is the id inside the JSON, so a replayed message that had in
 // fact been committed before changes nothing.
 //
+// No secret leaves through it: the consumer records the reason without
+// secrets (consumer.Config.Redactor), and the reason is redacted again as it
+// is read (internal/redact, secrets of a known form), for dead letters
+// recorded before that.
+//
 // It does not write dead letters (internal/consumer does) and never acks
 // anything. A DLQ is safe for concurrent use; two operators replaying the same
 // letters at once publish each at most once within the duplicate window.
