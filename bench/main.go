@@ -44,6 +44,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"newsflow/bench/internal/publish"
+	"newsflow/internal/cache"
+	"newsflow/internal/enrich"
 	"newsflow/internal/gen"
 	"newsflow/internal/llm/llmtest"
 	"newsflow/internal/news"
@@ -756,7 +758,7 @@ func (b *bench) llmStage(ctx context.Context, k int) (string, error) {
 	first, _ := summaryTime(r, "first_fetch")
 	last, _ := summaryTime(r, "last_commit")
 	secs := last.Sub(first).Seconds()
-	hitsMem, hitsRedis := metrics[`newsflow_cache_hits_total{tier="memory"}`], metrics[`newsflow_cache_hits_total{tier="redis"}`]
+	hitsMem, hitsRedis := metrics[cacheHits("memory")], metrics[cacheHits("redis")]
 	unique := float64(st.Unique)
 	in, out := fake.Tokens()
 	cached := fake.CachedTokens()
@@ -771,7 +773,7 @@ func (b *bench) llmStage(ctx context.Context, k int) (string, error) {
 	fmt.Printf("RESULT llm k=%d messages=%d unique=%d requests=%d requests_per_unique=%.3f msgs_per_s=%.1f request_limit_bound_msgs_per_s=%.1f input_tokens_per_story=%.0f billed_input_tokens_per_story_cached_discount=%.0f cached_share=%.1f%% output_tokens_per_story=%.0f retried_alone=%.0f retried_alone_share=%.2f%% rate_limited_429=%d cache_hits_memory=%.0f cache_hits_redis=%.0f batch_dedupe_saved=%.0f singleflight_saved=%.0f tokens_used=%.0f tokens_saved=%.0f worker_peak_rss_mb=%.1f\n",
 		k, len(msgs), st.Unique, fake.Calls(), float64(fake.Calls())/unique, float64(len(msgs))/secs, rpmBound,
 		billed, billedDisc, 100*float64(cached)/max(1, float64(in)), float64(out)/unique, alone, 100*alone/unique, fake.RateLimited(),
-		hitsMem, hitsRedis, metrics[`newsflow_llm_calls_saved_total{by="batch"}`], metrics[`newsflow_llm_calls_saved_total{by="singleflight"}`],
+		hitsMem, hitsRedis, metrics[callsSaved("batch")], metrics[callsSaved("singleflight")],
 		summaryNum(r, "llm_tokens"), summaryNum(r, "llm_tokens_saved"), rssMB)
 	cpu := cpuPer(cpu1["worker"]-cpu0["worker"], servers, srv0, srv1, len(msgs))
 	fmt.Printf("CPU during the run (µs per message; the fake provider runs in the bench): %s\n", cpuLine(cpu, servers))
@@ -864,3 +866,12 @@ func scrape(u string) (map[string]float64, error) {
 	}
 	return out, nil
 }
+
+// cacheHits is scrape's key of the cache hits of tier (memory, redis).
+func cacheHits(tier string) string {
+	return fmt.Sprintf("%s{%s=%q}", cache.MetricHits, cache.LabelTier, tier)
+}
+
+// callsSaved is scrape's key of the LLM calls avoided by (batch, cache,
+// singleflight).
+func callsSaved(by string) string { return fmt.Sprintf("%s{by=%q}", enrich.MetricCallsSaved, by) }
