@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/pflag"
 
@@ -49,7 +48,7 @@ type runConfig struct {
 	commitTimeout time.Duration
 	grace         time.Duration
 
-	databaseURL    string
+	db             databaseFlags
 	dbMaxConns     int
 	dbMinIdle      int
 	dbHealthPeriod time.Duration
@@ -113,7 +112,7 @@ func (c *runConfig) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.commitTimeout, "commit-timeout", worker.DefaultCommitTimeout, "bound on one commit attempt")
 	fs.DurationVar(&c.grace, "grace", worker.DefaultDrainTimeout, "on SIGTERM, time to finish and ack the open batches before handing the rest back")
 
-	fs.StringVar(&c.databaseURL, "database-url", "", "Postgres URL; empty means SQLite at <data-dir>/newsflow.db")
+	c.db.register(fs, &c.conn.DataDir)
 	fs.IntVar(&c.dbMaxConns, "db-max-conns", store.DefaultMaxConns, "Postgres pool size")
 	fs.IntVar(&c.dbMinIdle, "db-min-idle-conns", store.DefaultMinIdleConns, "Postgres idle connections kept ready; 0 keeps none")
 	fs.DurationVar(&c.dbHealthPeriod, "db-health-check-period", store.DefaultHealthCheckPeriod, "Postgres idle connection check interval")
@@ -156,7 +155,7 @@ func (c *runConfig) register(fs *pflag.FlagSet) {
 	cli.Config(fs, "Consumer", "consumer", "ack-wait", "max-deliver", "backoff", "max-ack-pending", "fetch-batch",
 		"max-message-bytes", "dlq-stream", "dlq-subject-prefix")
 	cli.Config(fs, "Batching", "batch-size", "batch-bytes", "batch-wait", "batch-idle", "committers", "commit-timeout", "grace")
-	cli.Config(fs, "Database", "database-url", "db-max-conns", "db-min-idle-conns", "db-health-check-period",
+	cli.Config(fs, "Database", "db-max-conns", "db-min-idle-conns", "db-health-check-period",
 		"db-max-conn-lifetime", "migrate")
 	cli.Config(fs, "Cache", "redis-url", "cache-entries", "cache-memory-bytes", "cache-ttl", "cache-prefix", "cache-lease-ttl")
 	cli.Config(fs, "LLM", "llm-provider", "llm-model", "gemini-api-key", "openai-api-key", "openai-base-url",
@@ -199,10 +198,8 @@ func (c *runConfig) validate(name func(string) string) error {
 			return cli.Usagef("invalid value for %s: want a URL like redis://host:6379/0 (%v)", name("redis-url"), err)
 		}
 	}
-	if c.databaseURL != "" {
-		if _, err := pgxpool.ParseConfig(c.databaseURL); err != nil {
-			return cli.Usagef("invalid value for %s: want a URL like postgres://user:pass@host:5432/db or a key=value DSN", name("database-url"))
-		}
+	if err := c.db.validate(name); err != nil {
+		return err
 	}
 	if _, _, err := net.SplitHostPort(c.httpAddr); err != nil {
 		return cli.Usagef("invalid value %q for %s: want host:port like 127.0.0.1:8081 (port 0 picks a free one)", c.httpAddr, name("http-addr"))
@@ -224,7 +221,7 @@ func (c *runConfig) settings() worker.Settings {
 	return worker.Settings{
 		NATSURL: c.conn.URL, DataDir: c.conn.DataDir,
 		Consumer: c.consumerConfig(), Pipeline: c.workerConfig(),
-		DatabaseURL: c.databaseURL, Pool: c.poolConfig(), Migrate: c.migrate,
+		DatabaseURL: c.db.url, Pool: c.poolConfig(), Migrate: c.migrate,
 		RedisURL: c.redisURL, Cache: c.cacheConfig(), NearDup: c.nearDupConfig(),
 		LLMProvider: c.llmProvider, Provider: c.providerConfig(), Client: c.clientConfig(), StoriesPerCall: c.storiesPerCall,
 		HTTPAddr: c.httpAddr, Pprof: c.pprof, Console: c.console, ConsoleWrite: c.consoleWrite,

@@ -6,25 +6,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"newsflow/internal/cli"
-	"newsflow/internal/natsflag"
 	"newsflow/internal/store"
 )
 
-// databaseFlags are the flags of the subcommands that open the database
-// (migrate, top): a Postgres URL, or SQLite in the data directory.
-type databaseFlags struct {
-	databaseURL string
-	dataDir     string
-}
-
-func (f *databaseFlags) register(cmd *cobra.Command) {
-	fs := cmd.Flags()
-	fs.StringVar(&f.databaseURL, "database-url", "", "Postgres URL; empty means SQLite at <data-dir>/newsflow.db")
-	fs.StringVar(&f.dataDir, "data-dir", natsflag.DefaultDataDir, "directory of the embedded mode's state (SQLite file)")
-	cli.Config(fs, "Database", "database-url", "data-dir")
-	cli.Path(fs, "data-dir")
-}
-
+// newMigrateCmd is `worker migrate`: the schema migrations run applies at
+// start, alone.
 func newMigrateCmd(e *env) *cobra.Command {
 	var db databaseFlags
 	cmd := &cobra.Command{
@@ -32,19 +18,18 @@ func newMigrateCmd(e *env) *cobra.Command {
 		Short: "apply the database schema migrations and exit",
 		Args:  cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			st, err := store.Open(ctx, db.databaseURL, db.dataDir, store.PoolConfig{MaxConns: 1}, false, e.log, nil)
+			st, err := db.open(cmd, store.PoolConfig{MaxConns: 1}, false, e.log)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			if err := st.Migrate(ctx); err != nil {
+			if err := st.Migrate(cmd.Context()); err != nil {
 				return fmt.Errorf("migrate database: %w", err)
 			}
 			fmt.Fprintln(e.stdout, "schema up to date")
 			return nil
 		},
 	}
-	db.register(cmd)
+	db.register(cmd.Flags(), nil)
 	return cmd
 }

@@ -46,9 +46,9 @@ func newTopCmd(e *env) *cobra.Command {
 		Args:  cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			st, err := store.Open(ctx, db.databaseURL, db.dataDir, store.PoolConfig{}, true, e.log, nil)
+			st, err := db.open(cmd, store.PoolConfig{}, true, e.log)
 			if err != nil {
-				return fmt.Errorf("top: %w", err)
+				return err
 			}
 			defer st.Close()
 			stories, err := st.Top(ctx, store.TopQuery{Since: since, Limit: limit, Category: category})
@@ -73,7 +73,7 @@ func newTopCmd(e *env) *cobra.Command {
 	fs.IntVarP(&limit, "n", "n", store.DefaultTopLimit, "number of stories")
 	fs.StringVar(&category, "category", "", "only this category")
 	fs.BoolVar(&asJSON, "json", false, "print one JSON object per story and line")
-	db.register(cmd)
+	db.register(fs, nil)
 	cli.Options(fs, "since", "n", "category", "json")
 	cli.NonNegative(fs, "since")
 	cli.Positive(fs, "n")
