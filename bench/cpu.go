@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
 
 	"newsflow/internal/workerproc"
 )
@@ -46,8 +49,9 @@ func portOf(rawURL string, def int) int {
 // cpuSample is CPU seconds per process id at one moment.
 type cpuSample map[int]float64
 
-// sample reads the CPU seconds of the group's processes.
-func (g serverGroup) sample() cpuSample {
+// sample reads the CPU seconds of the group's processes, leaving out the
+// pids in skip.
+func (g serverGroup) sample(skip map[int]bool) cpuSample {
 	s := cpuSample{}
 	if g.pid == 0 {
 		return s
@@ -59,7 +63,7 @@ func (g serverGroup) sample() cpuSample {
 			continue
 		}
 		st, ok := workerproc.ReadStat(pid)
-		if ok && (pid == g.pid || st.PPID == g.pid) {
+		if ok && (pid == g.pid || st.PPID == g.pid) && !skip[pid] {
 			s[pid] = st.CPUSeconds
 		}
 	}
@@ -110,4 +114,37 @@ func listenerPID(port int) int {
 		}
 	}
 	return 0
+}
+
+// foreignBackends returns the pids of the Postgres client backends that
+// serve anything but the phase's workers, which connect with the phase's
+// name as application_name (phase.dsn): the other clients of a shared
+// server, and the bench's own sampling connection. Their CPU is not the
+// phase's. Background processes (WAL writer, checkpointer, autovacuum) stay
+// counted. If the server cannot be asked, none are left out.
+func foreignBackends(ctx context.Context, dsn, app string) map[int]bool {
+	out := map[int]bool{}
+	_ = withConn(ctx, dsn, func(conn *pgx.Conn) error {
+		rows, _ := conn.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend'
+			AND (application_name IS DISTINCT FROM $1 OR pid = pg_backend_pid())`, app)
+		pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+		for _, pid := range pids {
+			out[int(pid)] = true
+		}
+		return err
+	})
+	return out
+}
+
+// procsCPU returns the CPU seconds the processes have used so far. The bench
+// counts its own workers this way rather than every process named worker,
+// which on a shared machine includes other runs' workers.
+func procsCPU(procs []*workerproc.Proc) float64 {
+	var sum float64
+	for _, p := range procs {
+		if st, ok := workerproc.ReadStat(p.Pid()); ok {
+			sum += st.CPUSeconds
+		}
+	}
+	return sum
 }

@@ -18,7 +18,7 @@ func TestListenerPID(t *testing.T) {
 		t.Errorf("listenerPID(%d) = %d; want this process, %d", port, got, os.Getpid())
 	}
 	g := findServer("self", port)
-	if s := g.sample(); len(s) != 1 {
+	if s := g.sample(nil); len(s) != 1 {
 		t.Errorf("sample = %v; want this process alone", s)
 	} else if _, ok := s[os.Getpid()]; !ok {
 		t.Errorf("sample = %v; want this process", s)

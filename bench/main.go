@@ -271,6 +271,7 @@ func (b *bench) newPhase(ctx context.Context, label string) (*phase, error) {
 	}
 	q := u.Query()
 	q.Set("search_path", p.schema)
+	q.Set("application_name", p.name) // tells the phase's backends from others' (foreignBackends)
 	u.RawQuery = q.Encode()
 	p.dsn = u.String()
 	p.env = []string{
@@ -468,11 +469,13 @@ func cpuLine(cpu []procCPU, servers []serverGroup) string {
 	return strings.Join(parts, ", ")
 }
 
-// sampleAll samples every server group.
-func sampleAll(servers []serverGroup) []cpuSample {
+// sampleAll samples every server group, leaving out the Postgres backends
+// that do not serve phase p's workers (foreignBackends).
+func (b *bench) sampleAll(ctx context.Context, p *phase, servers []serverGroup) []cpuSample {
+	skip := foreignBackends(ctx, p.dsn, p.name)
 	out := make([]cpuSample, len(servers))
 	for i, g := range servers {
-		out[i] = g.sample()
+		out[i] = g.sample(skip)
 	}
 	return out
 }
@@ -510,7 +513,7 @@ func (b *bench) throughput(ctx context.Context, workers int, label string, extra
 	}
 	fmt.Printf("prefill: %.0f msgs/s\n", float64(len(msgs))/time.Since(t0).Seconds())
 	servers := b.servers()
-	cpu0, srv0 := workerproc.CPUByCommand("worker"), sampleAll(servers)
+	srv0 := b.sampleAll(ctx, p, servers) // the workers start after this: all their CPU counts
 	env := append([]string{"LLM_PROVIDER=" + b.cfg.provider, "NEWSFLOW_LAG_INTERVAL=0s"}, extraEnv...)
 	var profileDone chan error
 	if b.cfg.cpuProfile != "" && workers == 1 {
@@ -534,7 +537,7 @@ func (b *bench) throughput(ctx context.Context, workers int, label string, extra
 		}
 		return err
 	}
-	cpu1, srv1 := workerproc.CPUByCommand("worker"), sampleAll(servers)
+	cpu1, srv1 := procsCPU(procs), b.sampleAll(ctx, p, servers)
 	if profileDone != nil {
 		if err := <-profileDone; err != nil {
 			fmt.Println("cpu profile:", err)
@@ -579,7 +582,7 @@ func (b *bench) throughput(ctx context.Context, workers int, label string, extra
 	fmt.Printf("RESULT throughput workers=%d messages=%d msgs_per_s=%.0f (steady state: first fetch → 99 %% committed %.2fs) drain_msgs_per_s=%.0f (first fetch → last commit %.2fs) transactions=%.0f\n",
 		workers, len(msgs), rate, t99.Sub(first).Seconds(),
 		msgsDone/last.Sub(first).Seconds(), last.Sub(first).Seconds(), txs)
-	cpu := cpuPer(cpu1["worker"]-cpu0["worker"], servers, srv0, srv1, len(msgs))
+	cpu := cpuPer(cpu1, servers, srv0, srv1, len(msgs))
 	fmt.Printf("CPU during the run (µs per message): %s\n", cpuLine(cpu, servers))
 	b.record(fmt.Sprintf("throughput, %d worker(s), Postgres, LLM_PROVIDER=%s%s", workers, b.cfg.provider, label), rate, cpu)
 	gap, at, err := longestPause(ctx, p.dsn)
@@ -619,7 +622,7 @@ func (b *bench) latency(ctx context.Context) error {
 		return err
 	}
 	servers := b.servers()
-	cpu0, srv0 := workerproc.CPUByCommand("worker"), sampleAll(servers)
+	cpu0, srv0 := procsCPU(procs), b.sampleAll(ctx, p, servers)
 	sent, err := b.publish(ctx, p.subject, msgs, b.cfg.latencyRate)
 	if err == nil {
 		err = b.waitDrained(ctx, p, int64(n), 5*time.Minute)
@@ -628,7 +631,7 @@ func (b *bench) latency(ctx context.Context) error {
 		procs[0].Kill()
 		return err
 	}
-	cpu1, srv1 := workerproc.CPUByCommand("worker"), sampleAll(servers)
+	cpu1, srv1 := procsCPU(procs), b.sampleAll(ctx, p, servers)
 	res, err := stopAll(procs)
 	if err != nil {
 		return err
@@ -647,7 +650,7 @@ func (b *bench) latency(ctx context.Context) error {
 	q := func(f float64) float64 { return lat[min(len(lat)-1, int(f*float64(len(lat))))] }
 	fmt.Printf("RESULT latency rate=%d messages=%d p50_ms=%.1f p90_ms=%.1f p99_ms=%.1f max_ms=%.1f worker_rss_mb=%.1f worker_cpu_s=%.2f\n",
 		b.cfg.latencyRate, len(lat), q(0.50), q(0.90), q(0.99), lat[len(lat)-1], float64(res[0].MaxRSSBytes)/(1<<20), res[0].CPUSeconds)
-	cpu := cpuPer(cpu1["worker"]-cpu0["worker"], servers, srv0, srv1, n)
+	cpu := cpuPer(cpu1-cpu0, servers, srv0, srv1, n)
 	fmt.Printf("CPU during the run (µs per message; the server figures include the bench's publishing): %s\n", cpuLine(cpu, servers))
 	b.record(fmt.Sprintf("latency, %d msgs/s offered, Postgres, LLM_PROVIDER=%s", b.cfg.latencyRate, b.cfg.provider), float64(n)/time.Duration(b.cfg.latencySeconds*int(time.Second)).Seconds(), cpu)
 	return nil
@@ -733,12 +736,12 @@ func (b *bench) llmStage(ctx context.Context, k int) (string, error) {
 		return "", err
 	}
 	servers := b.servers()
-	cpu0, srv0 := workerproc.CPUByCommand("worker"), sampleAll(servers)
+	cpu0, srv0 := procsCPU(procs), b.sampleAll(ctx, p, servers)
 	if err := b.waitDrained(ctx, p, int64(len(msgs)), 20*time.Minute); err != nil {
 		procs[0].Kill()
 		return "", err
 	}
-	cpu1, srv1 := workerproc.CPUByCommand("worker"), sampleAll(servers)
+	cpu1, srv1 := procsCPU(procs), b.sampleAll(ctx, p, servers)
 	metrics, err := scrape(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
 	if err != nil {
 		procs[0].Kill()
@@ -775,7 +778,7 @@ func (b *bench) llmStage(ctx context.Context, k int) (string, error) {
 		billed, billedDisc, 100*float64(cached)/max(1, float64(in)), float64(out)/unique, alone, 100*alone/unique, fake.RateLimited(),
 		hitsMem, hitsRedis, metrics[callsSaved("batch")], metrics[callsSaved("singleflight")],
 		summaryNum(r, "llm_tokens"), summaryNum(r, "llm_tokens_saved"), rssMB)
-	cpu := cpuPer(cpu1["worker"]-cpu0["worker"], servers, srv0, srv1, len(msgs))
+	cpu := cpuPer(cpu1-cpu0, servers, srv0, srv1, len(msgs))
 	fmt.Printf("CPU during the run (µs per message; the fake provider runs in the bench): %s\n", cpuLine(cpu, servers))
 	b.record(fmt.Sprintf("LLM stage, %d stories per call, fake OpenAI provider, Postgres, Redis", k), float64(len(msgs))/secs, cpu)
 	return fmt.Sprintf("| %d | %.1f (bound %.1f) | %.3f | %.0f / %.0f | %.0f | %.2f %% | %d | %.1f |", k, float64(len(msgs))/secs, rpmBound,
