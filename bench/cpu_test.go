@@ -1,9 +1,14 @@
 package main
 
 import (
+	"context"
 	"net"
 	"os"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"newsflow/internal/store/storetest"
 )
 
 // TestListenerPID: a listener this test opens is found as this process,
@@ -39,5 +44,35 @@ func TestPortOf(t *testing.T) {
 		if got := portOf(in, 5432); got != want {
 			t.Errorf("portOf(%q) = %d; want %d", in, got, want)
 		}
+	}
+}
+
+// TestForeignBackends: of two connections with different application
+// names, the other application's backend is foreign and the phase's is not.
+func TestForeignBackends(t *testing.T) {
+	ctx := t.Context()
+	base := storetest.DatabaseURL()
+	pid := func(app string) int {
+		t.Helper()
+		cfg, err := pgx.ParseConfig(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.RuntimeParams["application_name"] = app
+		conn, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close(context.Background()) })
+		var p int32
+		if err := conn.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&p); err != nil {
+			t.Fatal(err)
+		}
+		return int(p)
+	}
+	ours, theirs := pid("bench_fb_ours"), pid("bench_fb_theirs")
+	got := foreignBackends(ctx, base, "bench_fb_ours")
+	if got[ours] || !got[theirs] {
+		t.Errorf("foreignBackends: ours (%d) %v, theirs (%d) %v; want false, true", ours, got[ours], theirs, got[theirs])
 	}
 }
