@@ -34,7 +34,8 @@ const (
 // DefaultConfig returns the default configuration.
 func DefaultConfig() Config {
 	return Config{MemoryEntries: DefaultMemoryEntries, MemoryBytes: DefaultMemoryBytes, MemoryTTL: DefaultRedisTTL,
-		RedisTTL: DefaultRedisTTL, KeyPrefix: DefaultKeyPrefix, LeaseTTL: DefaultLeaseTTL, LeaseWait: DefaultLeaseWait}
+		RedisTTL: DefaultRedisTTL, KeyPrefix: DefaultKeyPrefix, LeaseTTL: DefaultLeaseTTL, LeaseWait: DefaultLeaseWait,
+		CallTimeout: DefaultCallTimeout}
 }
 
 // Config tunes a Tiered cache. No field has a meaning at zero: New fills a
@@ -47,6 +48,7 @@ type Config struct {
 	KeyPrefix     string        // prefix of every Redis key and channel. Default "newsflow:".
 	LeaseTTL      time.Duration // lifetime of a compute lease; the owner extends it every LeaseTTL/3. Default 30s.
 	LeaseWait     time.Duration // longest Do waits on another process's lease before ErrLeaseWait. Default 2m.
+	CallTimeout   time.Duration // bound of each of the cache's calls to Redis; a stalled Redis degrades the cache after it. Default DefaultCallTimeout (1s).
 }
 
 // Validate reports a Config that New cannot use.
@@ -64,6 +66,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("cache: LeaseTTL must be ≥ 3ms, got %s", c.LeaseTTL)
 	case c.LeaseWait <= 0:
 		return fmt.Errorf("cache: LeaseWait must be > 0, got %s", c.LeaseWait)
+	case c.CallTimeout <= 0:
+		return fmt.Errorf("cache: CallTimeout must be > 0, got %s", c.CallTimeout)
 	case c.KeyPrefix == "":
 		return errors.New("cache: KeyPrefix must not be empty")
 	}
@@ -112,6 +116,7 @@ var ErrClosed = errors.New("cache: closed")
 type Tiered struct {
 	cfg     Config
 	rdb     redis.UniversalClient // nil: memory only
+	cluster bool                  // rdb is a Redis Cluster client
 	log     *zap.Logger
 	mem     *memTier
 	sf      singleflight.Group
@@ -142,6 +147,7 @@ func New(cfg Config, rdb redis.UniversalClient, log *zap.Logger, reg prometheus.
 	cfg.KeyPrefix = cmp.Or(cfg.KeyPrefix, DefaultKeyPrefix)
 	cfg.LeaseTTL = cmp.Or(cfg.LeaseTTL, DefaultLeaseTTL)
 	cfg.LeaseWait = cmp.Or(cfg.LeaseWait, DefaultLeaseWait)
+	cfg.CallTimeout = cmp.Or(cfg.CallTimeout, DefaultCallTimeout)
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -159,6 +165,7 @@ func New(cfg Config, rdb redis.UniversalClient, log *zap.Logger, reg prometheus.
 	t := &Tiered{
 		cfg:     cfg,
 		rdb:     rdb,
+		cluster: isCluster(rdb),
 		log:     log.Named("cache"),
 		mem:     newMemTier(cfg.MemoryEntries, cfg.MemoryBytes, cfg.MemoryTTL),
 		met:     met,
@@ -224,12 +231,16 @@ func (t *Tiered) goTracked(f func()) bool {
 func (t *Tiered) valueKey(key string) string { return t.cfg.KeyPrefix + "llm:" + key }
 func (t *Tiered) leaseKey(key string) string { return t.cfg.KeyPrefix + "lease:" + key }
 
-// GetMany returns the values found for keys: memory first, then one MGET for
-// all the rest. Redis hits are promoted to memory. Keys without a value are
-// absent from the map; GetMany counts hits only, since a caller that misses
-// asks Do next, and Do counts the miss (once per missed key). A Redis error does not fail the call: the cache is
-// marked degraded and the memory hits are returned. The error is non-nil only
-// when ctx ended during the MGET (with the memory hits).
+// GetMany returns the values found for keys: memory first, then one round
+// trip to Redis for all the rest (one MGET; on Redis Cluster one pipeline of
+// GETs, which the client splits by node and sends to the nodes at once, so
+// still one round trip per node). Redis hits are promoted to memory. Keys
+// without a value are absent from the map; GetMany counts hits only, since a
+// caller that misses asks Do next, and Do counts the miss (once per missed
+// key). A Redis error does not fail the call: the cache is marked degraded
+// and the hits found (in memory, and on the cluster's nodes that answered)
+// are returned. The error is non-nil only when ctx ended during the lookup
+// (with the memory hits).
 func (t *Tiered) GetMany(ctx context.Context, keys []string) (map[string][]byte, error) {
 	out := make(map[string][]byte, len(keys))
 	var rest []string
@@ -256,23 +267,71 @@ func (t *Tiered) GetMany(ctx context.Context, keys []string) (map[string][]byte,
 	for i, k := range rest {
 		rkeys[i] = t.valueKey(k)
 	}
-	vals, err := t.rdb.MGet(ctx, rkeys...).Result()
+	cctx, cancel := t.call(ctx)
+	defer cancel()
+	vals, err := t.mget(cctx, rkeys)
 	if err != nil {
 		if ctx.Err() != nil {
 			return out, fmt.Errorf("cache: mget %d keys: %w", len(rest), ctx.Err())
 		}
 		t.health.Down(err)
-		return out, nil
 	}
 	for i, v := range vals {
-		s, ok := v.(string)
-		if !ok {
+		if v == nil {
 			continue
 		}
-		b := []byte(s)
-		t.mem.Add(rest[i], b)
-		out[rest[i]] = b
+		t.mem.Add(rest[i], v)
+		out[rest[i]] = v
 		t.met.redisHits.Inc()
 	}
 	return out, nil
+}
+
+// mget returns the value of each key, nil where it has none, in one round
+// trip (per node on a cluster). On error it returns what it found anyway:
+// on a cluster, the values on the nodes that answered.
+func (t *Tiered) mget(ctx context.Context, keys []string) ([][]byte, error) {
+	out := make([][]byte, len(keys))
+	if !t.cluster {
+		vals, err := t.rdb.MGet(ctx, keys...).Result()
+		if err != nil {
+			return out, err
+		}
+		for i, v := range vals {
+			if s, ok := v.(string); ok {
+				out[i] = []byte(s)
+			}
+		}
+		return out, nil
+	}
+	// MGET spans hash slots, which a cluster refuses; go-redis groups a
+	// pipeline's commands by node and runs the nodes' pipelines in parallel.
+	pipe := t.rdb.Pipeline()
+	cmds := make([]*redis.StringCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = pipe.Get(ctx, k)
+	}
+	_, _ = pipe.Exec(ctx) // errors are the commands' own, read below
+	var first error
+	for i, c := range cmds {
+		b, err := c.Bytes()
+		switch {
+		case err == nil:
+			out[i] = b
+		case !errors.Is(err, redis.Nil) && first == nil:
+			first = err
+		}
+	}
+	return out, first
+}
+
+// call bounds one Redis call by Config.CallTimeout.
+func (t *Tiered) call(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, t.cfg.CallTimeout)
+}
+
+// isCluster reports whether rdb is a Redis Cluster client.
+func isCluster(rdb redis.UniversalClient) bool {
+	_, ok := rdb.(*redis.ClusterClient)
+	return ok
 }

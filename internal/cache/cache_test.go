@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"newsflow/internal/redistest"
 )
@@ -414,20 +415,55 @@ func TestTiered_TTLExpiry(t *testing.T) {
 
 func TestNewRedisClient(t *testing.T) {
 	t.Parallel()
-	rdb, err := NewRedisClient(redistest.URL())
+	uc, err := NewRedisClient(redistest.URL(), false, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = rdb.Close() }()
+	defer func() { _ = uc.Close() }()
+	rdb, ok := uc.(*redis.Client)
+	if !ok {
+		t.Fatalf("single mode gave %T, want *redis.Client", uc)
+	}
 	opt := rdb.Options()
-	if opt.DialTimeout != time.Second || opt.ReadTimeout != time.Second || opt.PoolSize < 32 {
-		t.Fatalf("options: dial %s read %s pool %d", opt.DialTimeout, opt.ReadTimeout, opt.PoolSize)
+	if opt.DialTimeout != time.Second || opt.ReadTimeout != time.Second || opt.PoolSize < 32 || !opt.ContextTimeoutEnabled {
+		t.Fatalf("options: dial %s read %s pool %d context timeouts %v", opt.DialTimeout, opt.ReadTimeout, opt.PoolSize, opt.ContextTimeoutEnabled)
 	}
 	if err := rdb.Ping(t.Context()).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := NewRedisClient("http://user:secret@host"); err == nil || strings.Contains(err.Error(), "secret") {
-		t.Fatalf("bad URL error = %v", err)
+
+	cc, err := NewRedisClient("redis://:pw@127.0.0.1:7000?addr=127.0.0.1:7001&addr=127.0.0.1:7002", true, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cc.Close() }()
+	cl, ok := cc.(*redis.ClusterClient)
+	if !ok {
+		t.Fatalf("cluster mode gave %T, want *redis.ClusterClient", cc)
+	}
+	copt := cl.Options()
+	if len(copt.Addrs) != 3 || copt.ReadTimeout != 5*time.Second || copt.DialTimeout != time.Second || copt.Password != "pw" || !copt.ContextTimeoutEnabled {
+		t.Fatalf("cluster options: addrs %v read %s dial %s context timeouts %v", copt.Addrs, copt.ReadTimeout, copt.DialTimeout, copt.ContextTimeoutEnabled)
+	}
+
+	for _, c := range []struct {
+		url     string
+		cluster bool
+		want    string
+	}{
+		{"http://user:secret@host", false, "invalid url"},
+		{"http://user:secret@host", true, "invalid url"},
+		{"redis://:secret@h1:7000?addr=h2:7001", false, "cluster mode"},
+		{"redis://:secret@h1:7000/3?addr=h2:7001", true, "only database 0"},
+		{"redis://:secret@h1:7000?addr=nonsense", true, "invalid url"},
+	} {
+		_, err := NewRedisClient(c.url, c.cluster, 0)
+		if err == nil || strings.Contains(err.Error(), "secret") || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("NewRedisClient(%q, cluster %v) error = %v, want one naming %q and no secret", c.url, c.cluster, err, c.want)
+		}
+		if cerr := CheckRedisURL(c.url, c.cluster); (cerr == nil) != (err == nil) {
+			t.Errorf("CheckRedisURL(%q) = %v, NewRedisClient %v", c.url, cerr, err)
+		}
 	}
 }
 

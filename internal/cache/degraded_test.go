@@ -19,7 +19,25 @@ import (
 func TestTiered_RedisDown(t *testing.T) {
 	t.Parallel()
 	srv := redistest.StartServer(t)
-	rdb, err := NewRedisClient(srv.URL())
+	testRedisDown(t, srv.URL(), false, srv, nil)
+}
+
+// One master of a private three-master Redis Cluster is killed mid-run, and
+// the survivors mark it failed (CLUSTERDOWN): as with a single Redis down,
+// calls keep working in-process and the cache says it is degraded (once).
+// It recovers when the master is back on its port with its nodes.conf and
+// the cluster is ok again.
+func TestTiered_RedisClusterMasterDown(t *testing.T) {
+	t.Parallel()
+	cl := redistest.StartCluster(t, 3)
+	testRedisDown(t, cl.URL(), true, cl.Nodes[0], cl)
+}
+
+// testRedisDown kills srv mid-run: the Redis at redisURL, or a master of
+// cl. With cl it waits until the cluster reports the failure before
+// bringing the master back.
+func testRedisDown(t *testing.T, redisURL string, cluster bool, srv *redistest.Server, cl *redistest.Cluster) {
+	rdb, err := NewRedisClient(redisURL, cluster, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,9 +87,15 @@ func TestTiered_RedisDown(t *testing.T) {
 		t.Fatalf("%d warnings about the outage, want 1", n)
 	}
 
+	if cl != nil {
+		cl.WaitFailed(1)
+		if src := do("cluster-down"); src != SourceComputed {
+			t.Fatalf("source %v", src)
+		}
+	}
 	srv.Start()
 	i := 0
-	eventually(t, 10*time.Second, "recovered", func() bool {
+	eventually(t, 30*time.Second, "recovered", func() bool {
 		i++
 		do(fmt.Sprintf("probe-%d", i)) // use drives the probe
 		return !b.t.Degraded()
@@ -93,8 +117,8 @@ func TestTiered_RedisDown(t *testing.T) {
 	}
 	// The notification subscription came back too.
 	eventually(t, 10*time.Second, "re-subscribed to nf:done", func() bool {
-		n, err := rdb.PubSubNumSub(ctx, "nf:done").Result()
-		return err == nil && n["nf:done"] == 1
+		n, err := numSub(ctx, rdb, "nf:done")
+		return err == nil && n == 1
 	})
 }
 
@@ -127,7 +151,7 @@ func TestTiered_RedisBlackhole(t *testing.T) {
 			_ = c.Close()
 		}
 	})
-	rdb, err := NewRedisClient("redis://" + l.Addr().String() + "/0")
+	rdb, err := NewRedisClient("redis://"+l.Addr().String()+"/0", false, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -147,7 +147,7 @@ func (t *Tiered) clusterFlight(ctx context.Context, key string, fn func(context.
 		}
 	}()
 	for first := true; ; first = false {
-		v, err := t.rdb.Get(ctx, vk).Bytes()
+		v, err := t.get(ctx, vk)
 		switch {
 		case err == nil:
 			t.mem.Add(key, v)
@@ -169,7 +169,9 @@ func (t *Tiered) clusterFlight(ctx context.Context, key string, fn func(context.
 			t.met.misses.Inc()
 		}
 
-		ok, err := t.rdb.SetNX(ctx, lk, token, t.cfg.LeaseTTL).Result()
+		cctx, cancel := t.call(ctx)
+		ok, err := t.rdb.SetNX(cctx, lk, token, t.cfg.LeaseTTL).Result()
+		cancel()
 		if err != nil {
 			if t.redisFailed(ctx, err) {
 				return t.computeLocal(ctx, key, fn)
@@ -220,7 +222,7 @@ func (t *Tiered) own(ctx context.Context, key, token string, waited bool, fn fun
 	}
 
 	// Someone may have stored the value between our GET and our SET NX.
-	v, err := t.rdb.Get(ctx, vk).Bytes()
+	v, err := t.get(ctx, vk)
 	switch {
 	case err == nil:
 		sctx, cancel := settle()
@@ -254,7 +256,10 @@ func (t *Tiered) own(ctx context.Context, key, token string, waited bool, fn fun
 	}
 	t.mem.Add(key, v)
 	if !t.health.Degraded() {
-		if err := t.rdb.Set(sctx, vk, v, t.cfg.RedisTTL).Err(); err != nil {
+		cctx, cancel := t.call(sctx)
+		err := t.rdb.Set(cctx, vk, v, t.cfg.RedisTTL).Err()
+		cancel()
+		if err != nil {
 			t.health.Down(err)
 		}
 	}
@@ -266,6 +271,8 @@ func (t *Tiered) release(ctx context.Context, lk, token, key string) {
 	if t.health.Degraded() {
 		return // the lease expires by itself
 	}
+	ctx, cancel := t.call(ctx)
+	defer cancel()
 	err := releaseScript.Run(ctx, t.rdb, []string{lk}, token, t.channel, key).Err()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		t.health.Down(err)
@@ -288,7 +295,9 @@ func (t *Tiered) extendWhile(lk, token, key string) (stop func()) {
 				return
 			case <-tick.C:
 			}
-			n, err := extendScript.Run(ctx, t.rdb, []string{lk}, token, ttl.Milliseconds()).Int()
+			cctx, cancelCall := t.call(ctx)
+			n, err := extendScript.Run(cctx, t.rdb, []string{lk}, token, ttl.Milliseconds()).Int()
+			cancelCall()
 			switch {
 			case err != nil:
 				if ctx.Err() == nil && !t.health.Degraded() {
@@ -307,4 +316,11 @@ func (t *Tiered) extendWhile(lk, token, key string) (stop func()) {
 		cancel()
 		<-done
 	}
+}
+
+// get reads one value, bounded by Config.CallTimeout.
+func (t *Tiered) get(ctx context.Context, key string) ([]byte, error) {
+	ctx, cancel := t.call(ctx)
+	defer cancel()
+	return t.rdb.Get(ctx, key).Bytes()
 }

@@ -22,7 +22,7 @@ import (
 // registry and command counter, on the test's key prefix.
 type bundle struct {
 	t    *Tiered
-	rdb  *redis.Client
+	rdb  redis.UniversalClient
 	reg  *prometheus.Registry
 	cmds *countHook
 }
@@ -38,23 +38,19 @@ func setup(tb testing.TB, cfg Config) *bundle {
 	return newBundle(tb, cfg, rdb)
 }
 
-func newBundle(tb testing.TB, cfg Config, rdb *redis.Client) *bundle {
+func newBundle(tb testing.TB, cfg Config, rdb redis.UniversalClient) *bundle {
 	tb.Helper()
 	return newBundleLog(tb, cfg, rdb, zaptest.NewLogger(tb))
 }
 
-func newBundleLog(tb testing.TB, cfg Config, rdb *redis.Client, log *zap.Logger) *bundle {
+func newBundleLog(tb testing.TB, cfg Config, rdb redis.UniversalClient, log *zap.Logger) *bundle {
 	tb.Helper()
 	b := &bundle{rdb: rdb, reg: prometheus.NewRegistry(), cmds: &countHook{n: map[string]int{}}}
 	if rdb != nil {
 		rdb.AddHook(b.cmds)
 	}
 	var err error
-	var uc redis.UniversalClient
-	if rdb != nil {
-		uc = rdb
-	}
-	b.t, err = New(cfg, uc, log, b.reg)
+	b.t, err = New(cfg, rdb, log, b.reg)
 	if err != nil {
 		tb.Fatalf("New: %v", err)
 	}
@@ -199,4 +195,24 @@ func keys(n int, prefix string) []string {
 		ks[i] = fmt.Sprintf("%s%03d", prefix, i)
 	}
 	return ks
+}
+
+// numSub returns the number of subscribers of channel: on a cluster, summed
+// over the masters (PUBSUB NUMSUB counts the node's own).
+func numSub(ctx context.Context, rdb redis.UniversalClient, channel string) (int64, error) {
+	c, ok := rdb.(*redis.ClusterClient)
+	if !ok {
+		n, err := rdb.PubSubNumSub(ctx, channel).Result()
+		return n[channel], err
+	}
+	var mu sync.Mutex
+	var sum int64
+	err := c.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
+		m, err := n.PubSubNumSub(ctx, channel).Result()
+		mu.Lock()
+		sum += m[channel]
+		mu.Unlock()
+		return err
+	})
+	return sum, err
 }

@@ -1,49 +1,116 @@
 package cache
 
 import (
+	"errors"
 	"fmt"
+	"net/url"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// NewRedisClient returns a client for a redis:// or rediss:// URL with
-// timeouts short enough that a dead Redis degrades the cache within about a
-// second instead of stalling the worker: dial, read and write 1s, pool wait
-// 2s, one dial attempt, no command retries (the cache falls back to
-// in-process instead). The pool holds max(32, 10×GOMAXPROCS) connections
-// unless the URL sets pool_size; query parameters in the URL override the
-// other defaults too. The error never contains the URL (it may hold a
-// password).
-func NewRedisClient(url string) (*redis.Client, error) {
-	opt, err := redis.ParseURL(url)
+// DefaultCallTimeout bounds each of the cache's calls to Redis (Config.CallTimeout).
+const DefaultCallTimeout = time.Second
+
+// NewRedisClient returns one client for a redis:// or rediss:// URL: a
+// *redis.Client for a single Redis, or, when cluster is set, a
+// *redis.ClusterClient for Redis Cluster, with the URL in the form
+// redis.ParseClusterURL reads (redis://h1:7000?addr=h2:7001&addr=h3:7002;
+// the seed addresses only, the client discovers the rest).
+//
+// Its timeouts let a dead Redis degrade its users within about a second
+// instead of stalling the worker: dial 1s, pool wait 2s, one dial attempt,
+// no command retries (the cache falls back to in-process instead). maxCall
+// is the read and write timeout, the longest any one call may take (0:
+// DefaultCallTimeout); every call may shorten it through its context's
+// deadline (the client honours context deadlines), as the cache does for
+// its own calls. The pool holds max(32, 10×GOMAXPROCS) connections (per
+// node on a cluster) unless the URL sets pool_size; query parameters in the
+// URL override the other defaults too. The error never contains the URL (it
+// may hold a password).
+func NewRedisClient(rawURL string, cluster bool, maxCall time.Duration) (redis.UniversalClient, error) {
+	if maxCall <= 0 {
+		maxCall = DefaultCallTimeout
+	}
+	t := timeouts{dial: time.Second, read: maxCall, pool: 2 * time.Second,
+		poolSize: max(32, 10*runtime.GOMAXPROCS(0))}
+	if !cluster {
+		opt, err := parseRedisURL(rawURL, false)
+		if err != nil {
+			return nil, err
+		}
+		o := opt.(*redis.Options)
+		t.apply(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.PoolSize, &o.DialerRetries, &o.MaxRetries)
+		o.ContextTimeoutEnabled = true
+		o.DisableIdentity = true // CLIENT SETINFO needs Redis ≥ 7.2
+		return redis.NewClient(o), nil
+	}
+	opt, err := parseRedisURL(rawURL, true)
 	if err != nil {
-		return nil, fmt.Errorf("cache: parse redis url: %w", redactedErr{err})
+		return nil, err
 	}
-	if opt.DialTimeout == 0 {
-		opt.DialTimeout = time.Second
+	o := opt.(*redis.ClusterOptions)
+	t.apply(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.PoolSize, &o.DialerRetries, &o.MaxRetries)
+	o.ContextTimeoutEnabled = true
+	o.DisableIdentity = true
+	return redis.NewClusterClient(o), nil
+}
+
+// CheckRedisURL reports whether NewRedisClient accepts rawURL, in one line
+// that never quotes the URL.
+func CheckRedisURL(rawURL string, cluster bool) error {
+	_, err := parseRedisURL(rawURL, cluster)
+	return err
+}
+
+func parseRedisURL(rawURL string, cluster bool) (any, error) {
+	if !cluster {
+		opt, err := redis.ParseURL(rawURL)
+		if err != nil {
+			if u, perr := url.Parse(rawURL); perr == nil && u.Query().Has("addr") {
+				return nil, errors.New("cache: redis url: addr= lists cluster nodes, which needs cluster mode")
+			}
+			return nil, fmt.Errorf("cache: parse redis url: %w", redactedErr{err})
+		}
+		return opt, nil
 	}
-	if opt.ReadTimeout == 0 {
-		opt.ReadTimeout = time.Second
+	opt, err := redis.ParseClusterURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("cache: parse redis cluster url: %w", redactedErr{err})
 	}
-	if opt.WriteTimeout == 0 {
-		opt.WriteTimeout = time.Second
+	// ParseClusterURL ignores a path; a database other than 0 would be
+	// silently dropped, and Redis Cluster has only database 0.
+	if u, err := url.Parse(rawURL); err == nil {
+		if db := strings.Trim(u.Path, "/"); db != "" && db != "0" {
+			return nil, fmt.Errorf("cache: redis cluster url: database %q given, but Redis Cluster has only database 0", db)
+		}
 	}
-	if opt.PoolTimeout == 0 {
-		opt.PoolTimeout = 2 * time.Second
+	return opt, nil
+}
+
+// timeouts are NewRedisClient's defaults, applied where the URL set nothing.
+type timeouts struct {
+	dial, read, pool time.Duration
+	poolSize         int
+}
+
+func (t timeouts) apply(dial, read, write, pool *time.Duration, poolSize, dialerRetries, maxRetries *int) {
+	setIfZero(dial, t.dial)
+	setIfZero(read, t.read)
+	setIfZero(write, t.read)
+	setIfZero(pool, t.pool)
+	setIfZero(poolSize, t.poolSize)
+	setIfZero(dialerRetries, 1) // go-redis default 5 would multiply DialTimeout
+	setIfZero(maxRetries, -1)
+}
+
+func setIfZero[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
 	}
-	if opt.PoolSize == 0 {
-		opt.PoolSize = max(32, 10*runtime.GOMAXPROCS(0))
-	}
-	if opt.DialerRetries == 0 {
-		opt.DialerRetries = 1 // go-redis default 5 would multiply DialTimeout
-	}
-	if opt.MaxRetries == 0 {
-		opt.MaxRetries = -1
-	}
-	opt.DisableIdentity = true // CLIENT SETINFO needs Redis ≥ 7.2
-	return redis.NewClient(opt), nil
 }
 
 // redactedErr hides the text of a URL parse error, which may quote the URL.

@@ -9,6 +9,11 @@
 //   - while degraded, no caller waits on Redis: [Monitor.Up] answers false at
 //     once and starts a background PING at most once per Config.Interval;
 //   - it recovers by itself: the first PING that succeeds ends the outage.
+//     On Redis Cluster (a *redis.ClusterClient) the probe asks every master
+//     for CLUSTER INFO instead, and succeeds only when all of them answer and
+//     report cluster_state:ok: a cluster with a master down is degraded as a
+//     whole, as a single Redis that is down, until the master returns or a
+//     replica takes its place.
 //
 // Failures reported after Close are ignored (they are the closing's own).
 // Every method is safe for concurrent use.
@@ -17,6 +22,8 @@ package redishealth
 import (
 	"cmp"
 	"context"
+	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -111,7 +118,7 @@ func (m *Monitor) Up() bool {
 	m.probes.Go(func() {
 		ctx, cancel := context.WithTimeout(m.ctx, m.cfg.ProbeTimeout)
 		defer cancel()
-		if err := m.rdb.Ping(ctx).Err(); err == nil {
+		if probe(ctx, m.rdb) == nil {
 			m.recovered()
 		}
 	})
@@ -133,6 +140,25 @@ func (m *Monitor) Down(err error) {
 		}
 		m.cfg.Log.Warn(m.cfg.DownMessage, zap.Error(err))
 	}
+}
+
+// probe PINGs a single Redis; on a cluster it asks every master whether the
+// cluster is ok (a PING of a random node would answer while a master is down).
+func probe(ctx context.Context, rdb Pinger) error {
+	c, ok := rdb.(*redis.ClusterClient)
+	if !ok {
+		return rdb.Ping(ctx).Err()
+	}
+	return c.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
+		info, err := n.ClusterInfo(ctx).Result()
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(info, "cluster_state:ok") {
+			return fmt.Errorf("redishealth: node %s: cluster state not ok", n.Options().Addr)
+		}
+		return nil
+	})
 }
 
 func (m *Monitor) recovered() {

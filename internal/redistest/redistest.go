@@ -36,17 +36,25 @@ func URL() string {
 	return DefaultURL
 }
 
+// PatientTimeout is PatientURL's dial, read and write timeout; a test using
+// PatientURL gives the cache the same per-call bound (cache.Config.CallTimeout).
+const PatientTimeout = 10 * time.Second
+
 // PatientURL is URL with 10 s dial, read and write timeouts, for tests that
 // count exactly what happened while Redis was up: on a heavily loaded machine
 // a loopback dial can outlast the cache's 1 s default, and the cache then
 // rightly degrades to its memory tier, which such a test does not measure.
-func PatientURL() string {
-	u := URL()
+func PatientURL() string { return Patient(URL()) }
+
+// Patient returns the Redis URL u with PatientTimeout as its dial, read and
+// write timeouts.
+func Patient(u string) string {
 	sep := "?"
 	if strings.Contains(u, "?") {
 		sep = "&"
 	}
-	return u + sep + "dial_timeout=10s&read_timeout=10s&write_timeout=10s"
+	d := PatientTimeout.String()
+	return u + sep + "dial_timeout=" + d + "&read_timeout=" + d + "&write_timeout=" + d
 }
 
 // Client returns a new client for the shared test Redis, closed in t.Cleanup.
@@ -93,8 +101,13 @@ func Prefix(tb testing.TB, rdb redis.UniversalClient) string {
 }
 
 // DeletePrefix deletes every key that starts with prefix, using SCAN so a
-// large keyspace does not block the server.
+// large keyspace does not block the server; on a cluster, on every master.
 func DeletePrefix(ctx context.Context, rdb redis.UniversalClient, prefix string) error {
+	if c, ok := rdb.(*redis.ClusterClient); ok {
+		return c.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
+			return DeletePrefix(ctx, n, prefix)
+		})
+	}
 	var cursor uint64
 	for {
 		keys, next, err := rdb.Scan(ctx, cursor, escapeGlob(prefix)+"*", 500).Result()
@@ -130,8 +143,9 @@ func escapeGlob(s string) string {
 type Server struct {
 	Port int
 
-	tb  testing.TB
-	dir string
+	tb   testing.TB
+	dir  string
+	args []string // extra redis-server arguments
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -143,8 +157,17 @@ type Server struct {
 // the binary is missing.
 func StartServer(tb testing.TB) *Server {
 	tb.Helper()
+	s := newServer(tb)
+	s.Start()
+	return s
+}
+
+// newServer prepares a server on a free port, killed in t.Cleanup, without
+// starting it; it skips the test when the binary is missing.
+func newServer(tb testing.TB, args ...string) *Server {
+	tb.Helper()
 	if _, err := os.Stat(ServerBinary); err != nil {
-		tb.Skipf("redistest: %s not available: %v", ServerBinary, err)
+		tb.Skipf("redistest: %s not available (install the redis-server package): %v", ServerBinary, err)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -152,9 +175,8 @@ func StartServer(tb testing.TB) *Server {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	_ = l.Close()
-	s := &Server{Port: port, tb: tb, dir: tb.TempDir()}
+	s := &Server{Port: port, tb: tb, dir: tb.TempDir(), args: args}
 	tb.Cleanup(s.Kill)
-	s.Start()
 	return s
 }
 
@@ -173,9 +195,9 @@ func (s *Server) Start() {
 	if s.cmd != nil {
 		s.tb.Fatalf("redistest: server on port %d already running", s.Port)
 	}
-	cmd := exec.Command(ServerBinary,
+	cmd := exec.Command(ServerBinary, append([]string{
 		"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir, "--loglevel", "warning")
+		"--save", "", "--appendonly", "no", "--dir", s.dir, "--loglevel", "warning"}, s.args...)...)
 	if err := cmd.Start(); err != nil {
 		s.tb.Fatalf("redistest: start redis-server: %v", err)
 	}

@@ -200,9 +200,11 @@ type redisIndex struct {
 	window time.Duration
 }
 
-// key returns the hash of generation gen.
+// key returns the hash of generation gen. The hash tag {g} puts every
+// generation in one slot, as the script, which reads two, needs on Redis
+// Cluster.
 func (r *redisIndex) key(gen int64) string {
-	return r.prefix + "story:g:" + strconv.FormatInt(gen, 10)
+	return r.prefix + "story:{g}:" + strconv.FormatInt(gen, 10)
 }
 
 // assign decides the items in order, in one round trip.

@@ -108,7 +108,7 @@ func TestIdentifier_RedisKilled(t *testing.T) {
 		return rows
 	}
 	assign(0)
-	if n, _ := rdb.Keys(t.Context(), "nf:story:g:*").Result(); len(n) != 1 {
+	if n, _ := rdb.Keys(t.Context(), "nf:story:{g}:*").Result(); len(n) != 1 {
 		t.Fatalf("index keys in Redis: %v, want one generation", n)
 	}
 	srv.Kill()
@@ -135,7 +135,7 @@ func TestIdentifier_RedisKilled(t *testing.T) {
 		t.Error("gauge still 1 after recovery")
 	}
 	rows := assign(1000)
-	if n, err := rdb.HExists(t.Context(), "nf:story:g:"+fmt.Sprint(id.generation()), "m:"+string(rows[0].ContentHash[:])).Result(); err != nil || !n {
+	if n, err := rdb.HExists(t.Context(), "nf:story:{g}:"+fmt.Sprint(id.generation()), "m:"+string(rows[0].ContentHash[:])).Result(); err != nil || !n {
 		t.Fatalf("story assigned after recovery not in Redis: %v, %v", n, err)
 	}
 }

@@ -64,6 +64,7 @@ type procConfig struct {
 	client   llm.ClientConfig
 	cache    cache.Config // KeyPrefix: set it when redisURL is set
 	redisURL string       // "": in-process cache only
+	cluster  bool         // redisURL is a Redis Cluster's
 	worker   worker.Config
 	consumer func(*consumer.Config) // adjusts the bundle's consumer config
 	log      *zap.Logger            // nil: the test's logger
@@ -101,7 +102,7 @@ func (b *bundle) startProc(t *testing.T, fake *llmtest.Server, pc procConfig) *p
 	t.Cleanup(p.client.Close)
 	var uc redis.UniversalClient
 	if pc.redisURL != "" {
-		rdb, err := cache.NewRedisClient(pc.redisURL)
+		rdb, err := cache.NewRedisClient(pc.redisURL, pc.cluster, story.ScriptReadTimeout)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -267,19 +268,37 @@ func noDeadLetters(t *testing.T, b *bundle) {
 // (each its own NATS connection, consumer, LLM client, Redis client and
 // cache) share one stream of 3,000 messages, 40 % of them reposts published
 // back to back so that copies of a story reach different workers at the same
-// instant. Every unique story costs exactly one LLM call, cluster-wide.
+// instant. Every unique story costs exactly one LLM call, cluster-wide: on
+// the shared Redis, and on a private three-master Redis Cluster (where the
+// stories' keys, leases and wake-ups spread over all three masters).
 func TestWorker_EnrichThreeWorkersOneCallPerStory(t *testing.T) {
 	t.Parallel()
+	t.Run("Redis", func(t *testing.T) {
+		t.Parallel()
+		testThreeWorkersOneCall(t, redistest.PatientURL(), nil, redistest.Prefix(t, redistest.Client(t)))
+	})
+	t.Run("RedisCluster", func(t *testing.T) {
+		t.Parallel()
+		cl := redistest.StartCluster(t, 3)
+		testThreeWorkersOneCall(t, redistest.Patient(cl.URL()), cl, "newsflow-test:")
+	})
+}
+
+// testThreeWorkersOneCall runs the three workers on redisURL, a cluster's
+// when cl is not nil (the story index is on then too, on the same client).
+func testThreeWorkersOneCall(t *testing.T, redisURL string, cl *redistest.Cluster, prefix string) {
+	cluster := cl != nil
 	b := setup(t)
 	fake := llmtest.NewOpenAIServer(t, llmtest.Options{Latency: 30 * time.Millisecond})
-	prefix := redistest.Prefix(t, redistest.Client(t))
 	procs := make([]*proc, 3)
 	for i := range procs {
 		procs[i] = b.startProc(t, fake, procConfig{
-			cache:    cache.Config{KeyPrefix: prefix},
-			redisURL: redistest.PatientURL(),
+			cache:    cache.Config{KeyPrefix: prefix, CallTimeout: redistest.PatientTimeout},
+			redisURL: redisURL,
+			cluster:  cluster,
 			worker:   worker.Config{Batch: batcher.Config{MaxMessages: 20, MaxWait: 50 * time.Millisecond}},
 			consumer: func(c *consumer.Config) { c.FetchBatch = 4 },
+			nearDup:  cluster,
 		})
 	}
 
@@ -336,6 +355,16 @@ func TestWorker_EnrichThreeWorkersOneCallPerStory(t *testing.T) {
 		if p.tiered.Degraded() {
 			t.Errorf("worker %d: cache degraded", i)
 		}
+		if p.ids != nil && p.ids.Degraded() {
+			t.Errorf("worker %d: story index degraded", i)
+		}
+	}
+	if cluster { // the stories' values must have spread over every master
+		for i, n := range cl.Keys(t) {
+			if n == 0 {
+				t.Errorf("cluster node %d holds no keys", i)
+			}
+		}
 	}
 	if sumCalls != stories {
 		t.Errorf("the enrichers counted %v calls, want %d", sumCalls, stories)
@@ -349,22 +378,38 @@ func TestWorker_EnrichThreeWorkersOneCallPerStory(t *testing.T) {
 		msgs, calls, float64(fake.Calls())/stories, shared, clusterWaits)
 }
 
-// TestWorker_EnrichRedisKilled: the shared Redis (a private redis-server)
-// dies mid-run. The workers go on with their in-process caches and direct
-// LLM calls: nothing is lost, nothing dead-lettered, every row enriched; the
-// caches report degraded. When Redis returns they recover by themselves and
-// new values land in Redis again.
+// TestWorker_EnrichRedisKilled: the shared Redis dies mid-run: a private
+// redis-server, or one master of a private three-master Redis Cluster. The
+// workers go on with their in-process caches and direct LLM calls: nothing
+// is lost, nothing dead-lettered, every row enriched; the caches report
+// degraded. When Redis returns (the master on its port, with its
+// nodes.conf) they recover by themselves and new values land in Redis again.
 func TestWorker_EnrichRedisKilled(t *testing.T) {
 	t.Parallel()
+	t.Run("Redis", func(t *testing.T) {
+		t.Parallel()
+		srv := redistest.StartServer(t)
+		testRedisKilled(t, srv.URL(), false, srv)
+	})
+	t.Run("RedisCluster", func(t *testing.T) {
+		t.Parallel()
+		cl := redistest.StartCluster(t, 3)
+		testRedisKilled(t, cl.URL(), true, cl.Nodes[1])
+	})
+}
+
+// testRedisKilled runs two workers on redisURL and kills srv (the Redis, or
+// one master of the cluster) a third into the run.
+func testRedisKilled(t *testing.T, redisURL string, cluster bool, srv *redistest.Server) {
 	b := setup(t)
-	srv := redistest.StartServer(t)
 	fake := llmtest.NewOpenAIServer(t, llmtest.Options{Latency: 10 * time.Millisecond})
 	const prefix = "newsflow-test:"
 	procs := make([]*proc, 2)
 	for i := range procs {
 		procs[i] = b.startProc(t, fake, procConfig{
 			cache:    cache.Config{KeyPrefix: prefix},
-			redisURL: srv.URL(),
+			redisURL: redisURL,
+			cluster:  cluster,
 			worker:   worker.Config{Batch: batcher.Config{MaxMessages: 20, MaxWait: 50 * time.Millisecond}},
 			consumer: func(c *consumer.Config) { c.FetchBatch = 10 },
 		})
@@ -419,7 +464,10 @@ func TestWorker_EnrichRedisKilled(t *testing.T) {
 	sent++
 	b.flushPublishes(t)
 	b.drained(t, int64(sent), time.Minute)
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	rdb, err := cache.NewRedisClient(redisURL, cluster, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer func() { _ = rdb.Close() }()
 	key := prefix + "llm:" + procs[0].enr.Key(m.ContentHash())
 	if n, err := rdb.Exists(t.Context(), key).Result(); err != nil || n != 1 {
@@ -592,7 +640,7 @@ func TestWorker_EnrichTTLExpiry(t *testing.T) {
 	rdb := redistest.Client(t)
 	prefix := redistest.Prefix(t, rdb)
 	p := b.startProc(t, fake, procConfig{
-		cache:    cache.Config{KeyPrefix: prefix, MemoryTTL: time.Second, RedisTTL: time.Second},
+		cache:    cache.Config{KeyPrefix: prefix, MemoryTTL: time.Second, RedisTTL: time.Second, CallTimeout: redistest.PatientTimeout},
 		redisURL: redistest.PatientURL(),
 		worker:   worker.Config{Batch: batcher.Config{MaxMessages: 10, MaxWait: 20 * time.Millisecond}},
 	})

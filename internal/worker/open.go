@@ -48,8 +48,12 @@ type Settings struct {
 	// Migrate applies schema migrations at start.
 	Migrate bool
 
-	// RedisURL is the shared cache; empty means the in-process tier only.
+	// RedisURL is the shared cache and story index; empty means the
+	// in-process tier and index only.
 	RedisURL string
+	// RedisCluster reads RedisURL as a Redis Cluster's seed nodes
+	// (redis://h1:7000?addr=h2:7001, as redis.ParseClusterURL reads it).
+	RedisCluster bool
 	// Cache configures the two cache tiers.
 	Cache cache.Config
 	// NearDup configures story identity (near-duplicate detection); its
@@ -108,8 +112,7 @@ type Service struct {
 	http     *telemetry.Server
 	js       jetstream.JetStream
 	store    store.DB
-	rdb      *redis.Client // nil: REDIS_URL unset
-	storyRDB *redis.Client // the story index's client; nil: REDIS_URL unset
+	rdb      redis.UniversalClient // the cache's and the story index's; nil: REDIS_URL unset
 	ids      *story.Identifier
 	client   *llm.Client      // nil: no enrichment
 	tiered   *cache.Tiered    // nil: no enrichment
@@ -230,26 +233,24 @@ func (svc *Service) openStore(ctx context.Context) error {
 	return nil
 }
 
-// openRedis connects to REDIS_URL, when set: one client for the cache and
-// the story index.
+// openRedis connects to REDIS_URL, when set: one client (one pool per
+// Redis node) for the cache and the story index. Its read timeout is the
+// story index's, whose one script decides a whole batch, so a busy Redis
+// does not turn a slow answer into a degraded index; the cache bounds each
+// of its own calls to cache.Config.CallTimeout through the call's context.
 func (svc *Service) openRedis(context.Context) error {
 	if svc.s.RedisURL == "" {
 		return nil
 	}
-	rdb, err := cache.NewRedisClient(svc.s.RedisURL)
+	rdb, err := cache.NewRedisClient(svc.s.RedisURL, svc.s.RedisCluster, story.ScriptReadTimeout)
 	if err != nil {
 		return fmt.Errorf("REDIS_URL: %w", err)
 	}
 	svc.onClose(func() { _ = rdb.Close() })
 	svc.rdb = rdb
-	// The story index gets a small pool of its own with a longer read
-	// timeout: one script decides a whole batch, and a busy Redis must not
-	// turn a slow answer into a degraded index.
-	opt := *rdb.Options()
-	opt.ReadTimeout, opt.PoolSize, opt.MinIdleConns = story.ScriptReadTimeout, 8, 0
-	srdb := redis.NewClient(&opt)
-	svc.onClose(func() { _ = srdb.Close() })
-	svc.storyRDB = srdb
+	if svc.s.RedisCluster {
+		svc.log.Info("REDIS_URL is a Redis Cluster: cache, leases and story index spread over its masters")
+	}
 	return nil
 }
 
@@ -258,10 +259,7 @@ func (svc *Service) openRedis(context.Context) error {
 func (svc *Service) openStories(context.Context) error {
 	cfg := svc.s.NearDup
 	cfg.KeyPrefix = cmp.Or(cfg.KeyPrefix, svc.s.Cache.KeyPrefix)
-	var uc redis.UniversalClient
-	if svc.storyRDB != nil {
-		uc = svc.storyRDB
-	}
+	uc := svc.rdb
 	ids, err := story.New(cfg, uc, svc.log, svc.reg)
 	if err != nil {
 		return err
@@ -306,13 +304,11 @@ func (svc *Service) openEnrich(context.Context) error {
 		return err
 	}
 	svc.onClose(svc.client.Close)
-	var uc redis.UniversalClient
 	if svc.rdb == nil {
 		log.Info("REDIS_URL unset: in-process cache only (not shared between workers)")
-	} else {
-		uc = svc.rdb // cache.New registers the pool collector
 	}
-	if svc.tiered, err = cache.New(s.Cache, uc, log, svc.reg); err != nil {
+	// cache.New registers the pool collector.
+	if svc.tiered, err = cache.New(s.Cache, svc.rdb, log, svc.reg); err != nil {
 		return err
 	}
 	svc.onClose(func() { _ = svc.tiered.Close() })
