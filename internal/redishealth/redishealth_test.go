@@ -3,6 +3,7 @@ package redishealth
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -106,5 +107,49 @@ func TestMonitor_NilClientAndClose(t *testing.T) {
 	m.Down(errors.New("closing"))
 	if m.Degraded() {
 		t.Fatal("degraded by a failure reported after Close")
+	}
+}
+
+// On Redis Cluster the probe asks every master: with one master killed, and
+// then with the survivors marking the cluster failed, it fails although they
+// answer PING; the Monitor recovers once the master is back on its port with
+// its nodes.conf and every master says the cluster is ok.
+func TestMonitor_ClusterMasterDown(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	cl := redistest.StartCluster(t, 3)
+	rdb := cl.Client(t)
+	if err := probe(ctx, rdb); err != nil {
+		t.Fatalf("probe of a healthy cluster: %v", err)
+	}
+	cl.Nodes[2].Kill()
+	if err := probe(ctx, rdb); err == nil {
+		t.Fatal("probe ok with a master killed")
+	}
+	cl.WaitFailed(0)
+	if err := probe(ctx, rdb); err == nil {
+		t.Fatal("probe ok with the cluster failed")
+	}
+	core, logs := observer.New(zapcore.InfoLevel)
+	m := New(rdb, Config{Log: zap.New(core), DownMessage: "down", UpMessage: "up", Interval: 20 * time.Millisecond})
+	t.Cleanup(m.Close)
+	m.Down(errors.New("CLUSTERDOWN"))
+
+	cl.Nodes[2].Start()
+	// The survivors clear the failure two node timeouts after it; until
+	// then the probe must not pass.
+	if err := probe(ctx, rdb); err == nil {
+		n0 := redis.NewClient(&redis.Options{Addr: cl.Nodes[0].Addr()})
+		info, ierr := n0.ClusterInfo(ctx).Result()
+		_ = n0.Close()
+		if ierr == nil && strings.Contains(info, "cluster_state:fail") {
+			t.Fatal("probe ok while a master still reports cluster_state:fail")
+		}
+	}
+	await.Until(t, 30*time.Second, "recovered", func() (bool, string) {
+		return m.Up(), "still degraded" // Up drives the probe
+	})
+	if logs.FilterMessage("up").Len() != 1 || logs.FilterMessage("down").Len() != 1 {
+		t.Fatalf("%d outage and %d recovery logs, want 1 each", logs.FilterMessage("down").Len(), logs.FilterMessage("up").Len())
 	}
 }
