@@ -1,13 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/spf13/pflag"
 
 	"newsflow/internal/batcher"
@@ -56,6 +56,7 @@ type runConfig struct {
 	migrate        bool
 
 	redisURL     string
+	redisMode    string
 	cacheEntries int
 	cacheBytes   int64
 	cacheTTL     time.Duration
@@ -119,7 +120,8 @@ func (c *runConfig) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.dbMaxLifetime, "db-max-conn-lifetime", store.DefaultMaxConnLifetime, "Postgres connection lifetime")
 	fs.BoolVar(&c.migrate, "migrate", true, "apply schema migrations at start")
 
-	fs.StringVar(&c.redisURL, "redis-url", "", "Redis URL for the shared LLM cache; empty means in-process cache only")
+	fs.StringVar(&c.redisURL, "redis-url", "", "Redis URL for the shared LLM cache and story index; empty means in-process only. With --redis-mode cluster: seed nodes as redis://h1:7000?addr=h2:7001&addr=h3:7002")
+	fs.StringVar(&c.redisMode, "redis-mode", redisSingle, "single (one Redis, or a proxy in front of many) or cluster (Redis Cluster, or a managed service in cluster mode)")
 	fs.IntVar(&c.cacheEntries, "cache-entries", cache.DefaultMemoryEntries, "in-process cache capacity in stories")
 	fs.Int64Var(&c.cacheBytes, "cache-memory-bytes", cache.DefaultMemoryBytes, "in-process cache capacity in bytes of keys, values and per-entry overhead")
 	fs.DurationVar(&c.cacheTTL, "cache-ttl", cache.DefaultRedisTTL, "lifetime of a cached enrichment")
@@ -157,7 +159,7 @@ func (c *runConfig) register(fs *pflag.FlagSet) {
 	cli.Config(fs, "Batching", "batch-size", "batch-bytes", "batch-wait", "batch-idle", "committers", "commit-timeout", "grace")
 	cli.Config(fs, "Database", "db-max-conns", "db-min-idle-conns", "db-health-check-period",
 		"db-max-conn-lifetime", "migrate")
-	cli.Config(fs, "Cache", "redis-url", "cache-entries", "cache-memory-bytes", "cache-ttl", "cache-prefix", "cache-lease-ttl")
+	cli.Config(fs, "Cache", "redis-url", "redis-mode", "cache-entries", "cache-memory-bytes", "cache-ttl", "cache-prefix", "cache-lease-ttl")
 	cli.Config(fs, "LLM", "llm-provider", "llm-model", "gemini-api-key", "openai-api-key", "openai-base-url",
 		"llm-concurrency", "llm-rpm", "llm-tpm", "llm-timeout", "llm-max-retries", "llm-breaker-failures",
 		"llm-breaker-cooldown", "llm-price-input", "llm-price-output", "llm-price-input-cached", "llm-stories-per-call")
@@ -193,10 +195,8 @@ func (c *runConfig) validate(name func(string) string) error {
 	case c.dlqStream == c.stream.Name:
 		return cli.Usagef("%s must differ from %s (%q)", name("dlq-stream"), name("stream"), c.dlqStream)
 	}
-	if c.redisURL != "" {
-		if _, err := redis.ParseURL(c.redisURL); err != nil {
-			return cli.Usagef("invalid value for %s: want a URL like redis://host:6379/0 (%v)", name("redis-url"), err)
-		}
+	if err := c.validateRedis(name); err != nil {
+		return err
 	}
 	if err := c.db.validate(name); err != nil {
 		return err
@@ -222,12 +222,43 @@ func (c *runConfig) settings() worker.Settings {
 		NATSURL: c.conn.URL, DataDir: c.conn.DataDir,
 		Consumer: c.consumerConfig(), Pipeline: c.workerConfig(),
 		DatabaseURL: c.db.url, Pool: c.poolConfig(), Migrate: c.migrate,
-		RedisURL: c.redisURL, Cache: c.cacheConfig(), NearDup: c.nearDupConfig(),
+		RedisURL: c.redisURL, RedisCluster: c.redisMode == redisCluster, Cache: c.cacheConfig(), NearDup: c.nearDupConfig(),
 		LLMProvider: c.llmProvider, Provider: c.providerConfig(), Client: c.clientConfig(), StoriesPerCall: c.storiesPerCall,
 		HTTPAddr: c.httpAddr, Pprof: c.pprof, Console: c.console, ConsoleWrite: c.consoleWrite,
 		LagInterval: c.lagInterval, LagTarget: c.lagTarget, MaxReplicas: c.maxReplicas,
 		MinReplicas: c.registry.minReplicas, Registry: c.registry.config(),
 	}
+}
+
+// Values of --redis-mode.
+const (
+	redisSingle  = "single"
+	redisCluster = "cluster"
+)
+
+// validateRedis checks --redis-mode and that --redis-url reads in that mode.
+func (c *runConfig) validateRedis(name func(string) string) error {
+	cluster := c.redisMode == redisCluster
+	switch {
+	case c.redisMode != redisSingle && !cluster:
+		return cli.Usagef("invalid value %q for %s: want %s or %s", c.redisMode, name("redis-mode"), redisSingle, redisCluster)
+	case c.redisURL == "" && cluster:
+		return cli.Usagef("%s %s needs %s (the cluster's seed nodes, e.g. redis://h1:7000?addr=h2:7001&addr=h3:7002)",
+			name("redis-mode"), redisCluster, name("redis-url"))
+	case c.redisURL == "":
+		return nil
+	}
+	if err := cache.CheckRedisURL(c.redisURL, cluster); err != nil {
+		switch {
+		case errors.Is(err, cache.ErrClusterURL):
+			return cli.Usagef("%s lists several nodes (addr=): for Redis Cluster set %s %s", name("redis-url"), name("redis-mode"), redisCluster)
+		case cluster:
+			return cli.Usagef("invalid value for %s with %s %s: want seed nodes like redis://h1:7000?addr=h2:7001&addr=h3:7002 (%v)",
+				name("redis-url"), name("redis-mode"), redisCluster, err)
+		}
+		return cli.Usagef("invalid value for %s: want a URL like redis://host:6379/0 (%v)", name("redis-url"), err)
+	}
+	return nil
 }
 
 func (c *runConfig) nearDupConfig() story.Config { return c.nearDup.config() }

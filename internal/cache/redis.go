@@ -58,6 +58,10 @@ func NewRedisClient(rawURL string, cluster bool, maxCall time.Duration) (redis.U
 	return redis.NewClusterClient(o), nil
 }
 
+// ErrClusterURL is NewRedisClient's error for a URL that lists several
+// nodes (addr=) outside cluster mode.
+var ErrClusterURL = errors.New("cache: redis url lists cluster nodes (addr=), which needs cluster mode")
+
 // CheckRedisURL reports whether NewRedisClient accepts rawURL, in one line
 // that never quotes the URL.
 func CheckRedisURL(rawURL string, cluster bool) error {
@@ -70,7 +74,7 @@ func parseRedisURL(rawURL string, cluster bool) (any, error) {
 		opt, err := redis.ParseURL(rawURL)
 		if err != nil {
 			if u, perr := url.Parse(rawURL); perr == nil && u.Query().Has("addr") {
-				return nil, errors.New("cache: redis url: addr= lists cluster nodes, which needs cluster mode")
+				return nil, ErrClusterURL
 			}
 			return nil, fmt.Errorf("cache: parse redis url: %w", redactedErr{err})
 		}

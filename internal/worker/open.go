@@ -109,17 +109,17 @@ type Service struct {
 	start time.Time
 	reg   *prometheus.Registry
 
-	http     *telemetry.Server
-	js       jetstream.JetStream
-	store    store.DB
-	rdb      redis.UniversalClient // the cache's and the story index's; nil: REDIS_URL unset
-	ids      *story.Identifier
-	client   *llm.Client      // nil: no enrichment
-	tiered   *cache.Tiered    // nil: no enrichment
-	enr      *enrich.Enricher // nil: no enrichment
-	cons     *consumer.Consumer
-	w        *Worker
-	beat     *telemetry.Heartbeat // nil: registry off
+	http   *telemetry.Server
+	js     jetstream.JetStream
+	store  store.DB
+	rdb    redis.UniversalClient // the cache's and the story index's; nil: REDIS_URL unset
+	ids    *story.Identifier
+	client *llm.Client      // nil: no enrichment
+	tiered *cache.Tiered    // nil: no enrichment
+	enr    *enrich.Enricher // nil: no enrichment
+	cons   *consumer.Consumer
+	w      *Worker
+	beat   *telemetry.Heartbeat // nil: registry off
 
 	sampler *console.Sampler // nil: no console
 
