@@ -4,7 +4,12 @@
 // across all workers, even when duplicates arrive at the same instant.
 //
 // Lookups: [Tiered.GetMany] checks memory, then fetches every remaining key
-// from Redis with one MGET; Redis hits are promoted to memory.
+// from Redis in one round trip: one MGET, or on Redis Cluster (a
+// *redis.ClusterClient, see [NewRedisClient]) one pipeline of GETs that the
+// client splits by master and sends to all of them at once. Value and lease
+// keys carry no hash tag, so a batch's keys spread over the masters. Redis
+// hits are promoted to memory. Every call to Redis is bounded by
+// Config.CallTimeout.
 // [Tiered.Do] returns a cached value or computes it exactly once:
 //
 //   - in-process, concurrent calls for one key share one computation
@@ -28,11 +33,19 @@
 // more, one at a time. So there is at most one successful computation per key
 // and no caller waits longer than its context or LeaseWait.
 //
+// On Redis Cluster the lease and the value of a key may sit on different
+// masters, which is fine: each command and script touches one key. The done
+// channel is a plain PUBLISH (from the release script), which the cluster
+// forwards to every node, so the subscription may be on any of them.
+//
 // When Redis is unreachable the cache is degraded ([Tiered.Degraded]): it
 // logs one warning, sets newsflow_cache_redis_degraded, serves and fills the
 // in-process tier only and computes under in-process single-flight. At most
-// once a second a background PING probes Redis; when it answers, the cache
-// uses Redis again and logs that once. Redis errors never fail GetMany or Do.
+// once a second a background probe (a PING; on a cluster every master's
+// CLUSTER INFO, see package redishealth) checks Redis; when it answers, the
+// cache uses Redis again and logs that once. On a cluster one master that
+// fails a call degrades the whole cache, as one Redis down does, until every
+// master answers again. Redis errors never fail GetMany or Do.
 //
 // What it does not do: it knows nothing about news or LLMs (values are opaque
 // bytes), and it does not own the Redis client (the caller closes it).
