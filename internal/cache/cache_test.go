@@ -19,7 +19,8 @@ import (
 
 func TestConfig_Validate(t *testing.T) {
 	t.Parallel()
-	ok := Config{MemoryEntries: 1, MemoryBytes: 1 << 10, MemoryTTL: time.Second, RedisTTL: time.Second, KeyPrefix: "p:", LeaseTTL: time.Second, LeaseWait: time.Second}
+	ok := Config{MemoryEntries: 1, MemoryBytes: 1 << 10, MemoryTTL: time.Second, RedisTTL: time.Second, KeyPrefix: "p:", LeaseTTL: time.Second, LeaseWait: time.Second,
+		CallTimeout: time.Second}
 	for _, tc := range []struct {
 		name   string
 		mutate func(*Config)
@@ -33,6 +34,7 @@ func TestConfig_Validate(t *testing.T) {
 		{"lease ttl", func(c *Config) { c.LeaseTTL = time.Millisecond }, "LeaseTTL"},
 		{"lease wait", func(c *Config) { c.LeaseWait = -time.Second }, "LeaseWait"},
 		{"prefix", func(c *Config) { c.KeyPrefix = "" }, "KeyPrefix"},
+		{"call timeout", func(c *Config) { c.CallTimeout = -time.Second }, "CallTimeout"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := ok
