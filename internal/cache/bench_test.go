@@ -4,14 +4,22 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"newsflow/internal/redistest"
 )
 
 // BenchmarkGetMany looks up 100 keys that are all in memory, or all only in
-// Redis (memory purged before each call).
+// Redis (memory purged before each call): the shared Redis (one MGET), or a
+// private three-master Redis Cluster (one pipeline per master).
 func BenchmarkGetMany(b *testing.B) {
-	for _, tier := range []string{"memory", "redis"} {
+	for _, tier := range []string{"memory", "redis", "redis-cluster"} {
 		b.Run(tier, func(b *testing.B) {
-			bb := setup(b, Config{})
+			var bb *bundle
+			if tier == "redis-cluster" {
+				bb = clusterBundle(b, redistest.StartCluster(b, 3), "bench:", nil)
+			} else {
+				bb = setup(b, Config{})
+			}
 			ks := keys(100, "bench-")
 			ctx := context.Background()
 			for _, k := range ks {
@@ -24,7 +32,7 @@ func BenchmarkGetMany(b *testing.B) {
 			}
 			n := 0
 			for b.Loop() {
-				if tier == "redis" {
+				if tier != "memory" {
 					bb.t.mem.Purge()
 				}
 				got, _ := bb.t.GetMany(ctx, ks)

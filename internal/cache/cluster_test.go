@@ -15,7 +15,7 @@ import (
 
 // clusterBundle is a cache on its own client to the private cluster cl, as
 // a worker with --redis-mode cluster has.
-func clusterBundle(t *testing.T, cl *redistest.Cluster, prefix string, onNode func(*redis.Client)) *bundle {
+func clusterBundle(t testing.TB, cl *redistest.Cluster, prefix string, onNode func(*redis.Client)) *bundle {
 	t.Helper()
 	uc, err := NewRedisClient(redistest.Patient(cl.URL()), true, 0)
 	if err != nil {
