@@ -41,3 +41,41 @@ func (s *SQLite) Exec(ctx context.Context, sql string, args ...any) error {
 	_, err := s.w.ExecContext(ctx, sql, args...)
 	return err
 }
+
+// TopPlan returns SQLite's query plan of Top(q), one detail line per step.
+func (s *SQLite) TopPlan(ctx context.Context, q TopQuery) ([]string, error) {
+	query, args := q.sqlite(time.Now())
+	rows, err := s.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			return nil, err
+		}
+		plan = append(plan, detail)
+	}
+	return plan, rows.Err()
+}
+
+// Indexes returns the names of the indexes on articles.
+func (s *SQLite) Indexes(ctx context.Context) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'articles' ORDER BY name")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		names = append(names, n)
+	}
+	return names, rows.Err()
+}

@@ -340,15 +340,16 @@ func checkText(a *news.Article) error {
 	return nil
 }
 
-// topSQLite: same shape and order as topSQLPostgres. ?1 window start in Unix
-// nanoseconds (NULL = unbounded), ?2 limit, ?3 category (” = all), ?4 MaxTopIDs.
+// topSQLite: same shape and order as topSQLPostgres. %s is the window
+// condition on ?1 (see topSQLiteWindow), ?2 limit, ?3 category (” =
+// all), ?4 MaxTopIDs.
 const topSQLite = `
 WITH w AS (
 	SELECT coalesce(story_id, content_hash) AS sid, content_hash, title, summary, category, url, importance, source,
 		coalesce(published_at, ingested_at) AS ts, id,
 		row_number() OVER (PARTITION BY coalesce(story_id, content_hash) ORDER BY coalesce(published_at, ingested_at), id) AS rn
 	FROM articles
-	WHERE (?1 IS NULL OR coalesce(published_at, ingested_at) >= ?1)
+	WHERE %s
 	  AND (?3 = '' OR category = ?3)
 ), g AS (
 	SELECT sid, max(importance) AS importance, max(ts) AS latest, count(*) AS reposts,
@@ -362,16 +363,32 @@ SELECT g.sid, w.content_hash, w.title, w.summary, w.category, w.url, g.importanc
 FROM g JOIN w ON w.sid = g.sid AND w.rn = 1
 ORDER BY g.importance DESC, g.latest DESC, g.sid`
 
+// The window's two conditions. ?1 is the window start in Unix nanoseconds;
+// compared with it alone, the story time lets SQLite search
+// articles_story_time_idx (an "?1 IS NULL OR ..." condition made it scan the
+// whole table: TestSQLite_TopSearchesStoryTimeIndex). Without a window ?1
+// is NULL and the table is scanned, which is cheaper than walking an index
+// over every row.
+var (
+	topSQLiteWindow  = fmt.Sprintf(topSQLite, "coalesce(published_at, ingested_at) >= ?1")
+	topSQLiteAllTime = fmt.Sprintf(topSQLite, "?1 IS NULL")
+)
+
+// sqlite returns SQLite's Top statement for q and its arguments.
+func (q TopQuery) sqlite(now time.Time) (string, []any) {
+	since, limit := q.bounds(now)
+	if since == nil {
+		return topSQLiteAllTime, []any{nil, limit, q.Category, MaxTopIDs}
+	}
+	return topSQLiteWindow, []any{since.UnixNano(), limit, q.Category, MaxTopIDs}
+}
+
 // Top returns the most important stories of the window, reposts and
 // near-duplicates collapsed by story id: by highest importance, then most
 // recent row, then story id.
 func (s *SQLite) Top(ctx context.Context, q TopQuery) ([]TopStory, error) {
-	since, limit := q.bounds(time.Now())
-	var sinceArg any
-	if since != nil {
-		sinceArg = since.UnixNano()
-	}
-	rows, err := s.db.QueryContext(ctx, topSQLite, sinceArg, limit, q.Category, MaxTopIDs)
+	query, args := q.sqlite(time.Now())
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: top: %w", classifySQLite(err))
 	}
