@@ -7,6 +7,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -21,7 +22,9 @@ import (
 	"newsflow/internal/buildinfo"
 	"newsflow/internal/cli"
 	"newsflow/internal/logging"
+	"newsflow/internal/story"
 	"newsflow/internal/tracing"
+	"newsflow/internal/worker"
 )
 
 // defaultGCPercent is the garbage collector's target when GOGC is unset. The
@@ -35,21 +38,54 @@ const defaultGCPercent = 400
 // collection; the limit makes the collector run earlier instead once the
 // process nears it, keeping the worker under 150 MB of RSS with the default
 // settings on the LLM path (go run ./bench --llm-only), where the in-process
-// cache adds up to --cache-memory-bytes of live heap.
+// cache adds up to --cache-memory-bytes of live heap. `worker run` adds
+// what it holds in process (memoryLimit).
 const defaultMemoryLimit = 112 << 20
+
+// Live heap `worker run` holds beyond its cache budget, by what it runs in
+// process. The in-process near-duplicate index holds up to two generations
+// of story.Config.MaxMemory articles, 1,252–1,319 bytes each when measured
+// at 100,000–200,000 generated articles (runtime.MemStats after assigning
+// them); the embedded NATS server holds its stream's block caches, about
+// 50 MB live after recovering a 100,000-message backlog (GODEBUG=gctrace=1
+// under go run ./bench --embedded-only).
+const (
+	storyIndexBytesPerArticle = 1400
+	embeddedNATSBytes         = 64 << 20
+)
+
+// memoryLimit is the soft memory limit of `worker run` with settings s when
+// GOMEMLIMIT is unset: defaultMemoryLimit plus the live heap of the embedded
+// NATS server (no NATS_URL) and of the in-process near-duplicate index (no
+// REDIS_URL, near-dup on). A limit below the live heap makes the collector
+// run back to back: the embedded pipeline spent 144 µs of CPU per message
+// under the fixed 112 MiB against 55 without a limit, once its index held
+// ~100 MB (go run ./bench --embedded-only; README).
+func memoryLimit(s worker.Settings) int64 {
+	limit := int64(defaultMemoryLimit)
+	if s.NATSURL == "" {
+		limit += embeddedNATSBytes
+	}
+	if s.RedisURL == "" && !s.NearDup.Off {
+		limit += 2 * int64(cmp.Or(s.NearDup.MaxMemory, story.DefaultMaxMemory)) * storyIndexBytesPerArticle
+	}
+	return limit
+}
 
 func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGCPercent)
 	}
+	e := &env{getenv: os.Getenv, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(defaultMemoryLimit)
+		e.setMemoryLimit = func(s worker.Settings) { debug.SetMemoryLimit(memoryLimit(s)) }
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	// Tracing: OTEL_* environment only (internal/tracing); off when unset.
 	_, err := tracing.Setup(ctx, "newsflow-worker", os.Stderr)
 	if err == nil {
-		err = run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+		err = e.run(ctx, os.Args[1:])
 	}
 	if ferr := tracing.Flush(); ferr != nil {
 		fmt.Fprintln(os.Stderr, "worker:", ferr)
@@ -72,14 +108,21 @@ type env struct {
 
 	logLevel  logging.Level
 	logFormat logging.Format
+
+	// setMemoryLimit, when set (by main, when GOMEMLIMIT is unset), sets
+	// the process's soft memory limit for `worker run`'s settings.
+	setMemoryLimit func(worker.Settings)
 }
 
 // run is the whole program; main only adds the process's environment. The
 // error's exit status is cli.ExitCode's.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	e := &env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	return (&env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}).run(ctx, args)
+}
+
+func (e *env) run(ctx context.Context, args []string) error {
 	root := newRoot(e)
-	err := cli.Execute(ctx, root, args, getenv)
+	err := cli.Execute(ctx, root, args, e.getenv)
 	if e.log != nil {
 		_ = e.log.Sync()
 	}

@@ -24,6 +24,9 @@ func newRunCmd(e *env) *cobra.Command {
 			s := c.settings()
 			// Dead letters record their error without the secrets stderr hides.
 			s.Consumer.Redactor = cli.Redactor(cmd.Root(), e.getenv)
+			if e.setMemoryLimit != nil {
+				e.setMemoryLimit(s)
+			}
 			svc, err := worker.Open(cmd.Context(), s, e.log)
 			if err != nil {
 				return err
