@@ -56,18 +56,21 @@ const (
 
 // memoryLimit is the soft memory limit of `worker run` with settings s when
 // GOMEMLIMIT is unset: defaultMemoryLimit plus the live heap of the embedded
-// NATS server (no NATS_URL) and of the in-process near-duplicate index (no
-// REDIS_URL, near-dup on). A limit below the live heap makes the collector
-// run back to back: the embedded pipeline spent 144 µs of CPU per message
-// under the fixed 112 MiB against 55 without a limit, once its index held
-// ~100 MB (go run ./bench --embedded-only; README).
+// NATS server (no NATS_URL) and twice that of a full in-process
+// near-duplicate index (no REDIS_URL, near-dup on), so that a full index
+// still leaves as much room for garbage as it holds. A limit at or below the
+// live heap makes the collector run back to back: the embedded pipeline
+// spent 149–155 µs of CPU per message under the fixed 112 MiB against 54–58
+// with this limit, its index holding ~100 MB (go run ./bench
+// --embedded-only; README).
 func memoryLimit(s worker.Settings) int64 {
 	limit := int64(defaultMemoryLimit)
 	if s.NATSURL == "" {
 		limit += embeddedNATSBytes
 	}
 	if s.RedisURL == "" && !s.NearDup.Off {
-		limit += 2 * int64(cmp.Or(s.NearDup.MaxMemory, story.DefaultMaxMemory)) * storyIndexBytesPerArticle
+		articles := 2 * int64(cmp.Or(s.NearDup.MaxMemory, story.DefaultMaxMemory)) // two generations
+		limit += 2 * articles * storyIndexBytesPerArticle
 	}
 	return limit
 }
