@@ -183,46 +183,168 @@ func (e *extractor) clean(dst []token, s string) []token {
 }
 
 // tokenize appends the words of one line to dst and counts the links,
-// @handles and #tags it dropped.
+// @handles and #tags it dropped. A field is a run of non-space runes (a
+// no-break space separates two fields too); a field that is a link is
+// dropped, any other gives its words: runs of letters, digits and marks, a
+// number keeping the . , : / - between its digits.
+//
+// One pass over the bytes, ASCII through tables: the sketch is the
+// pipeline's largest cost with near-dup on (go test -bench Extract
+// ./internal/story/, callgrind).
 func tokenize(dst []token, line string) ([]token, int) {
-	links := 0
-	sentence := true // the next word starts a sentence
+	var f fieldState
+	f.sentence = true // the next word starts a sentence
+	f.start = -1      // not in a field
 	for i := 0; i < len(line); {
-		// One white-space separated field.
-		for i < len(line) && isSpaceByte(line[i]) {
-			i++
-		}
-		j := i
-		for j < len(line) && !isSpaceByte(line[j]) {
-			r, size := rune(line[j]), 1
-			if r >= utf8.RuneSelf {
-				r, size = utf8.DecodeRuneInString(line[j:])
-				if unicode.IsSpace(r) {
-					break
-				}
+		c := line[i]
+		class, size := byteClass[c], 1
+		if class == classHigh {
+			var r rune
+			r, size = utf8.DecodeRuneInString(line[i:])
+			switch {
+			case unicode.IsSpace(r):
+				class = classSpace
+			case isWordRune(r):
+				class = classWord
+			default:
+				class = classOther
 			}
-			j += size
 		}
-		field := line[i:j]
-		i = j
-		if field == "" {
+		if class == classSpace {
+			if f.start >= 0 {
+				dst = f.end(dst, line[f.start:i])
+			}
+			i += size
 			continue
 		}
-		if isLink(field) {
-			links++
+		if f.start < 0 {
+			f.start, f.tokens, f.wasSentence, f.slash = i, len(dst), f.sentence, false
+		}
+		if class == classOther {
+			f.slash = f.slash || c == '/'
+			i += size
 			continue
 		}
-		dst = appendWords(dst, field, &sentence)
-		if endsSentence(field) {
-			sentence = true
+		var t token
+		t, i = f.word(line, i)
+		dst = append(dst, t)
+	}
+	if f.start >= 0 {
+		dst = f.end(dst, line[f.start:])
+	}
+	return dst, f.links
+}
+
+// fieldState is tokenize's state within a line.
+type fieldState struct {
+	start       int  // the current field's first byte, -1 between fields
+	tokens      int  // len(dst) when the field started
+	wasSentence bool // sentence when the field started
+	slash       bool // the field has a '/'
+	sentence    bool // the next word starts a sentence
+	links       int  // links dropped
+}
+
+// end closes field f (the words of which are dst[f.tokens:]): a link is
+// dropped, as if never read.
+func (f *fieldState) end(dst []token, field string) []token {
+	f.start = -1
+	switch field[0] {
+	case '@', '#', 'h', 'H', 'w', 'W':
+	default:
+		if !f.slash {
+			return f.ended(dst, field)
 		}
 	}
-	return dst, links
+	if isLink(field, f.slash) {
+		f.links++
+		f.sentence = f.wasSentence
+		return dst[:f.tokens]
+	}
+	return f.ended(dst, field)
 }
+
+func (f *fieldState) ended(dst []token, field string) []token {
+	if endsSentence(field) {
+		f.sentence = true
+	}
+	return dst
+}
+
+// word reads the word starting at line[i] and returns it and the index after it.
+func (f *fieldState) word(line string, i int) (token, int) {
+	h, bag := uint64(fnvOffset), uint64(0)
+	r := rune(line[i])
+	if r >= utf8.RuneSelf {
+		r, _ = utf8.DecodeRuneInString(line[i:])
+	}
+	num := isDigit(r)
+	upper := 'A' <= r && r <= 'Z' || r >= utf8.RuneSelf && unicode.IsUpper(r)
+	for i < len(line) {
+		c := line[i]
+		if l := asciiLower[c]; l != 0 {
+			h = (h ^ uint64(l)) * fnvPrime
+			bag += asciiBag[c]
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			if num && (c == '.' || c == ',' || c == ':' || c == '/' || c == '-') && i+1 < len(line) && isDigit(rune(line[i+1])) {
+				h = (h ^ uint64(c)) * fnvPrime
+				f.slash = f.slash || c == '/'
+				i++
+				continue
+			}
+			break
+		}
+		r, size := utf8.DecodeRuneInString(line[i:])
+		if !isWordRune(r) {
+			break
+		}
+		h = hashRune(h, r)
+		bag += letterHash(r)
+		i += size
+	}
+	t := token{h: h, bag: bag, num: num, name: upper && !f.sentence}
+	f.sentence = false
+	return t, i
+}
+
+// Byte classes of tokenize.
+const (
+	classOther = iota // punctuation or a symbol: in a field, not in a word
+	classSpace
+	classWord // a letter or a digit
+	classHigh // the first byte of a multi-byte rune (or a bad one)
+)
+
+// byteClass is the class of each byte.
+var byteClass = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case c >= utf8.RuneSelf:
+			t[c] = classHigh
+		case isSpaceByte(byte(c)):
+			t[c] = classSpace
+		case isWordRune(rune(c)):
+			t[c] = classWord
+		}
+	}
+	return t
+}()
 
 // endsSentence reports whether a field ends with . ! ? or …, before any
 // closing quotes or brackets.
 func endsSentence(f string) bool {
+	switch f[len(f)-1] {
+	case '.', '!', '?':
+		return true
+	case '"', '\'', ')', ']':
+	default:
+		if f[len(f)-1] < utf8.RuneSelf {
+			return false
+		}
+	}
 	for len(f) > 0 {
 		r, size := utf8.DecodeLastRuneInString(f)
 		switch r {
@@ -241,69 +363,21 @@ func isSpaceByte(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
 }
 
-// isLink reports whether a field is a URL, an @handle or a #tag.
-func isLink(f string) bool {
-	if f[0] == '@' || f[0] == '#' {
+// isLink reports whether a field is a URL, an @handle or a #tag; slash
+// says whether it has a '/'.
+func isLink(f string, slash bool) bool {
+	switch f[0] {
+	case '@', '#':
 		return len(f) > 1
+	case 'h', 'H', 'w', 'W':
+		if len(f) > 4 && (hasPrefixFold(f, "http:") || hasPrefixFold(f, "https:") || hasPrefixFold(f, "www.")) {
+			return true
+		}
 	}
-	if len(f) > 4 && (hasPrefixFold(f, "http:") || hasPrefixFold(f, "https:") || hasPrefixFold(f, "www.")) {
-		return true
-	}
-	if strings.IndexByte(f, '/') < 0 {
-		return false
-	}
-	return strings.Contains(f, "://") || strings.Contains(f, "t.me/")
+	return slash && (strings.Contains(f, "://") || strings.Contains(f, "t.me/"))
 }
 
 func hasPrefixFold(s, p string) bool { return len(s) >= len(p) && strings.EqualFold(s[:len(p)], p) }
-
-// appendWords appends the words of one field: runs of letters, digits and
-// marks; a number keeps the . , : / - between its digits.
-func appendWords(dst []token, f string, sentence *bool) []token {
-	for i := 0; i < len(f); {
-		r, size := decode(f, i)
-		if !isWordRune(r) {
-			i += size
-			continue
-		}
-		h, bag := uint64(fnvOffset), uint64(0)
-		num := isDigit(r)
-		upper := unicode.IsUpper(r)
-		for i < len(f) {
-			if c := f[i]; c < utf8.RuneSelf { // ASCII: one table lookup
-				if l := asciiLower[c]; l != 0 {
-					h = (h ^ uint64(l)) * fnvPrime
-					bag += asciiBag[c]
-					i++
-					continue
-				}
-			}
-			r, size = decode(f, i)
-			if isWordRune(r) {
-				h = hashRune(h, r)
-				bag += letterHash(r)
-				i += size
-				continue
-			}
-			if num && (r == '.' || r == ',' || r == ':' || r == '/' || r == '-') && i+1 < len(f) && isDigit(rune(f[i+1])) {
-				h = hashRune(h, r)
-				i += size
-				continue
-			}
-			break
-		}
-		dst = append(dst, token{h: h, bag: bag, num: num, name: upper && !*sentence})
-		*sentence = false
-	}
-	return dst
-}
-
-func decode(s string, i int) (rune, int) {
-	if c := s[i]; c < utf8.RuneSelf {
-		return rune(c), 1
-	}
-	return utf8.DecodeRuneInString(s[i:])
-}
 
 func isDigit(r rune) bool { return '0' <= r && r <= '9' }
 
@@ -347,9 +421,9 @@ func letterHash(r rune) uint64 {
 	return x ^ x>>29
 }
 
-// asciiLower maps an ASCII letter or digit to its lower case, anything
-// else to 0; asciiBag holds letterHash of each.
-var asciiLower, asciiBag = func() (l [utf8.RuneSelf]byte, b [utf8.RuneSelf]uint64) {
+// asciiLower maps an ASCII letter or digit to its lower case, any other
+// byte to 0; asciiBag holds letterHash of each.
+var asciiLower, asciiBag = func() (l [256]byte, b [256]uint64) {
 	for c := range rune(utf8.RuneSelf) {
 		if isWordRune(c) {
 			l[c] = byte(unicode.ToLower(c))
@@ -378,21 +452,39 @@ func mix(a, b uint64) uint64 {
 	return x ^ x>>31
 }
 
+// fmix is a bijective finaliser (murmur3's): every input bit reaches every
+// output bit.
+func fmix(x uint64) uint64 {
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	return x ^ x>>33
+}
+
+// copyMul derives the Copies (bin, value) pairs of a shingle from its one
+// well-mixed hash h: copy c is h·copyMul[c], its top 7 bits the bin and the
+// 32 bits below them the value. One multiplication per copy instead of a
+// hash per copy (go test -bench Extract ./internal/story/).
+var copyMul = [Copies]uint64{0x9e3779b97f4a7c15, 0xd6e8feb86659fd93, 0xa0761d6478bd642f, 0xe7037ed1a0b428db}
+
 // minhash fills sig with the densified one-permutation MinHash of the
 // ShingleWords-word shingles of each of parts and returns the number of
 // shingles. A part of fewer words than a shingle is one shingle.
+//
+// A shingle's hash combines its words' hashes, each hashed once, by
+// rotations and one finaliser rather than a hash per shingle and per copy.
 func minhash(out *[Bins]uint16, parts ...[]uint64) int {
 	var sig [Bins]uint32
 	for i := range sig {
-		sig[i] = math.MaxUint32
+		sig[i] = math.MaxUint32 // empty (a value of 2³²−1 counts as empty too)
 	}
-	var filled [Bins / 64]uint64
 	add := func(h uint64) {
-		b := h >> binShift
-		if v := uint32(h); v < sig[b] || filled[b/64]&(1<<(b%64)) == 0 {
-			sig[b] = v
+		for _, k := range copyMul {
+			v := h * k
+			b := v >> binShift
+			sig[b] = min(sig[b], uint32(v>>(binShift-32)))
 		}
-		filled[b/64] |= 1 << (b % 64)
 	}
 	n := 0
 	for _, words := range parts {
@@ -401,18 +493,13 @@ func minhash(out *[Bins]uint16, parts ...[]uint64) int {
 		case len(words) < ShingleWords:
 			h := uint64(0x51ed27)
 			for _, w := range words {
-				h = mix(h, w)
+				h = bits.RotateLeft64(h, 21) ^ w
 			}
-			for c := range uint64(Copies) {
-				add(mix(h, c))
-			}
+			add(fmix(h))
 			n++
 		default:
 			for i := ShingleWords - 1; i < len(words); i++ {
-				h := mix(mix(words[i-2], words[i-1]), words[i])
-				for c := range uint64(Copies) {
-					add(mix(h, c))
-				}
+				add(fmix(bits.RotateLeft64(words[i-2], 42) ^ bits.RotateLeft64(words[i-1], 21) ^ words[i]))
 				n++
 			}
 		}
@@ -420,40 +507,29 @@ func minhash(out *[Bins]uint16, parts ...[]uint64) int {
 	if n == 0 {
 		return 0
 	}
-	defer func() {
-		for i, v := range sig {
-			out[i] = uint16(v)
-		}
-	}()
 	// Optimal densification (Shrivastava, 2017): an empty bin takes the
 	// value of the first filled bin its own hash sequence lands on.
-	var orig [Bins]uint32
-	copy(orig[:], sig[:])
 	for b := range uint64(Bins) {
-		if filled[b/64]&(1<<(b%64)) != 0 {
-			continue
+		v := sig[b]
+		for a := uint64(1); v == math.MaxUint32; a++ {
+			v = sig[mix(b, a)%Bins]
 		}
-		for a := uint64(1); ; a++ {
-			j := mix(b, a) % Bins
-			if filled[j/64]&(1<<(j%64)) != 0 {
-				sig[b] = orig[j]
-				break
-			}
-		}
+		out[b] = uint16(v)
 	}
 	return n
 }
 
-// bandKeys returns the LSH keys of the signature, one per band, each
-// including its band number.
+// bandKeys returns the LSH keys of the signature, one per band: its Rows
+// 16-bit values side by side, with the band number, finalised.
 func bandKeys(sig *[Bins]uint16) [Bands]uint64 {
 	var out [Bands]uint64
 	for b := range Bands {
-		h := uint64(b) + 0x2545f4914f6cdd1d
-		for _, v := range sig[b*Rows : (b+1)*Rows] {
-			h = mix(h, uint64(v))
-		}
-		out[b] = h
+		v := sig[b*Rows : (b+1)*Rows : (b+1)*Rows] // Rows = 4: packs into 64 bits (see below)
+		packed := uint64(v[0]) | uint64(v[1])<<16 | uint64(v[2])<<32 | uint64(v[3])<<48
+		out[b] = fmix(packed ^ uint64(b+1)*0x2545f4914f6cdd1d)
 	}
 	return out
 }
+
+// rowsIsFour fails to compile unless Rows is 4, which bandKeys assumes.
+var _ = [1]struct{}{}[Rows-4]
