@@ -73,43 +73,55 @@ func minMatches(threshold float64) int {
 // counted) and the guard that rejected them otherwise. threshold is the
 // estimated resemblance needed (DefaultThreshold).
 func Compare(a, b *Sketch, threshold float64) (Kind, Guard, int) {
-	return compare(a, b, minMatches(threshold))
+	return compare(a.features(), b.features(), minMatches(threshold))
+}
+
+// features is what compare reads of a sketch: a Sketch's own, or a member's
+// of the in-process index.
+type features struct {
+	sig            *[Bins]uint16
+	shingles       int
+	numbers, names []uint64
+}
+
+func (s *Sketch) features() features {
+	return features{sig: &s.Sig, shingles: s.Shingles, numbers: s.Numbers, names: s.Names}
 }
 
 // guards applies the number and name guards.
-func guards(a, b *Sketch) Guard {
-	if !nested(a.Numbers, b.Numbers) {
+func guards(a, b features) Guard {
+	if !nested(a.numbers, b.numbers) {
 		return Numbers
 	}
-	if !nested(a.Names, b.Names) {
+	if !nested(a.names, b.names) {
 		return Names
 	}
 	return Passed
 }
 
-func compare(a, b *Sketch, need int) (Kind, Guard, int) {
-	if a.Empty() || b.Empty() {
+func compare(a, b features, need int) (Kind, Guard, int) {
+	if a.shingles == 0 || b.shingles == 0 {
 		return Founded, Resemblance, 0
 	}
 	if g := guards(a, b); g != Passed {
 		return Founded, g, 0
 	}
 	m := 0
-	for i := range a.Sig {
-		if a.Sig[i] == b.Sig[i] {
+	for i := range a.sig {
+		if a.sig[i] == b.sig[i] {
 			m++
 		}
 	}
 	if m >= need {
 		return Near, Passed, m
 	}
-	short := min(a.Shingles, b.Shingles)
+	short := min(a.shingles, b.shingles)
 	if short < MinContainShingles {
 		return Founded, Short, m
 	}
 	// Containment of the shorter text, from the estimated resemblance
 	// J = m/Bins: |A∩B| = J(|A|+|B|)/(1+J), divided by |A|; in integers.
-	if containDen*m*(a.Shingles+b.Shingles) >= containNum*(Bins+m)*short {
+	if containDen*m*(a.shingles+b.shingles) >= containNum*(Bins+m)*short {
 		return Contained, Passed, m
 	}
 	return Founded, Resemblance, m

@@ -1,7 +1,6 @@
 package story
 
 import (
-	"slices"
 	"sync"
 
 	"newsflow/internal/news"
@@ -32,57 +31,126 @@ type result struct {
 	rejected [numGuards]int
 }
 
-// member is one article of the in-process index.
+// member is an article of the in-process index with a sketch. It holds no
+// pointer (nor does anything of a generation but its chunk list), so the
+// garbage collector does not scan the index: with pointers, marking it was
+// a visible share of the worker's CPU.
 type member struct {
-	id, story news.Hash
-	sk        *Sketch // nil: exact lookups only
-	founder   *member // the member whose id is story (itself for a founder)
-
-	// Candidate bookkeeping of the lookup in progress, guarded by
-	// memory.mu: hits counts the bands shared with the article being
-	// assigned, valid while seenIn equals memory.lookup.
-	seenIn uint64
-	hits   int
+	story    news.Hash
+	founder  ref  // the member whose id is story
+	founded  bool // founder is this member
+	shingles int32
+	sig      [Bins]uint16
+	// numbers and names are in the generation's hashes.
+	numbers, names span
 }
+
+// bucket lists the members of one LSH bucket, newest first, each +1 (0:
+// none): the newest bucketCap, inline, so reading a bucket costs one memory
+// access rather than one per member.
+type bucket [bucketCap]uint32
+
+// ref names a member: its generation's serial number and its index there.
+type ref struct{ gen, i uint32 }
+
+// span is a member's slice of generation.hashes.
+type span struct{ start, n uint32 }
+
+// chunkBits sizes the chunks members are stored in (2^chunkBits each), so
+// a growing generation never copies its members.
+const chunkBits = 10
 
 // generation is one window's worth of the in-process index.
 type generation struct {
-	n       int64
-	members map[news.Hash]*member
-	buckets map[uint64][]*member
+	serial  uint32                  // unique among the generations of a memory
+	n       int64                   // window number
+	stories map[news.Hash]news.Hash // story id of every article (with a sketch or not)
+	buckets map[uint64]bucket
+	chunks  [][]member
+	members uint32 // members with a sketch
+	hashes  []uint64
+	// marks[i] is member i's candidate bookkeeping: the lookup number in
+	// its high bits, the bands it shares with that lookup's article in its
+	// low 8 (at most Bands). Apart from the members so it stays in cache.
+	marks []uint64
 }
 
-func newGeneration(n int64) *generation {
-	return &generation{n: n, members: map[news.Hash]*member{}, buckets: map[uint64][]*member{}}
+func newGeneration(serial uint32, n int64) *generation {
+	return &generation{serial: serial, n: n, stories: map[news.Hash]news.Hash{}, buckets: map[uint64]bucket{}}
+}
+
+func (g *generation) at(i uint32) *member {
+	return &g.chunks[i>>chunkBits][i&(1<<chunkBits-1)]
+}
+
+// add appends a member and returns its index.
+func (g *generation) add() (uint32, *member) {
+	i := g.members
+	if int(i>>chunkBits) == len(g.chunks) {
+		g.chunks = append(g.chunks, make([]member, 1<<chunkBits))
+	}
+	g.members++
+	g.marks = append(g.marks, 0)
+	return i, g.at(i)
+}
+
+func (g *generation) appendHashes(hs []uint64) span {
+	s := span{start: uint32(len(g.hashes)), n: uint32(len(hs))}
+	g.hashes = append(g.hashes, hs...)
+	return s
+}
+
+func (g *generation) features(mb *member) features {
+	return features{
+		sig:      &mb.sig,
+		shingles: int(mb.shingles),
+		numbers:  g.hashes[mb.numbers.start : mb.numbers.start+mb.numbers.n],
+		names:    g.hashes[mb.names.start : mb.names.start+mb.names.n],
+	}
+}
+
+// candidate is a member met in a lookup.
+type candidate struct {
+	g    *generation
+	i    uint32
+	hits uint32
 }
 
 // memory is the in-process index: the same decisions as the Redis one, in
-// two generations of maps, the current one bounded to max members (when it
-// fills up it becomes the previous one).
+// two generations, the current one bounded to max articles (when it fills
+// up it becomes the previous one).
 type memory struct {
 	mu        sync.Mutex
 	max       int
 	need      int
 	cur, prev *generation
+	serial    uint32 // of the newest generation
 
 	// Candidate counting without a map, under mu: a full bucket set gives
 	// each article hundreds of candidates, and a map per article spent most
 	// of the lookup growing and probing it (go run ./bench --messages 20000
 	// --workers 1 --cpuprofile). Each lookup gets a new number; a member's
-	// count is reset when it is first met in a lookup.
+	// count (generation.marks) is reset when it is first met in a lookup.
 	lookup uint64
-	order  []*member // reused candidate list
+	order  []candidate // reused candidate list
+	top    []candidate
 }
 
 func newMemory(max, need int) *memory {
-	return &memory{max: max, need: need, cur: newGeneration(0), prev: newGeneration(-1)}
+	return &memory{max: max, need: need, cur: newGeneration(1, 0), prev: newGeneration(0, -1), serial: 1}
 }
 
-// size returns the number of members held.
+// size returns the number of articles held.
 func (m *memory) size() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return len(m.cur.members) + len(m.prev.members)
+	return len(m.cur.stories) + len(m.prev.stories)
+}
+
+// next returns a new generation numbered n.
+func (m *memory) next(n int64) *generation {
+	m.serial++
+	return newGeneration(m.serial, n)
 }
 
 // rotate makes gen the current generation.
@@ -90,19 +158,24 @@ func (m *memory) rotate(gen int64) {
 	switch {
 	case gen == m.cur.n:
 	case gen == m.cur.n+1:
-		m.prev, m.cur = m.cur, newGeneration(gen)
+		m.prev, m.cur = m.cur, m.next(gen)
 	case gen > m.cur.n:
-		m.prev, m.cur = newGeneration(gen-1), newGeneration(gen)
+		m.prev, m.cur = m.next(gen-1), m.next(gen)
 	}
-	if len(m.cur.members) >= m.max {
-		m.prev, m.cur = m.cur, newGeneration(m.cur.n)
+	if len(m.cur.stories) >= m.max {
+		m.prev, m.cur = m.cur, m.next(m.cur.n)
 	}
 }
 
-// holds reports whether mb is still indexed (the script only sees what its
-// two generations hold).
-func (m *memory) holds(mb *member) bool {
-	return m.cur.members[mb.id] == mb || m.prev.members[mb.id] == mb
+// resolve returns the member r names and its generation, or nil if it is
+// no longer indexed (the script only sees what its two generations hold).
+func (m *memory) resolve(r ref) (*generation, *member) {
+	for _, g := range [2]*generation{m.cur, m.prev} {
+		if g.serial == r.gen {
+			return g, g.at(r.i)
+		}
+	}
+	return nil, nil
 }
 
 // assign decides the items in order, each seeing the ones before it.
@@ -118,70 +191,121 @@ func (m *memory) assign(gen int64, items []item) []result {
 }
 
 func (m *memory) assignOne(it *item) result {
-	if mb, ok := m.cur.members[it.id]; ok {
-		return result{story: mb.story, kind: Exact}
+	if s, ok := m.cur.stories[it.id]; ok {
+		return result{story: s, kind: Exact}
 	}
-	if mb, ok := m.prev.members[it.id]; ok {
-		m.cur.members[it.id] = mb
-		return result{story: mb.story, kind: Exact}
+	if s, ok := m.prev.stories[it.id]; ok {
+		m.cur.stories[it.id] = s
+		return result{story: s, kind: Exact}
 	}
 	r := result{story: it.id, kind: Founded}
-	var founder *member
-	if it.sk != nil && !it.sk.Empty() {
-		// Candidates: members sharing a band, by bands shared, then by first
-		// seen (band order; newest first within a bucket), as the script.
-		m.lookup++
-		order := m.order[:0]
-		defer func() { clear(order); m.order = order[:0] }() // keep no member alive
-		for _, key := range it.bands {
-			for _, g := range [2]*generation{m.cur, m.prev} {
-				b := g.buckets[key]
-				for j := len(b) - 1; j >= 0; j-- {
-					c := b[j]
-					if c.seenIn != m.lookup {
-						c.seenIn, c.hits = m.lookup, 0
-						order = append(order, c)
-					}
-					c.hits++
+	if it.sk == nil || it.sk.Empty() {
+		m.cur.stories[it.id] = it.id
+		return r
+	}
+	sk := it.sk.features()
+	// Candidates: members sharing a band, by bands shared, then by first
+	// seen (band order; newest first within a bucket), as the script.
+	m.lookup++
+	stamp := m.lookup << 8
+	order := m.order[:0]
+	defer func() { clear(order); m.order = order[:0] }() // keep no generation alive
+	var cur [Bands]bucket                                // the current generation's buckets
+	gens := [2]*generation{m.cur, m.prev}
+	if len(m.prev.buckets) == 0 {
+		gens[1] = nil
+	}
+	for b, key := range it.bands {
+		for gi, g := range gens {
+			if g == nil {
+				continue
+			}
+			bk, ok := g.buckets[key]
+			if !ok {
+				continue
+			}
+			if gi == 0 {
+				cur[b] = bk
+			}
+			for _, i := range bk {
+				if i == 0 {
+					break
 				}
+				mk := &g.marks[i-1]
+				if *mk&^0xff != stamp {
+					*mk = stamp
+					order = append(order, candidate{g: g, i: i - 1})
+				}
+				*mk++
 			}
 		}
-		slices.SortStableFunc(order, func(x, y *member) int { return y.hits - x.hits })
-		best := -1
-		for _, c := range order[:min(len(order), maxCandidates)] {
-			r.checked++
-			kind, guard, matches := compare(it.sk, c.sk, m.need)
-			if kind != Founded && matches > best && c.founder != c && m.holds(c.founder) {
-				// A variant of a variant must not contradict the story's
-				// founder either: no chain of small steps changes a number.
-				guard = guards(it.sk, c.founder.sk)
+	}
+	m.top = mostShared(m.top[:0], order, maxCandidates)
+	best := -1
+	var founder ref
+	for _, c := range m.top {
+		r.checked++
+		mb := c.g.at(c.i)
+		kind, guard, matches := compare(sk, c.g.features(mb), m.need)
+		if kind != Founded && matches > best && !mb.founded {
+			// A variant of a variant must not contradict the story's
+			// founder either: no chain of small steps changes a number.
+			if fg, f := m.resolve(mb.founder); f != nil {
+				guard = guards(sk, fg.features(f))
 				if guard != Passed {
 					kind = Founded
 				}
 			}
-			if kind == Founded {
-				r.rejected[guard]++
-				continue
-			}
-			if matches > best {
-				best, r.story, r.kind, founder = matches, c.story, kind, c.founder
-			}
+		}
+		if kind == Founded {
+			r.rejected[guard]++
+			continue
+		}
+		if matches > best {
+			best, r.story, r.kind, founder = matches, mb.story, kind, mb.founder
 		}
 	}
-	mb := &member{id: it.id, story: r.story, sk: it.sk, founder: founder}
-	if founder == nil {
-		mb.founder = mb
+	clear(m.top)
+	g := m.cur
+	g.stories[it.id] = r.story
+	i, mb := g.add()
+	*mb = member{story: r.story, founder: founder, shingles: int32(it.sk.Shingles), sig: it.sk.Sig}
+	if r.kind == Founded {
+		mb.founder, mb.founded = ref{gen: g.serial, i: i}, true
 	}
-	m.cur.members[it.id] = mb
-	if it.sk != nil && !it.sk.Empty() {
-		for _, key := range it.bands {
-			b := m.cur.buckets[key]
-			if len(b) == bucketCap {
-				copy(b, b[1:])
-				b = b[:bucketCap-1]
-			}
-			m.cur.buckets[key] = append(b, mb)
-		}
+	mb.numbers = g.appendHashes(it.sk.Numbers)
+	mb.names = g.appendHashes(it.sk.Names)
+	for b, key := range it.bands {
+		bk := &cur[b]
+		copy(bk[1:], bk[:bucketCap-1])
+		bk[0] = i + 1
+		g.buckets[key] = *bk
 	}
 	return r
+}
+
+// mostShared appends to dst the k candidates of order sharing the most
+// bands, in order of bands shared and then of order: a stable sort's first
+// k, without the sort (a candidate shares at most Bands bands).
+func mostShared(dst, order []candidate, k int) []candidate {
+	var count [Bands + 1]int
+	for j := range order {
+		c := &order[j]
+		c.hits = uint32(c.g.marks[c.i] & 0xff)
+		count[c.hits]++
+	}
+	for h := Bands; h > 0 && len(dst) < k; h-- {
+		if count[h] == 0 {
+			continue
+		}
+		for _, c := range order {
+			if c.hits == uint32(h) {
+				dst = append(dst, c)
+				if len(dst) == k {
+					break
+				}
+			}
+		}
+	}
+	return dst
 }
