@@ -65,7 +65,7 @@ type generation struct {
 	serial  uint32                  // unique among the generations of a memory
 	n       int64                   // window number
 	stories map[news.Hash]news.Hash // story id of every article (with a sketch or not)
-	buckets map[uint64]bucket
+	buckets bucketTable
 	chunks  [][]member
 	members uint32 // members with a sketch
 	hashes  []uint64
@@ -76,7 +76,7 @@ type generation struct {
 }
 
 func newGeneration(serial uint32, n int64) *generation {
-	return &generation{serial: serial, n: n, stories: map[news.Hash]news.Hash{}, buckets: map[uint64]bucket{}}
+	return &generation{serial: serial, n: n, stories: map[news.Hash]news.Hash{}}
 }
 
 func (g *generation) at(i uint32) *member {
@@ -134,6 +134,7 @@ type memory struct {
 	lookup uint64
 	order  []candidate // reused candidate list
 	top    []candidate
+	sink   uint64 // bucketTable.touch's sum
 }
 
 func newMemory(max, need int) *memory {
@@ -210,22 +211,23 @@ func (m *memory) assignOne(it *item) result {
 	stamp := m.lookup << 8
 	order := m.order[:0]
 	defer func() { clear(order); m.order = order[:0] }() // keep no generation alive
-	var cur [Bands]bucket                                // the current generation's buckets
 	gens := [2]*generation{m.cur, m.prev}
-	if len(m.prev.buckets) == 0 {
+	if m.prev.buckets.len() == 0 {
 		gens[1] = nil
 	}
-	for b, key := range it.bands {
-		for gi, g := range gens {
+	for _, g := range gens {
+		if g != nil {
+			m.sink += g.buckets.touch(&it.bands)
+		}
+	}
+	for _, key := range it.bands {
+		for _, g := range gens {
 			if g == nil {
 				continue
 			}
-			bk, ok := g.buckets[key]
-			if !ok {
+			bk := g.buckets.get(key)
+			if bk == nil {
 				continue
-			}
-			if gi == 0 {
-				cur[b] = bk
 			}
 			for _, i := range bk {
 				if i == 0 {
@@ -275,11 +277,10 @@ func (m *memory) assignOne(it *item) result {
 	}
 	mb.numbers = g.appendHashes(it.sk.Numbers)
 	mb.names = g.appendHashes(it.sk.Names)
-	for b, key := range it.bands {
-		bk := &cur[b]
+	for _, key := range it.bands {
+		bk := g.buckets.put(key)
 		copy(bk[1:], bk[:bucketCap-1])
 		bk[0] = i + 1
-		g.buckets[key] = *bk
 	}
 	return r
 }
