@@ -2,6 +2,7 @@ package story
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -135,7 +136,7 @@ func TestIdentifier_RedisKilled(t *testing.T) {
 		t.Error("gauge still 1 after recovery")
 	}
 	rows := assign(1000)
-	if n, err := rdb.HExists(t.Context(), "nf:story:{g}:"+fmt.Sprint(id.generation()), "m:"+string(rows[0].ContentHash[:])).Result(); err != nil || !n {
+	if n, err := rdb.HExists(t.Context(), id.redis.key(id.generation()), "m:"+string(rows[0].ContentHash[:])).Result(); err != nil || !n {
 		t.Fatalf("story assigned after recovery not in Redis: %v, %v", n, err)
 	}
 }
@@ -191,4 +192,28 @@ func TestIdentifier_Window(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRedisIndex_OneSlot: the keys one script call names share a hash tag,
+// so they fall in one Redis Cluster slot.
+func TestRedisIndex_OneSlot(t *testing.T) {
+	t.Parallel()
+	for _, prefix := range []string{"newsflow:", "nf:", "a{b}:", ""} {
+		r := &redisIndex{prefix: prefix}
+		a, b := hashTag(r.key(41)), hashTag(r.key(42))
+		if a != b || a == r.key(41) {
+			t.Errorf("prefix %q: keys %q and %q hash by %q and %q, want one tag", prefix, r.key(41), r.key(42), a, b)
+		}
+	}
+}
+
+// hashTag returns the part of key Redis Cluster hashes: the text between
+// the first '{' and the first '}' after it, when not empty, else key.
+func hashTag(key string) string {
+	if s := strings.IndexByte(key, '{'); s >= 0 {
+		if e := strings.IndexByte(key[s+1:], '}'); e > 0 {
+			return key[s+1 : s+1+e]
+		}
+	}
+	return key
 }

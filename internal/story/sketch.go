@@ -249,26 +249,37 @@ type fieldState struct {
 // dropped, as if never read.
 func (f *fieldState) end(dst []token, field string) []token {
 	f.start = -1
-	switch field[0] {
-	case '@', '#', 'h', 'H', 'w', 'W':
-	default:
-		if !f.slash {
-			return f.ended(dst, field)
-		}
-	}
-	if isLink(field, f.slash) {
+	if (f.slash || field[0] == '@' || field[0] == '#' || linkPrefix(field)) && isLink(field, f.slash) {
 		f.links++
 		f.sentence = f.wasSentence
 		return dst[:f.tokens]
 	}
-	return f.ended(dst, field)
-}
-
-func (f *fieldState) ended(dst []token, field string) []token {
-	if endsSentence(field) {
+	switch field[len(field)-1] {
+	case '.', '!', '?':
 		f.sentence = true
+	case '"', '\'', ')', ']':
+		f.sentence = f.sentence || endsSentence(field)
+	default:
+		if field[len(field)-1] >= utf8.RuneSelf {
+			f.sentence = f.sentence || endsSentence(field)
+		}
 	}
 	return dst
+}
+
+// linkPrefix reports whether f may start with http or www. (isLink
+// decides): most words starting with h or w are not links.
+func linkPrefix(f string) bool {
+	if len(f) <= 4 {
+		return false
+	}
+	switch f[0] | 0x20 {
+	case 'h':
+		return f[1]|0x20 == 't' && f[2]|0x20 == 't' && f[3]|0x20 == 'p'
+	case 'w':
+		return f[1]|0x20 == 'w' && f[2]|0x20 == 'w' && f[3] == '.'
+	}
+	return false
 }
 
 // word reads the word starting at line[i] and returns it and the index after it.
