@@ -477,7 +477,7 @@ func fmix(x uint64) uint64 {
 // well-mixed hash h: copy c is h·copyMul[c], its top 7 bits the bin and the
 // 32 bits below them the value. One multiplication per copy instead of a
 // hash per copy (go test -bench Extract ./internal/story/).
-var copyMul = [Copies]uint64{0x9e3779b97f4a7c15, 0xd6e8feb86659fd93, 0xa0761d6478bd642f, 0xe7037ed1a0b428db}
+var copyMul = [...]uint64{0x9e3779b97f4a7c15, 0xd6e8feb86659fd93, 0xa0761d6478bd642f, 0xe7037ed1a0b428db}
 
 // minhash fills sig with the densified one-permutation MinHash of the
 // ShingleWords-word shingles of each of parts and returns the number of
@@ -490,12 +490,15 @@ func minhash(out *[Bins]uint16, parts ...[]uint64) int {
 	for i := range sig {
 		sig[i] = math.MaxUint32 // empty (a value of 2³²−1 counts as empty too)
 	}
-	add := func(h uint64) {
-		for _, k := range copyMul {
-			v := h * k
-			b := v >> binShift
-			sig[b] = min(sig[b], uint32(v>>(binShift-32)))
-		}
+	put := func(v uint64) {
+		b := v >> binShift
+		sig[b] = min(sig[b], uint32(v>>(binShift-32)))
+	}
+	add := func(h uint64) { // the Copies copies, unrolled
+		put(h * copyMul[0])
+		put(h * copyMul[1])
+		put(h * copyMul[2])
+		put(h * copyMul[3])
 	}
 	n := 0
 	for _, words := range parts {
@@ -542,5 +545,9 @@ func bandKeys(sig *[Bins]uint16) [Bands]uint64 {
 	return out
 }
 
-// rowsIsFour fails to compile unless Rows is 4, which bandKeys assumes.
-var _ = [1]struct{}{}[Rows-4]
+// These fail to compile unless Rows is 4, which bandKeys assumes, and
+// copyMul has Copies values, which minhash assumes.
+var (
+	_ = [1]struct{}{}[Rows-4]
+	_ = [1]struct{}{}[len(copyMul)-Copies]
+)
