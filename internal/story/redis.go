@@ -17,9 +17,9 @@ import (
 // it writes and expires) and the previous one (KEYS[2], read only).
 //
 // Fields: m:<id> story id; r:<ref> a member's record: story id (32
-// bytes), then its sketch as the worker sent it (see record); b:<band key>
+// bytes), then its sketch as the worker sent it (appendRecord); b:<band key>
 // member refs (the newest bucketCap, oldest first). A ref is the first
-// refBytes bytes of a member's id: a bucket entry is 8 bytes rather than
+// 8 bytes of a member's id: a bucket entry is 8 bytes rather than
 // 32, and a candidate's record is one field read rather than five: the
 // script's CPU per new article fell from ~131 to ~112 µs (go test -bench
 // AssignRedis ./internal/story/ against a private redis-server, its
@@ -219,9 +219,6 @@ end
 redis.call('EXPIRE', cur, ttl)
 return out
 `)
-
-// refBytes is the length of a member's ref in the Redis index.
-const refBytes = 8
 
 // resultFields is the number of values the script returns per item.
 const resultFields = 7
