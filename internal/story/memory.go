@@ -287,15 +287,17 @@ func (m *memory) assignOne(it *item) result {
 
 // mostShared appends to dst the k candidates of order sharing the most
 // bands, in order of bands shared and then of order: a stable sort's first
-// k, without the sort (a candidate shares at most Bands bands).
+// k, without the sort.
 func mostShared(dst, order []candidate, k int) []candidate {
-	var count [Bands + 1]int
+	var count [256]int // a count is 8 bits (more than Bands only if band keys collided)
+	top := uint32(0)
 	for j := range order {
 		c := &order[j]
 		c.hits = uint32(c.g.marks[c.i] & 0xff)
 		count[c.hits]++
+		top = max(top, c.hits)
 	}
-	for h := Bands; h > 0 && len(dst) < k; h-- {
+	for h := int(top); h > 0 && len(dst) < k; h-- {
 		if count[h] == 0 {
 			continue
 		}
