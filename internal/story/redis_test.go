@@ -217,3 +217,38 @@ func hashTag(key string) string {
 	}
 	return key
 }
+
+// TestIdentifier_RedisCluster: on a private three-master Redis Cluster the
+// index works unchanged through a cluster client (its script's two keys
+// share a slot): variants of one story get one story id, across batches
+// and identifiers, and nothing degrades.
+func TestIdentifier_RedisCluster(t *testing.T) {
+	t.Parallel()
+	rdb := redistest.StartCluster(t, 3).Client(t)
+	var ids [2]*Identifier
+	for i := range ids {
+		id, err := New(Config{KeyPrefix: "nf:"}, rdb, nil, prometheus.NewRegistry())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer id.Close()
+		ids[i] = id
+	}
+	for s := range 10 {
+		vs := variants(s, 4)
+		first := []news.Article{{Message: vs[0]}, {Message: vs[1]}}
+		ids[0].Assign(t.Context(), first)
+		later := []news.Article{{Message: vs[2]}, {Message: vs[3]}}
+		ids[1].Assign(t.Context(), later)
+		for _, r := range append(first, later...) {
+			if r.StoryID != first[0].ContentHash {
+				t.Fatalf("story %d: variant %s got story id %s, want the first variant's %s", s, r.ID, r.StoryID, first[0].ContentHash)
+			}
+		}
+	}
+	for i, id := range ids {
+		if id.Degraded() {
+			t.Errorf("identifier %d degraded on the cluster", i)
+		}
+	}
+}
