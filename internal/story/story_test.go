@@ -161,3 +161,36 @@ func TestConfig_Validate(t *testing.T) {
 	}
 	_ = context.Background
 }
+
+// TestIdentifier_MemoryBounded: the in-process index holds at most two
+// generations of MaxMemory articles; a full generation becomes the previous
+// one, whose stories stay joinable, and older ones are dropped.
+func TestIdentifier_MemoryBounded(t *testing.T) {
+	t.Parallel()
+	id, err := New(Config{MaxMemory: 4}, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer id.Close()
+	assign := func(m news.Message) news.Article {
+		rows := []news.Article{{Message: m}}
+		id.Assign(t.Context(), rows)
+		return rows[0]
+	}
+	for s := range 40 {
+		vs := variants(s, 3)
+		first := assign(vs[0])
+		for _, v := range vs[1:] {
+			if got := assign(v); got.StoryID != first.ContentHash {
+				t.Fatalf("story %d: variant %s founded its own story in a bounded index", s, v.ID)
+			}
+		}
+		if n := id.mem.size(); n > 2*4 {
+			t.Fatalf("after story %d the index holds %d articles, want at most %d", s, n, 2*4)
+		}
+	}
+	// The first story's articles are long gone: a variant of it founds anew.
+	if got := assign(variants(0, 4)[3]); got.StoryID != got.ContentHash {
+		t.Error("a variant of a dropped story joined it")
+	}
+}
