@@ -197,9 +197,8 @@ func tokenize(dst []token, line string) ([]token, int) {
 	f.start = -1      // not in a field
 	for i := 0; i < len(line); {
 		c := line[i]
-		class, size := byteClass[c], 1
+		class, size, r := byteClass[c], 1, rune(c)
 		if class == classHigh {
-			var r rune
 			r, size = utf8.DecodeRuneInString(line[i:])
 			switch {
 			case unicode.IsSpace(r):
@@ -226,8 +225,14 @@ func tokenize(dst []token, line string) ([]token, int) {
 			continue
 		}
 		var t token
-		t, i = f.word(line, i)
+		t, i = f.word(line, i, r)
 		dst = append(dst, t)
+		// Most fields are a plain word and a space: end one here, as end
+		// would (not a link, not a sentence end).
+		if i < len(line) && byteClass[line[i]] == classSpace && !f.slash && !mayStartLink(line[f.start]) {
+			f.start = -1
+			i++
+		}
 	}
 	if f.start >= 0 {
 		dst = f.end(dst, line[f.start:])
@@ -267,6 +272,12 @@ func (f *fieldState) end(dst []token, field string) []token {
 	return dst
 }
 
+// mayStartLink reports whether a field starting with c may be a link
+// without a slash: @handle, #tag, http…, www.….
+func mayStartLink(c byte) bool {
+	return c == '@' || c == '#' || c|0x20 == 'h' || c|0x20 == 'w'
+}
+
 // linkPrefix reports whether f may start with http or www. (isLink
 // decides): most words starting with h or w are not links.
 func linkPrefix(f string) bool {
@@ -282,13 +293,10 @@ func linkPrefix(f string) bool {
 	return false
 }
 
-// word reads the word starting at line[i] and returns it and the index after it.
-func (f *fieldState) word(line string, i int) (token, int) {
+// word reads the word starting at line[i], whose first rune is r, and
+// returns it and the index after it.
+func (f *fieldState) word(line string, i int, r rune) (token, int) {
 	h, bag := uint64(fnvOffset), uint64(0)
-	r := rune(line[i])
-	if r >= utf8.RuneSelf {
-		r, _ = utf8.DecodeRuneInString(line[i:])
-	}
 	num := isDigit(r)
 	upper := 'A' <= r && r <= 'Z' || r >= utf8.RuneSelf && unicode.IsUpper(r)
 	for i < len(line) {
