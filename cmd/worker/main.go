@@ -7,7 +7,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -42,17 +41,10 @@ const defaultGCPercent = 400
 // what it holds in process (memoryLimit).
 const defaultMemoryLimit = 112 << 20
 
-// Live heap `worker run` holds beyond its cache budget, by what it runs in
-// process. The in-process near-duplicate index holds up to two generations
-// of story.Config.MaxMemory articles, 1,004–1,424 bytes each when measured
-// at 200,000 and 100,000 generated articles (runtime.MemStats after
-// assigning them; the most just after its bucket table doubled); the embedded NATS server holds its stream's block caches, about
-// 50 MB live after recovering a 100,000-message backlog (GODEBUG=gctrace=1
-// under go run ./bench --embedded-only).
-const (
-	storyIndexBytesPerArticle = 1450
-	embeddedNATSBytes         = 64 << 20
-)
+// embeddedNATSBytes is the live heap of the embedded NATS server: its
+// stream's block caches, about 50 MB after recovering a 100,000-message
+// backlog (GODEBUG=gctrace=1 under go run ./bench --embedded-only).
+const embeddedNATSBytes = 64 << 20
 
 // memoryLimit is the soft memory limit of `worker run` with settings s when
 // GOMEMLIMIT is unset: defaultMemoryLimit plus the live heap of the embedded
@@ -69,8 +61,7 @@ func memoryLimit(s worker.Settings) int64 {
 		limit += embeddedNATSBytes
 	}
 	if s.RedisURL == "" && !s.NearDup.Off {
-		articles := 2 * int64(cmp.Or(s.NearDup.MaxMemory, story.DefaultMaxMemory)) // two generations
-		limit += 2 * articles * storyIndexBytesPerArticle
+		limit += 2 * story.MemoryBytes(s.NearDup.MaxMemory)
 	}
 	return limit
 }

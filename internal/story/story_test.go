@@ -194,3 +194,13 @@ func TestIdentifier_MemoryBounded(t *testing.T) {
 		t.Error("a variant of a dropped story joined it")
 	}
 }
+
+// TestMemoryBytes: the bound covers two generations, and 0 means the default.
+func TestMemoryBytes(t *testing.T) {
+	if got, want := MemoryBytes(0), MemoryBytes(DefaultMaxMemory); got != want {
+		t.Errorf("MemoryBytes(0) = %d, want MemoryBytes(DefaultMaxMemory) = %d", got, want)
+	}
+	if got, want := MemoryBytes(1000), int64(2*1000*memoryBytesPerArticle); got != want {
+		t.Errorf("MemoryBytes(1000) = %d, want %d", got, want)
+	}
+}
