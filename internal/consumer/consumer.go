@@ -390,7 +390,7 @@ func (c *Consumer) receive(ctx context.Context, jm jetstream.Msg) *Delivery {
 	d.StreamSeq, d.NumDelivered, d.Timestamp = meta.Sequence.Stream, meta.NumDelivered, meta.Timestamp
 	data := jm.Data()
 	d.Size = len(data)
-	d.Message, err = news.DecodeLimit(data, c.cfg.MaxMessageBytes)
+	d.Message, err = news.DecodeShared(data, c.cfg.MaxMessageBytes)
 	if err != nil {
 		if ctx.Err() != nil {
 			_ = jm.Nak() // shutting down: the next worker dead-letters it

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/valyala/fastjson"
 )
@@ -97,7 +98,25 @@ func Decode(b []byte) (Message, error) { return DecodeLimit(b, DefaultMaxBytes) 
 // for all of them, which they share. The semantics match encoding/json's:
 // unknown fields are ignored, null means absent, the last of duplicate keys
 // wins.
-func DecodeLimit(b []byte, maxBytes int) (Message, error) {
+func DecodeLimit(b []byte, maxBytes int) (Message, error) { return decode(b, maxBytes, false) }
+
+// DecodeShared is DecodeLimit for a buffer that nobody modifies afterwards,
+// such as a NATS message's payload: the returned Message's string fields may
+// share b's memory instead of being copied out of it. A field that has
+// escapes in the JSON, and every field of a message that is not the flat
+// shape of strings publishers send, is still copied. The caller must not
+// change b while the Message or any string taken from it is in use.
+//
+// It exists because the copy was the worker's largest allocation per
+// message: the consumer decodes every payload, which nats.go has already
+// copied into a buffer of its own that nothing writes to (README's "CPU per
+// message on the Postgres path"; go test -bench DecodeGenerated
+// ./internal/news/).
+func DecodeShared(b []byte, maxBytes int) (Message, error) { return decode(b, maxBytes, true) }
+
+// decode is DecodeLimit and DecodeShared; share says whether the fields may
+// alias b.
+func decode(b []byte, maxBytes int, share bool) (Message, error) {
 	if maxBytes > 0 && len(b) > maxBytes {
 		return Message{}, &DecodeError{Reason: fmt.Sprintf("size %d bytes exceeds limit %d", len(b), maxBytes)}
 	}
@@ -111,7 +130,7 @@ func DecodeLimit(b []byte, maxBytes int) (Message, error) {
 	checkUTF8 := !utf8.Valid(b)
 	var raw [numFields][]byte
 	if scanFlat(b, &raw) {
-		return decodeFields(&raw, true, checkUTF8)
+		return decodeFields(&raw, true, share, checkUTF8)
 	}
 	return decodeFastjson(b, checkUTF8)
 }
@@ -155,36 +174,53 @@ func decodeFastjson(b []byte, checkUTF8 bool) (Message, error) {
 	if bad != nil {
 		return Message{}, bad
 	}
-	return decodeFields(&raw, false, checkUTF8)
+	return decodeFields(&raw, false, false, checkUTF8)
 }
 
 // decodeFields makes the normalised and validated message of its fields'
 // string contents, indexed by field (nil when absent or null), which are
 // still JSON-escaped if escaped is set. They must be valid UTF-8 unless
-// checkUTF8 is set.
-func decodeFields(raw *[numFields][]byte, escaped, checkUTF8 bool) (Message, error) {
+// checkUTF8 is set. With share, a field without escapes becomes a string
+// sharing its bytes (DecodeShared); the others are copied out with one
+// allocation for all of them, which they share.
+func decodeFields(raw *[numFields][]byte, escaped, share, checkUTF8 bool) (Message, error) {
+	var (
+		fields [numFields]string
+		copied [numFields]bool
+	)
 	n := 0
-	for _, r := range raw {
+	for i, r := range raw {
+		if share && len(r) > 0 && bytes.IndexByte(r, '\\') < 0 {
+			fields[i] = unsafe.String(&r[0], len(r))
+			continue
+		}
+		copied[i] = true
 		n += len(r) // unescaping never lengthens
 	}
-	var (
-		sb   strings.Builder
-		ends [numFields]int
-	)
-	sb.Grow(n)
-	for i, r := range raw {
-		if escaped {
-			writeUnescaped(&sb, r)
-		} else {
-			sb.Write(r)
+	if n > 0 {
+		var (
+			sb   strings.Builder
+			ends [numFields]int
+		)
+		sb.Grow(n)
+		for i, r := range raw {
+			if copied[i] {
+				if escaped {
+					writeUnescaped(&sb, r)
+				} else {
+					sb.Write(r)
+				}
+			}
+			ends[i] = sb.Len()
 		}
-		ends[i] = sb.Len()
-	}
-	all := sb.String()
-	var fields [numFields]string
-	start := 0
-	for i, end := range ends {
-		fields[i], start = all[start:end], end
+		all := sb.String()
+		start := 0
+		for i, end := range ends {
+			if copied[i] {
+				fields[i] = all[start:end]
+			}
+			start = end
+		}
 	}
 	if checkUTF8 {
 		for i, f := range fields {
