@@ -89,6 +89,21 @@ func BenchmarkDecodeGenerated(b *testing.B) {
 	}
 }
 
+// BenchmarkDecodeSharedGenerated is BenchmarkDecodeGenerated with
+// DecodeShared, as the consumer decodes.
+func BenchmarkDecodeSharedGenerated(b *testing.B) {
+	wire, avg := genWire(b, 1024)
+	b.SetBytes(avg)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := news.DecodeShared(wire[i%len(wire)], news.DefaultMaxBytes); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
 // BenchmarkDecodeGeneratedReference is BenchmarkDecodeGenerated with the
 // previous DecodeLimit, for comparison.
 func BenchmarkDecodeGeneratedReference(b *testing.B) {

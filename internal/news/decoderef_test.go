@@ -136,21 +136,26 @@ var refParsers fastjson.ParserPool
 func checkDecodeMatchesReference(t testing.TB, b []byte, maxBytes int) {
 	t.Helper()
 	want, wantErr := decodeLimitRef(b, maxBytes)
-	got, err := DecodeLimit(b, maxBytes)
-	if (err == nil) != (wantErr == nil) {
-		t.Fatalf("DecodeLimit(%q, %d): error %v, the reference's %v", b, maxBytes, err, wantErr)
-	}
-	if err != nil {
-		var de, wantDE *DecodeError
-		if !errors.As(err, &de) || !errors.As(wantErr, &wantDE) {
-			t.Fatalf("DecodeLimit(%q, %d): errors %T and %T, want *DecodeError", b, maxBytes, err, wantErr)
+	for _, dec := range []struct {
+		name string
+		fn   func([]byte, int) (Message, error)
+	}{{"DecodeLimit", DecodeLimit}, {"DecodeShared", DecodeShared}} {
+		got, err := dec.fn(b, maxBytes)
+		if (err == nil) != (wantErr == nil) {
+			t.Fatalf("%s(%q, %d): error %v, the reference's %v", dec.name, b, maxBytes, err, wantErr)
 		}
-		if *de != *wantDE {
-			t.Fatalf("DecodeLimit(%q, %d): error %+v, the reference's %+v", b, maxBytes, *de, *wantDE)
+		if err != nil {
+			var de, wantDE *DecodeError
+			if !errors.As(err, &de) || !errors.As(wantErr, &wantDE) {
+				t.Fatalf("%s(%q, %d): errors %T and %T, want *DecodeError", dec.name, b, maxBytes, err, wantErr)
+			}
+			if *de != *wantDE {
+				t.Fatalf("%s(%q, %d): error %+v, the reference's %+v", dec.name, b, maxBytes, *de, *wantDE)
+			}
+			continue
 		}
-		return
-	}
-	if got != want {
-		t.Fatalf("DecodeLimit(%q, %d) differs from the reference (-ref +got)\n%s", b, maxBytes, cmp.Diff(want, got))
+		if got != want {
+			t.Fatalf("%s(%q, %d) differs from the reference (-ref +got)\n%s", dec.name, b, maxBytes, cmp.Diff(want, got))
+		}
 	}
 }

@@ -1,10 +1,12 @@
 package news
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -267,6 +269,52 @@ func TestDecodeMatchesReference(t *testing.T) {
 	for _, c := range decodeEdgeCases() {
 		for _, limit := range []int{DefaultMaxBytes, 0, len(c), len(c) - 1} {
 			checkDecodeMatchesReference(t, []byte(c), limit)
+		}
+	}
+}
+
+// TestDecodeShared checks which fields DecodeShared takes from the buffer
+// and which it copies, and that DecodeLimit copies every one.
+func TestDecodeShared(t *testing.T) {
+	t.Parallel()
+	b := []byte("\ufeff{\"id\":\" tg:c:1 \",\"source\":\"tg\",\"title\":\"Rates \\\"up\\\"\",\"body\":\"Plain body.\",\"lang\":\"EN\",\"x\":1.5}")
+	in := func(s string) bool {
+		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+		start := uintptr(unsafe.Pointer(&b[0]))
+		return p >= start && p < start+uintptr(len(b))
+	}
+	// x is a number: not the flat shape, so fastjson decodes it and every field is copied.
+	m, err := DecodeShared(b, DefaultMaxBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in(m.ID) || in(m.Body) {
+		t.Error("DecodeShared shared a field of a message fastjson decoded")
+	}
+	b = bytes.Replace(b, []byte(`"x":1.5`), []byte(`"x":"1.5"`), 1)
+	m, err = DecodeShared(b, DefaultMaxBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Message{ID: "tg:c:1", Source: "tg", Title: `Rates "up"`, Body: "Plain body.", Lang: "en"}
+	if m != want {
+		t.Fatalf("DecodeShared = %+v, want %+v", m, want)
+	}
+	for _, f := range []struct {
+		name, v string
+		shared  bool
+	}{{"id", m.ID, true}, {"source", m.Source, true}, {"title", m.Title, false}, {"body", m.Body, true}} {
+		if in(f.v) != f.shared {
+			t.Errorf("DecodeShared: %s shares the buffer: %v, want %v", f.name, in(f.v), f.shared)
+		}
+	}
+	m, err = DecodeLimit(b, DefaultMaxBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{m.ID, m.Source, m.Title, m.Body, m.Lang} {
+		if in(v) {
+			t.Errorf("DecodeLimit: %q shares the buffer", v)
 		}
 	}
 }
