@@ -537,3 +537,24 @@ func TestTiered_OneMissPerMissedKey(t *testing.T) {
 		})
 	}
 }
+
+// Flights that follow one another run on the goroutine the first started,
+// not on a new one each (goTracked), and Close ends it.
+func TestTiered_DoReusesGoroutines(t *testing.T) {
+	t.Parallel()
+	b := newBundle(t, Config{}, nil)
+	c := newCounter()
+	const n = 50
+	for i := range n {
+		k := fmt.Sprint("k", i)
+		if v, src, err := b.t.Do(t.Context(), k, c.fn(k, 0)); err != nil || string(v) != "v:"+k || src != SourceComputed {
+			t.Fatalf("Do(%s) = %q, %v, %v", k, v, src, err)
+		}
+	}
+	if started := b.t.started.Load(); started >= n {
+		t.Fatalf("%d sequential flights started %d goroutines, want fewer", n, started)
+	}
+	if err := b.t.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
