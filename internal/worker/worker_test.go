@@ -91,6 +91,7 @@ func setupB(t testing.TB) *bundle {
 // running is one worker running in a goroutine.
 type running struct {
 	w      *worker.Worker
+	cons   *consumer.Consumer
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -112,7 +113,7 @@ func (b *bundle) start(t *testing.T, cfg worker.Config, st worker.Store) *runnin
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &running{w: w, cancel: cancel, done: make(chan error, 1)}
+	r := &running{w: w, cons: cons, cancel: cancel, done: make(chan error, 1)}
 	go func() {
 		r.done <- w.Run(ctx)
 		cons.Close()
@@ -394,7 +395,11 @@ func TestWorker_ShutdownCommitsPartialBatch(t *testing.T) {
 		if err != nil {
 			return false, err.Error()
 		}
-		return info.NumAckPending == 7 && info.NumPending == 0, fmt.Sprintf("ack pending %d, pending %d", info.NumAckPending, info.NumPending)
+		// Delivered is not enough: the client may still buffer some that
+		// the consumer has not handed to the batch, which shutdown hands back.
+		held := r.cons.Held()
+		return info.NumAckPending == 7 && info.NumPending == 0 && held == 7,
+			fmt.Sprintf("ack pending %d, pending %d, handed out %d", info.NumAckPending, info.NumPending, held)
 	})
 	if n, _ := b.store.Count(t.Context()); n != 0 {
 		t.Fatalf("%d rows before shutdown: the batch should still be open", n)
