@@ -390,6 +390,8 @@ func (c *Consumer) receive(ctx context.Context, jm jetstream.Msg) *Delivery {
 	d.StreamSeq, d.NumDelivered, d.Timestamp = meta.Sequence.Stream, meta.NumDelivered, meta.Timestamp
 	data := jm.Data()
 	d.Size = len(data)
+	// The payload is nats.go's own copy of the message, which nothing
+	// writes to (a dead letter publishes it as is): the fields may share it.
 	d.Message, err = news.DecodeShared(data, c.cfg.MaxMessageBytes)
 	if err != nil {
 		if ctx.Err() != nil {
