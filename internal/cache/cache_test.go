@@ -179,27 +179,24 @@ func TestTiered_DoSingleflight(t *testing.T) {
 	}
 }
 
-// Three caches with their own clients stand for three workers.
-func TestTiered_DoCluster(t *testing.T) {
-	t.Parallel()
-	first := setup(t, Config{})
-	workers := []*bundle{first}
-	for range 2 {
-		workers = append(workers, setup(t, Config{KeyPrefix: first.t.cfg.KeyPrefix}))
-	}
-	ks := keys(30, "story-")
+// doEverywhere has goroutines goroutines per worker each Do every key of ks,
+// in its own random order, each computation taking 5 ms; it checks every
+// value, that each key was computed exactly once, and returns how often
+// each source answered.
+func doEverywhere(t *testing.T, ctx context.Context, workers []*bundle, goroutines int, ks []string) map[Source]int {
+	t.Helper()
 	c := newCounter()
 	var mu sync.Mutex
 	sources := map[Source]int{}
 	var wg sync.WaitGroup
 	for w, b := range workers {
-		for g := range 20 {
+		for g := range goroutines {
 			wg.Go(func() {
 				order := append([]string(nil), ks...)
 				r := rand.New(rand.NewPCG(uint64(w), uint64(g)))
 				r.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 				for _, k := range order {
-					v, src, err := b.t.Do(t.Context(), k, c.fn(k, 5*time.Millisecond))
+					v, src, err := b.t.Do(ctx, k, c.fn(k, 5*time.Millisecond))
 					if err != nil || string(v) != string(value(k)) {
 						t.Errorf("Do(%s) = %q, %v", k, v, err)
 					}
@@ -216,6 +213,19 @@ func TestTiered_DoCluster(t *testing.T) {
 			t.Errorf("key %s computed %d times, want 1", k, n)
 		}
 	}
+	return sources
+}
+
+// Three caches with their own clients stand for three workers.
+func TestTiered_DoCluster(t *testing.T) {
+	t.Parallel()
+	first := setup(t, Config{})
+	workers := []*bundle{first}
+	for range 2 {
+		workers = append(workers, setup(t, Config{KeyPrefix: first.t.cfg.KeyPrefix}))
+	}
+	ks := keys(30, "story-")
+	sources := doEverywhere(t, t.Context(), workers, 20, ks)
 	if sources[SourceComputed] != len(ks) {
 		t.Errorf("sources %v: want %d computed", sources, len(ks))
 	}

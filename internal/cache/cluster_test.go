@@ -2,7 +2,6 @@ package cache
 
 import (
 	"context"
-	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
@@ -71,33 +70,8 @@ func TestTiered_RedisCluster(t *testing.T) {
 		}()
 	}
 
-	c := newCounter()
-	var mu sync.Mutex
-	sources := map[Source]int{}
-	var wg sync.WaitGroup
-	for w, b := range workers {
-		for g := range 10 {
-			wg.Go(func() {
-				order := append([]string(nil), ks...)
-				r := rand.New(rand.NewPCG(uint64(w), uint64(g)))
-				r.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-				for _, k := range order {
-					v, src, err := b.t.Do(ctx, k, c.fn(k, 5*time.Millisecond))
-					if err != nil || string(v) != string(value(k)) {
-						t.Errorf("Do(%s) = %q, %v", k, v, err)
-					}
-					mu.Lock()
-					sources[src]++
-					mu.Unlock()
-				}
-			})
-		}
-	}
-	wg.Wait()
+	sources := doEverywhere(t, ctx, workers, 10, ks)
 	for _, k := range ks {
-		if n := c.get(k); n != 1 {
-			t.Errorf("key %s computed %d times, want 1", k, n)
-		}
 		if n := cc.Exists(ctx, workers[0].t.leaseKey(k)).Val(); n != 0 {
 			t.Errorf("lease of %s left behind", k)
 		}
