@@ -1,0 +1,214 @@
+package story
+
+import (
+	"math"
+	"math/bits"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"newsflow/internal/gen"
+)
+
+// refToken is one word as refTokenize reads it.
+type refToken struct {
+	h    uint64 // hash of the case-folded word
+	bag  uint64 // hash of its letters in any order
+	num  bool   // a number
+	name bool   // capitalised and not at the start of a sentence
+}
+
+// refExtract is Extract as it was before the one-pass sketch (a token
+// slice per line, a words slice, a minhash over it), on refTokenize: the
+// reference the fast one must equal on every input.
+func refExtract(title, body string) Sketch {
+	tt, bt := refClean(title), refClean(body)
+	var words []uint64
+	for _, t := range tt {
+		words = append(words, t.h)
+	}
+	nTitle := len(words)
+	for _, t := range bt {
+		words = append(words, t.h)
+	}
+	var sk Sketch
+	sk.Shingles = refMinhash(&sk.Sig, words[:nTitle], words[nTitle:])
+	for _, ts := range [2][]refToken{tt, bt} {
+		var prev uint64
+		for _, t := range ts {
+			if t.num {
+				sk.Numbers = append(sk.Numbers, mix(prev^0x9e3779b97f4a7c15, t.h))
+			} else {
+				prev = t.bag
+			}
+		}
+	}
+	names := bt
+	if len(names) == 0 {
+		names = tt
+	}
+	for _, t := range names {
+		if t.name {
+			sk.Names = append(sk.Names, t.h)
+		}
+	}
+	sk.Numbers = refSortedSet(sk.Numbers)
+	sk.Names = refSortedSet(sk.Names)
+	return sk
+}
+
+func refSortedSet(s []uint64) []uint64 {
+	if len(s) == 0 {
+		return nil
+	}
+	slices.Sort(s)
+	return slices.Compact(s)
+}
+
+func refClean(s string) []refToken {
+	var dst []refToken
+	first := true
+	for line := range strings.Lines(s) {
+		toks, links := refTokenize(nil, line)
+		if len(toks) == 0 {
+			continue
+		}
+		if links > 0 && len(toks) <= linkLineWords || ctaWords[toks[0].h] && len(toks) <= ctaLineWords {
+			continue
+		}
+		if first {
+			for len(toks) > 0 && labels[toks[0].h] {
+				toks = toks[1:]
+			}
+			first = false
+		}
+		dst = append(dst, toks...)
+	}
+	return dst
+}
+
+func refMinhash(out *[Bins]uint16, parts ...[]uint64) int {
+	var sig [Bins]uint32
+	for i := range sig {
+		sig[i] = math.MaxUint32
+	}
+	add := func(h uint64) {
+		for _, m := range copyMul {
+			v := h * m
+			b := v >> binShift
+			sig[b] = min(sig[b], uint32(v>>(binShift-32)))
+		}
+	}
+	n := 0
+	for _, words := range parts {
+		switch {
+		case len(words) == 0:
+		case len(words) < ShingleWords:
+			h := uint64(0x51ed27)
+			for _, w := range words {
+				h = bits.RotateLeft64(h, 21) ^ w
+			}
+			add(fmix(h))
+			n++
+		default:
+			for i := ShingleWords - 1; i < len(words); i++ {
+				add(fmix(bits.RotateLeft64(words[i-2], 42) ^ bits.RotateLeft64(words[i-1], 21) ^ words[i]))
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	for b := range uint64(Bins) {
+		v := sig[b]
+		for a := uint64(1); v == math.MaxUint32; a++ {
+			v = sig[mix(b, a)%Bins]
+		}
+		out[b] = uint16(v)
+	}
+	return n
+}
+
+// refPieces are the bits randomText strings together: words, numbers,
+// links, labels, call-to-action words, punctuation, white space in and out
+// of ASCII, letters outside ASCII and bytes that are not UTF-8.
+var refPieces = []string{
+	"the", "Bank", "rate", "set", "at", "92.45", "3,5", "12:30", "1/2", "1-2", "-4", "5-", "U.S.", "A.B", "3rd",
+	"BREAKING", "Breaking:", "UPDATE", "live", "Subscribe", "Read", "more", "via", "Follow", "our",
+	"https://x.org/a", "http:", "HTTP://A", "www.x.org", "WWW.", "wow", "hello", "@chan", "@", "#tag", "#", "t.me/x", "a://b", "x/y", "/",
+	" ", " ", " ", "  ", "\t", "\n", "\n", "\r\n", "\u00a0", "\u2003", "\u0085",
+	".", "!", "?", "…", ",", ":", ";", "-", "—", "\"", "'", ")", "]", "(", "«", "»", "”", "’", "📢", "🔥",
+	"Préfet", "Élodie", "ÉTÉ", "Ça", "Цена", "руб.", "Москва", "日本", "e\u0301t", "ß", "İstanbul", "٣٤", "Ⅻ",
+	"\xff", "\xfe", "\xc3", "\xe2\x80",
+}
+
+// randomText strings up to n pieces together.
+func randomText(r *rand.Rand, n int) string {
+	var b strings.Builder
+	for range r.IntN(n + 1) {
+		b.WriteString(refPieces[r.IntN(len(refPieces))])
+		if r.IntN(3) > 0 {
+			b.WriteByte(' ')
+		}
+	}
+	return b.String()
+}
+
+func assertSameSketch(t *testing.T, title, body string) {
+	t.Helper()
+	got, want := Extract(title, body), refExtract(title, body)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Extract(%q, %q) differs from the reference:\ngot  %d shingles, numbers %x, names %x\nwant %d shingles, numbers %x, names %x",
+			title, body, got.Shingles, got.Numbers, got.Names, want.Shingles, want.Numbers, want.Names)
+	}
+}
+
+// TestExtract_MatchesReference: Extract gives the reference's sketch
+// (signature, shingle count, numbers and names, nil when none) for the
+// labelled corpus, generated messages and random text.
+func TestExtract_MatchesReference(t *testing.T) {
+	t.Parallel()
+	corpus, err := gen.Corpus(gen.CorpusConfig{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range corpus {
+		assertSameSketch(t, c.Title, c.Body)
+	}
+	for _, cfg := range []gen.Config{{Seed: 1, BodyBytes: 1024}, {Seed: 2, BodyBytes: 200}, {Seed: 3, BodyBytes: 4096}} {
+		g, err := gen.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 1000 {
+			m := g.Next()
+			assertSameSketch(t, m.Title, m.Body)
+		}
+	}
+	for _, p := range pairs() {
+		assertSameSketch(t, p.a.Title, p.a.Body)
+		assertSameSketch(t, p.b.Title, p.b.Body)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 20_000 {
+		assertSameSketch(t, randomText(r, 12), randomText(r, 80))
+	}
+}
+
+// FuzzExtract_MatchesReference: Extract gives the reference's sketch for
+// any title and body.
+func FuzzExtract_MatchesReference(f *testing.F) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 50 {
+		f.Add(randomText(r, 8), randomText(r, 60))
+	}
+	for _, p := range pairs() {
+		f.Add(p.a.Title, p.a.Body)
+	}
+	f.Fuzz(func(t *testing.T, title, body string) {
+		assertSameSketch(t, title, body)
+	})
+}
