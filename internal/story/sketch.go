@@ -62,16 +62,22 @@ func (s *Sketch) Empty() bool { return s.Shingles == 0 }
 
 // token is one word of a cleaned text.
 type token struct {
-	h    uint64 // hash of the case-folded word
-	bag  uint64 // hash of its letters in any order: a swapped pair keeps it
-	num  bool   // a number (digits, with . , : / - between digits)
-	name bool   // capitalised and not at the start of a sentence
+	h     uint64 // hash of the case-folded word
+	at    int    // its first byte in the title or body
+	flags uint8  // tokNum or tokName
 }
+
+// Flags of a token.
+const (
+	tokNum  = 1 << iota // a number (digits, with . , : / - between digits)
+	tokName             // capitalised and not at the start of a sentence
+)
 
 // extractor holds Extract's reusable buffers.
 type extractor struct {
-	title, body, line []token
-	words             []uint64
+	toks           []token
+	numbers, names []uint64
+	marks          []int // appendFeatures' indexes of numbers and names
 }
 
 var extractors = sync.Pool{New: func() any { return new(extractor) }}
@@ -82,52 +88,91 @@ var extractors = sync.Pool{New: func() any { return new(extractor) }}
 // both, names from the body (from the title when the body is empty).
 func Extract(title, body string) Sketch {
 	e := extractors.Get().(*extractor)
-	defer extractors.Put(e)
-	e.title = e.clean(e.title[:0], title)
-	e.body = e.clean(e.body[:0], body)
+	toks := clean(e.toks[:0], title)
+	nTitle := len(toks)
+	toks = clean(toks, body)
+	e.toks = toks
 
 	var sk Sketch
-	e.words = e.words[:0]
-	for _, t := range e.title {
-		e.words = append(e.words, t.h)
-	}
-	nTitle := len(e.words)
-	for _, t := range e.body {
-		e.words = append(e.words, t.h)
-	}
-	sk.Shingles = minhash(&sk.Sig, e.words[:nTitle], e.words[nTitle:])
-
-	var prev uint64
-	for _, ts := range [2][]token{e.title, e.body} {
-		prev = 0
-		for _, t := range ts {
-			if t.num {
-				sk.Numbers = append(sk.Numbers, mix(prev^0x9e3779b97f4a7c15, t.h))
-			} else {
-				prev = t.bag
-			}
-		}
-	}
-	names := e.body
-	if len(names) == 0 {
-		names = e.title
-	}
-	for _, t := range names {
-		if t.name {
-			sk.Names = append(sk.Names, t.h)
-		}
-	}
-	sk.Numbers = sortedSet(sk.Numbers)
-	sk.Names = sortedSet(sk.Names)
+	sk.Shingles = minhash(&sk.Sig, toks[:nTitle], toks[nTitle:])
+	e.numbers, e.names = e.numbers[:0], e.names[:0]
+	bodyNames := nTitle < len(toks)
+	e.appendFeatures(title, toks[:nTitle], !bodyNames)
+	e.appendFeatures(body, toks[nTitle:], bodyNames)
+	sk.Numbers = sortedSet(e.numbers)
+	sk.Names = sortedSet(e.names)
+	extractors.Put(e)
 	return sk
 }
 
+// appendFeatures appends to numbers the hash of each number of toks (the
+// words of part), bound to the letter bag of the word before it in part
+// (none at its start), and, if withNames, to names the hash of each name.
+// A bag is computed only here: few words come before a number.
+func (e *extractor) appendFeatures(part string, toks []token, withNames bool) {
+	// The numbers and names first, in a loop without calls (its values
+	// stay in registers).
+	marks := slices.Grow(e.marks[:0], len(toks))[:len(toks)]
+	n := 0
+	for i := range toks {
+		if toks[i].flags != 0 {
+			marks[n] = i
+			n++
+		}
+	}
+	e.marks = marks
+	lastWord, bag := -1, uint64(0) // the word whose bag is in bag
+	for _, i := range marks[:n] {
+		t := &toks[i]
+		if t.flags == tokName {
+			if withNames {
+				e.names = append(e.names, t.h)
+			}
+			continue
+		}
+		// The word before the number: the token before it, or that of the
+		// number before it.
+		if w := i - 1; w >= 0 && toks[w].flags != tokNum && w != lastWord {
+			bag, lastWord = bagAt(part, toks[w].at), w
+		} else if w < 0 {
+			bag, lastWord = 0, -1
+		}
+		e.numbers = append(e.numbers, mix(bag^0x9e3779b97f4a7c15, t.h))
+	}
+}
+
+// bagAt is the letter bag of the word (not a number) starting at s[i]: the
+// sum of letterHash over its runes, so the order of the letters does not
+// count.
+func bagAt(s string, i int) uint64 {
+	bag := uint64(0)
+	for i < len(s) {
+		if c := s[i]; c < utf8.RuneSelf {
+			if asciiLower[c] == 0 {
+				break
+			}
+			bag += asciiBag[c]
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if !isWordRune(r) {
+			break
+		}
+		bag += letterHash(r)
+		i += size
+	}
+	return bag
+}
+
+// sortedSet returns s sorted and distinct in a new slice of its length, or
+// nil if s is empty.
 func sortedSet(s []uint64) []uint64 {
 	if len(s) == 0 {
 		return nil
 	}
 	slices.Sort(s)
-	return slices.Compact(s)
+	return slices.Clone(slices.Compact(s))
 }
 
 // labels are words that, leading a title or a body, only flag the post.
@@ -158,124 +203,213 @@ const (
 
 // clean appends the tokens of s to dst, line by line, dropping boilerplate
 // lines and leading labels.
-func (e *extractor) clean(dst []token, s string) []token {
+func clean(dst []token, s string) []token {
 	first := true
-	for line := range strings.Lines(s) {
-		e.line = e.line[:0]
-		links := 0
-		e.line, links = tokenize(e.line, line)
-		if len(e.line) == 0 {
+	for start := 0; start < len(s); {
+		end := len(s)
+		if i := strings.IndexByte(s[start:], '\n'); i >= 0 {
+			end = start + i + 1
+		}
+		n0 := len(dst)
+		var links int
+		dst, links = tokenize(dst, s[:end], start)
+		start = end
+		n := len(dst) - n0
+		if n == 0 {
 			continue
 		}
-		if links > 0 && len(e.line) <= linkLineWords || ctaWords[e.line[0].h] && len(e.line) <= ctaLineWords {
+		if links > 0 && n <= linkLineWords || n <= ctaLineWords && ctaWords[dst[n0].h] {
+			dst = dst[:n0]
 			continue
 		}
-		toks := e.line
 		if first {
-			for len(toks) > 0 && labels[toks[0].h] {
-				toks = toks[1:]
+			k := n0
+			for k < len(dst) && labels[dst[k].h] {
+				k++
+			}
+			if k > n0 {
+				dst = append(dst[:n0], dst[k:]...)
 			}
 			first = false
 		}
-		dst = append(dst, toks...)
 	}
 	return dst
 }
 
-// tokenize appends the words of one line to dst and counts the links,
-// @handles and #tags it dropped. A field is a run of non-space runes (a
-// no-break space separates two fields too); a field that is a link is
+// tokenize appends the words of the line s[i:] to dst and counts the
+// links, @handles and #tags it dropped. A field is a run of non-space runes
+// (a no-break space separates two fields too); a field that is a link is
 // dropped, any other gives its words: runs of letters, digits and marks, a
 // number keeping the . , : / - between its digits.
 //
-// One pass over the bytes, ASCII through tables: the sketch is the
-// pipeline's largest cost with near-dup on (go test -bench Extract
-// ./internal/story/, callgrind).
-func tokenize(dst []token, line string) ([]token, int) {
-	var f fieldState
-	f.sentence = true // the next word starts a sentence
-	f.start = -1      // not in a field
-	for i := 0; i < len(line); {
-		c := line[i]
-		class, size, r := byteClass[c], 1, rune(c)
-		if class == classHigh {
-			r, size = utf8.DecodeRuneInString(line[i:])
-			switch {
-			case unicode.IsSpace(r):
-				class = classSpace
-			case isWordRune(r):
-				class = classWord
-			default:
-				class = classOther
-			}
-		}
-		if class == classSpace {
-			if f.start >= 0 {
-				dst = f.end(dst, line[f.start:i])
-			}
-			i += size
-			continue
-		}
-		if f.start < 0 {
-			f.start, f.tokens, f.wasSentence, f.slash = i, len(dst), f.sentence, false
-		}
-		if class == classOther {
-			f.slash = f.slash || c == '/'
-			i += size
-			continue
-		}
-		var t token
-		t, i = f.word(line, i, r)
-		dst = append(dst, t)
-		// Most fields are a plain word and a space: end one here, as end
-		// would (not a link, not a sentence end).
-		if i < len(line) && byteClass[line[i]] == classSpace && !f.slash && !mayStartLink(line[f.start]) {
-			f.start = -1
+// The sketch is the pipeline's largest cost with near-dup on (go test
+// -bench Extract ./internal/story/, callgrind), and most fields are one
+// ASCII word and a space: such a field is read here in one tight loop that
+// hashes as it goes (it cannot be a link, and does not end a sentence);
+// any other field is read again from its start by fieldState.field.
+func tokenize(dst []token, s string, i int) ([]token, int) {
+	// A line of n bytes has at most (n+1)/2 words: room for all of them,
+	// so that appending is a store.
+	dst = slices.Grow(dst, (len(s)-i+1)/2)
+	f := fieldState{sentence: true}
+	lower, prime := &asciiLower, uint64(fnvPrime) // in registers
+	for uint(i) < uint(len(s)) {
+		c := s[i]
+		if c == ' ' {
 			i++
+			continue
 		}
-	}
-	if f.start >= 0 {
-		dst = f.end(dst, line[f.start:])
+		if byteClass[c] != classWord {
+			f.dst, f.i = dst, i
+			f.field(s)
+			dst, i = f.dst, f.i
+			continue
+		}
+		at, h := i, uint64(fnvOffset)
+		for ; uint(i) < uint(len(s)); i++ {
+			l := lower[s[i]]
+			if l == 0 {
+				break
+			}
+			h = (h ^ uint64(l)) * prime
+		}
+		if uint(i) < uint(len(s)) && byteClass[s[i]] != classSpace {
+			f.dst, f.i = dst, at
+			f.field(s)
+			dst, i = f.dst, f.i
+			continue
+		}
+		var flags uint8
+		if c <= '9' {
+			flags = tokNum
+		} else if c-'A' < 26 && !f.sentence {
+			flags = tokName
+		}
+		n := len(dst)
+		dst = dst[:n+1]
+		dst[n] = token{h: h, at: at, flags: flags}
+		f.sentence = false
+		i++
 	}
 	return dst, f.links
 }
 
-// fieldState is tokenize's state within a line.
+// fieldState is tokenize's state within a line, and its way of reading a
+// field that is not one ASCII word.
 type fieldState struct {
-	start       int  // the current field's first byte, -1 between fields
-	tokens      int  // len(dst) when the field started
-	wasSentence bool // sentence when the field started
-	slash       bool // the field has a '/'
-	sentence    bool // the next word starts a sentence
-	links       int  // links dropped
+	dst      []token
+	i        int
+	sentence bool // the next word starts a sentence
+	links    int  // links dropped
 }
 
-// end closes field f (the words of which are dst[f.tokens:]): a link is
-// dropped, as if never read.
-func (f *fieldState) end(dst []token, field string) []token {
-	f.start = -1
-	if (f.slash || field[0] == '@' || field[0] == '#' || linkPrefix(field)) && isLink(field, f.slash) {
-		f.links++
-		f.sentence = f.wasSentence
-		return dst[:f.tokens]
+// field reads the white space at s[f.i] or the field starting there, to
+// its end, appending its words to f.dst (if it is not a link).
+func (f *fieldState) field(s string) {
+	i := f.i
+	if byteClass[s[i]] == classSpace {
+		f.i++
+		return
 	}
-	switch field[len(field)-1] {
+	if s[i] >= utf8.RuneSelf {
+		if r, size := utf8.DecodeRuneInString(s[i:]); unicode.IsSpace(r) {
+			f.i += size
+			return
+		}
+	}
+	start, dst, wasSentence, slash := i, f.dst, f.sentence, false
+field:
+	for i < len(s) {
+		c := s[i]
+		switch byteClass[c] {
+		case classWord:
+			at, h := i, uint64(fnvOffset)
+			num := c <= '9'
+			h, i, slash = wordTail(s, i, h, num, slash)
+			dst = append(dst, token{h: h, at: at, flags: tokenFlags(num, c-'A' < 26, f.sentence)})
+			f.sentence = false
+		case classSpace:
+			break field
+		case classOther:
+			slash = slash || c == '/'
+			i++
+		default: // classHigh
+			r, size := utf8.DecodeRuneInString(s[i:])
+			switch {
+			case unicode.IsSpace(r):
+				break field
+			case isWordRune(r):
+				at := i
+				var h uint64
+				h, i, slash = wordTail(s, i, fnvOffset, false, slash)
+				dst = append(dst, token{h: h, at: at, flags: tokenFlags(false, unicode.IsUpper(r), f.sentence)})
+				f.sentence = false
+			default:
+				i += size
+			}
+		}
+	}
+	f.i = i
+	// The field s[start:i] ends: a link is dropped, as if never read.
+	w := s[start:i]
+	if (slash || w[0] == '@' || w[0] == '#' || linkPrefix(w)) && isLink(w, slash) {
+		f.links++
+		f.sentence = wasSentence // and f.dst keeps none of its words
+		return
+	}
+	f.dst = dst
+	switch w[len(w)-1] {
 	case '.', '!', '?':
 		f.sentence = true
 	case '"', '\'', ')', ']':
-		f.sentence = f.sentence || endsSentence(field)
+		f.sentence = f.sentence || endsSentence(w)
 	default:
-		if field[len(field)-1] >= utf8.RuneSelf {
-			f.sentence = f.sentence || endsSentence(field)
+		if w[len(w)-1] >= utf8.RuneSelf {
+			f.sentence = f.sentence || endsSentence(w)
 		}
 	}
-	return dst
 }
 
-// mayStartLink reports whether a field starting with c may be a link
-// without a slash: @handle, #tag, http…, www.….
-func mayStartLink(c byte) bool {
-	return c == '@' || c == '#' || c|0x20 == 'h' || c|0x20 == 'w'
+// tokenFlags are the flags of a word: a number, or a name if upper (its
+// first rune is upper case) and not at the start of a sentence.
+func tokenFlags(num, upper, sentence bool) uint8 {
+	switch {
+	case num:
+		return tokNum
+	case upper && !sentence:
+		return tokName
+	}
+	return 0
+}
+
+// wordTail reads on from s[i] the word whose hash so far is h, whatever its
+// runes, and returns its hash, the index after it and whether the field
+// has a '/' (slash, or one between the digits of the number num).
+func wordTail(s string, i int, h uint64, num, slash bool) (uint64, int, bool) {
+	for i < len(s) {
+		c := s[i]
+		if l := asciiLower[c]; l != 0 {
+			h = (h ^ uint64(l)) * fnvPrime
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			if num && (c == '.' || c == ',' || c == ':' || c == '/' || c == '-') && i+1 < len(s) && isDigit(rune(s[i+1])) {
+				h = (h ^ uint64(c)) * fnvPrime
+				slash = slash || c == '/'
+				i++
+				continue
+			}
+			break
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if !isWordRune(r) {
+			break
+		}
+		h = hashRune(h, r)
+		i += size
+	}
+	return h, i, slash
 }
 
 // linkPrefix reports whether f may start with http or www. (isLink
@@ -291,42 +425,6 @@ func linkPrefix(f string) bool {
 		return f[1]|0x20 == 'w' && f[2]|0x20 == 'w' && f[3] == '.'
 	}
 	return false
-}
-
-// word reads the word starting at line[i], whose first rune is r, and
-// returns it and the index after it.
-func (f *fieldState) word(line string, i int, r rune) (token, int) {
-	h, bag := uint64(fnvOffset), uint64(0)
-	num := isDigit(r)
-	upper := 'A' <= r && r <= 'Z' || r >= utf8.RuneSelf && unicode.IsUpper(r)
-	for i < len(line) {
-		c := line[i]
-		if l := asciiLower[c]; l != 0 {
-			h = (h ^ uint64(l)) * fnvPrime
-			bag += asciiBag[c]
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			if num && (c == '.' || c == ',' || c == ':' || c == '/' || c == '-') && i+1 < len(line) && isDigit(rune(line[i+1])) {
-				h = (h ^ uint64(c)) * fnvPrime
-				f.slash = f.slash || c == '/'
-				i++
-				continue
-			}
-			break
-		}
-		r, size := utf8.DecodeRuneInString(line[i:])
-		if !isWordRune(r) {
-			break
-		}
-		h = hashRune(h, r)
-		bag += letterHash(r)
-		i += size
-	}
-	t := token{h: h, bag: bag, num: num, name: upper && !f.sentence}
-	f.sentence = false
-	return t, i
 }
 
 // Byte classes of tokenize.
@@ -487,43 +585,39 @@ func fmix(x uint64) uint64 {
 // hash per copy (go test -bench Extract ./internal/story/).
 var copyMul = [...]uint64{0x9e3779b97f4a7c15, 0xd6e8feb86659fd93, 0xa0761d6478bd642f, 0xe7037ed1a0b428db}
 
-// minhash fills sig with the densified one-permutation MinHash of the
-// ShingleWords-word shingles of each of parts and returns the number of
-// shingles. A part of fewer words than a shingle is one shingle.
+// emptySig is a signature of empty bins (a value of 2³²−1 counts as empty
+// too): minhash starts from a copy.
+var emptySig = func() (sig [Bins]uint32) {
+	for i := range sig {
+		sig[i] = math.MaxUint32
+	}
+	return sig
+}()
+
+// minhash fills out with the densified one-permutation MinHash of the
+// ShingleWords-word shingles of each of title and body and returns the
+// number of shingles. A part of fewer words than a shingle is one shingle.
 //
 // A shingle's hash combines its words' hashes, each hashed once, by
 // rotations and one finaliser rather than a hash per shingle and per copy.
-func minhash(out *[Bins]uint16, parts ...[]uint64) int {
-	var sig [Bins]uint32
-	for i := range sig {
-		sig[i] = math.MaxUint32 // empty (a value of 2³²−1 counts as empty too)
-	}
-	put := func(v uint64) {
-		b := v >> binShift
-		sig[b] = min(sig[b], uint32(v>>(binShift-32)))
-	}
-	add := func(h uint64) { // the Copies copies, unrolled
-		put(h * copyMul[0])
-		put(h * copyMul[1])
-		put(h * copyMul[2])
-		put(h * copyMul[3])
-	}
+func minhash(out *[Bins]uint16, title, body []token) int {
+	sig := emptySig
 	n := 0
-	for _, words := range parts {
+	for _, toks := range [2][]token{title, body} {
 		switch {
-		case len(words) == 0:
-		case len(words) < ShingleWords:
-			h := uint64(0x51ed27)
-			for _, w := range words {
-				h = bits.RotateLeft64(h, 21) ^ w
-			}
-			add(fmix(h))
+		case len(toks) == 0:
+		case len(toks) < ShingleWords:
+			// One shingle, hashed as the words' hashes after 0x51ed27
+			// (and 0): rotl(0x51ed27, 21) ^ w0, or rotl(0x51ed27, 42) ^
+			// rotl(w0, 21) ^ w1.
+			var pad [ShingleWords]token
+			pad[ShingleWords-1-len(toks)].h = 0x51ed27
+			copy(pad[ShingleWords-len(toks):], toks)
+			putShingles(&sig, pad[:])
 			n++
 		default:
-			for i := ShingleWords - 1; i < len(words); i++ {
-				add(fmix(bits.RotateLeft64(words[i-2], 42) ^ bits.RotateLeft64(words[i-1], 21) ^ words[i]))
-				n++
-			}
+			putShingles(&sig, toks)
+			n += len(toks) - (ShingleWords - 1)
 		}
 	}
 	if n == 0 {
@@ -539,6 +633,25 @@ func minhash(out *[Bins]uint16, parts ...[]uint64) int {
 		out[b] = uint16(v)
 	}
 	return n
+}
+
+// putShingles puts the Copies copies of each ShingleWords-word shingle of
+// toks into sig: copy c of a shingle hashed h is h·copyMul[c], its top 7
+// bits the bin and the 32 bits below the value. A function of its own, a
+// loop without calls, unrolled: its values stay in registers.
+func putShingles(sig *[Bins]uint32, toks []token) {
+	for i := ShingleWords - 1; i < len(toks); i++ {
+		t := toks[i-2 : i+1 : i+1]
+		h := fmix(bits.RotateLeft64(t[0].h, 42) ^ bits.RotateLeft64(t[1].h, 21) ^ t[2].h)
+		v := h * copyMul[0]
+		sig[v>>binShift] = min(sig[v>>binShift], uint32(v>>(binShift-32)))
+		v = h * copyMul[1]
+		sig[v>>binShift] = min(sig[v>>binShift], uint32(v>>(binShift-32)))
+		v = h * copyMul[2]
+		sig[v>>binShift] = min(sig[v>>binShift], uint32(v>>(binShift-32)))
+		v = h * copyMul[3]
+		sig[v>>binShift] = min(sig[v>>binShift], uint32(v>>(binShift-32)))
+	}
 }
 
 // bandKeys returns the LSH keys of the signature, one per band: its Rows
