@@ -273,7 +273,16 @@ func tokenize(dst []token, s string, i int) ([]token, int) {
 			}
 			h = (h ^ uint64(l)) * prime
 		}
-		if uint(i) < uint(len(s)) && byteClass[s[i]] != classSpace {
+		// The word ends the field if white space follows, or a comma or
+		// a stop and then white space (such a field is no link).
+		end := uint8(endSpace)
+		if uint(i) < uint(len(s)) {
+			end = wordEnd[s[i]]
+			if end > endSpace && uint(i+1) < uint(len(s)) && byteClass[s[i+1]] != classSpace {
+				end = 0
+			}
+		}
+		if end == 0 {
 			f.dst, f.i = dst, at
 			f.field(s)
 			dst, i = f.dst, f.i
@@ -288,11 +297,38 @@ func tokenize(dst []token, s string, i int) ([]token, int) {
 		n := len(dst)
 		dst = dst[:n+1]
 		dst[n] = token{h: h, at: at, flags: flags}
-		f.sentence = false
+		f.sentence = end == endStop
 		i++
+		if end > endSpace {
+			i++
+		}
 	}
 	return dst, f.links
 }
+
+// How a plain word may end its field (wordEnd): with white space, a comma
+// or semicolon, or a stop (. ! ?: the next word starts a sentence).
+const (
+	endSpace = 1 + iota
+	endComma
+	endStop
+)
+
+// wordEnd is the endSpace, endComma or endStop of each byte, 0 for any
+// other.
+var wordEnd = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case byteClass[c] == classSpace:
+			t[c] = endSpace
+		case c == ',' || c == ';':
+			t[c] = endComma
+		case c == '.' || c == '!' || c == '?':
+			t[c] = endStop
+		}
+	}
+	return t
+}()
 
 // fieldState is tokenize's state within a line, and its way of reading a
 // field that is not one ASCII word.
