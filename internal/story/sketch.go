@@ -252,37 +252,42 @@ func tokenize(dst []token, s string, i int) ([]token, int) {
 	// so that appending is a store.
 	dst = slices.Grow(dst, (len(s)-i+1)/2)
 	f := fieldState{sentence: true}
-	lower, prime := &asciiLower, uint64(fnvPrime) // in registers
+	prime := uint64(fnvPrime)
 	for uint(i) < uint(len(s)) {
 		c := s[i]
 		if c == ' ' {
 			i++
 			continue
 		}
-		if byteClass[c] != classWord {
+		if hotByte[c] < '0' {
 			f.dst, f.i = dst, i
 			f.field(s)
 			dst, i = f.dst, f.i
 			continue
 		}
 		at, h := i, uint64(fnvOffset)
+		end := uint8(hotSpace) // what follows the word: the line's end
 		for ; uint(i) < uint(len(s)); i++ {
-			l := lower[s[i]]
-			if l == 0 {
+			l := hotByte[s[i]]
+			if l < '0' {
+				end = l
 				break
 			}
 			h = (h ^ uint64(l)) * prime
 		}
 		// The word ends the field if white space follows, or a comma or
-		// a stop and then white space (such a field is no link).
-		end := uint8(endSpace)
-		if uint(i) < uint(len(s)) {
-			end = wordEnd[s[i]]
-			if end > endSpace && uint(i+1) < uint(len(s)) && byteClass[s[i+1]] != classSpace {
-				end = 0
+		// a stop and then white space or the line's end (such a field is
+		// no link).
+		switch end {
+		case hotSpace:
+			i++
+		case hotComma, hotStop:
+			if uint(i+1) < uint(len(s)) && hotByte[s[i+1]] != hotSpace {
+				end = hotOther
 			}
+			i += 2
 		}
-		if end == 0 {
+		if end == hotOther || end == hotHigh {
 			f.dst, f.i = dst, at
 			f.field(s)
 			dst, i = f.dst, f.i
@@ -297,34 +302,35 @@ func tokenize(dst []token, s string, i int) ([]token, int) {
 		n := len(dst)
 		dst = dst[:n+1]
 		dst[n] = token{h: h, at: at, flags: flags}
-		f.sentence = end == endStop
-		i++
-		if end > endSpace {
-			i++
-		}
+		f.sentence = end == hotStop
 	}
 	return dst, f.links
 }
 
-// How a plain word may end its field (wordEnd): with white space, a comma
-// or semicolon, or a stop (. ! ?: the next word starts a sentence).
+// Codes of hotByte for bytes other than ASCII letters and digits.
 const (
-	endSpace = 1 + iota
-	endComma
-	endStop
+	hotOther = iota // punctuation or a symbol
+	hotSpace        // ASCII white space
+	hotHigh         // the first byte of a multi-byte rune (or a bad one)
+	hotComma        // , or ;
+	hotStop         // . ! or ? (the next word starts a sentence)
 )
 
-// wordEnd is the endSpace, endComma or endStop of each byte, 0 for any
-// other.
-var wordEnd = func() (t [256]uint8) {
+// hotByte is tokenize's one table: an ASCII letter or digit maps to its
+// lower case (≥ '0'), any other byte to its hot* code (< '0').
+var hotByte = func() (t [256]byte) {
 	for c := range 256 {
 		switch {
+		case asciiLower[c] != 0:
+			t[c] = asciiLower[c]
 		case byteClass[c] == classSpace:
-			t[c] = endSpace
+			t[c] = hotSpace
+		case byteClass[c] == classHigh:
+			t[c] = hotHigh
 		case c == ',' || c == ';':
-			t[c] = endComma
+			t[c] = hotComma
 		case c == '.' || c == '!' || c == '?':
-			t[c] = endStop
+			t[c] = hotStop
 		}
 	}
 	return t
