@@ -667,14 +667,23 @@ func minhash(out *[Bins]uint16, title, body []token) int {
 	}
 	// Optimal densification (Shrivastava, 2017): an empty bin takes the
 	// value of the first filled bin its own hash sequence lands on.
-	for b := range uint64(Bins) {
-		v := sig[b]
-		for a := uint64(1); v == math.MaxUint32; a++ {
-			v = sig[mix(b, a)%Bins]
+	for b, v := range sig {
+		if v == math.MaxUint32 {
+			v = densified(&sig, uint64(b))
 		}
 		out[b] = uint16(v)
 	}
 	return n
+}
+
+// densified is the value of the empty bin b: that of the first filled bin
+// its hash sequence lands on (there is one: minhash put a shingle).
+func densified(sig *[Bins]uint32, b uint64) uint32 {
+	v := uint32(math.MaxUint32)
+	for a := uint64(1); v == math.MaxUint32; a++ {
+		v = sig[mix(b, a)%Bins]
+	}
+	return v
 }
 
 // putShingles puts the Copies copies of each ShingleWords-word shingle of
