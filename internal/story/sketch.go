@@ -252,7 +252,6 @@ func tokenize(dst []token, s string, i int) ([]token, int) {
 	// so that appending is a store.
 	dst = slices.Grow(dst, (len(s)-i+1)/2)
 	f := fieldState{sentence: true}
-	prime := uint64(fnvPrime)
 	for uint(i) < uint(len(s)) {
 		c := s[i]
 		if c == ' ' {
@@ -273,7 +272,7 @@ func tokenize(dst []token, s string, i int) ([]token, int) {
 				end = l
 				break
 			}
-			h = (h ^ uint64(l)) * prime
+			h = (h ^ uint64(l)) * fnvPrime
 		}
 		// The word ends the field if white space follows, or a comma or
 		// a stop and then white space or the line's end (such a field is
