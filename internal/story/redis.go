@@ -34,63 +34,119 @@ import (
 var assignScript = redis.NewScript(`
 local cur, prev = KEYS[1], KEYS[2]
 local need, ttl, cap, maxc = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local bins, minContain, refLen = 128, 8, 8
-local sigAt = 9 -- a sketch: shingles (4 bytes), how many numbers (4 bytes), signature, numbers, names
+local bins, minContain, refLen, idLen = 128, 8, 8, 32
+local byte, sub, min, unpack = string.byte, string.sub, math.min, unpack
 
--- u returns the big-endian unsigned integer of s[i..i+n-1].
-local function u(s, i, n)
-  local v = 0
-  for k = i, i + n - 1 do v = v * 256 + string.byte(s, k) end
-  return v
+-- u32 returns the big-endian 32-bit integer at s[i].
+local function u32(s, i)
+  local a, b, c, d = byte(s, i, i + 3)
+  return ((a * 256 + b) * 256 + c) * 256 + d
 end
 
--- parts returns a sketch's shingles, signature, numbers and names.
-local function parts(sk)
-  local nn = u(sk, 5, 4)
-  local after = sigAt + bins * 2
-  return u(sk, 1, 4), string.sub(sk, sigAt, after - 1), string.sub(sk, after, after + nn * 8 - 1), string.sub(sk, after + nn * 8)
+-- parts reads the sketch at s[o+1..] (shingles, how many numbers, 4 bytes
+-- each; signature; numbers; names, 8 bytes each): its shingles and where
+-- its signature, numbers and names start (the names run to the end).
+local function parts(s, o)
+  local sig = o + 9
+  local nums = sig + bins * 2
+  return u32(s, o + 1), sig, nums, nums + u32(s, o + 5) * 8
 end
 
--- set returns the 8-byte hashes of s as a set, and their number.
-local function set(s)
-  local t = {}
-  for i = 1, #s, 8 do t[string.sub(s, i, i + 7)] = true end
-  return t, #s / 8
+-- set returns the 8-byte hashes of s[from..to] as a set, and their number.
+local function set(s, from, to)
+  local t, n = {}, 0
+  for i = from, to, 8 do
+    t[sub(s, i, i + 7)] = true
+    n = n + 1
+  end
+  return t, n
 end
 
 -- nested reports whether the smaller of the query's set q (n members) and
--- the candidate's hashes c is a subset of the larger.
-local function nested(q, n, c)
-  local cn, hits = #c / 8, 0
+-- the hashes s[from..to] is a subset of the larger.
+local function nested(q, n, s, from, to)
+  local cn, hits = (to - from + 1) / 8, 0
   if n == 0 or cn == 0 then return true end
-  for i = 1, #c, 8 do
-    if q[string.sub(c, i, i + 7)] then hits = hits + 1 end
+  for i = from, to, 8 do
+    if q[sub(s, i, i + 7)] then hits = hits + 1 end
   end
-  return hits == math.min(n, cn)
+  return hits == min(n, cn)
+end
+
+-- hmget returns the values of fields in key, in parts (unpack's limit).
+local function hmget(key, fields)
+  if #fields <= 1000 then return redis.call('HMGET', key, unpack(fields)) end
+  local out = {}
+  for s = 1, #fields, 1000 do
+    local part = redis.call('HMGET', key, unpack(fields, s, min(s + 999, #fields)))
+    for j = 1, #part do out[s + j - 1] = part[j] end
+  end
+  return out
 end
 
 -- Most of the time the previous generation is gone or not yet there.
 local hasPrev = redis.call('EXISTS', prev) == 1
 
--- record returns the record of ref, from the current generation or else
--- the previous one.
-local function record(ref)
-  local v = redis.call('HGET', cur, 'r:' .. ref)
-  if not v and hasPrev then v = redis.call('HGET', prev, 'r:' .. ref) end
-  return v
+-- lookup returns the values of fields, from the current generation or else
+-- the previous one, and whether each came from the previous one.
+local function lookup(fields)
+  local got, old = hmget(cur, fields), {}
+  if not hasPrev then return got, old end
+  local miss, at = {}, {}
+  for j = 1, #fields do
+    if not got[j] then
+      miss[#miss + 1] = fields[j]
+      at[#at + 1] = j
+    end
+  end
+  if #miss > 0 then
+    local v = hmget(prev, miss)
+    for j = 1, #miss do
+      if v[j] then
+        got[at[j]] = v[j]
+        old[at[j]] = true
+      end
+    end
+  end
+  return got, old
 end
 
-local out = {}
+-- known holds the records this call read or wrote, by ref: a record never
+-- changes once written.
+local known = {}
+
+-- fetch reads into known the records of refs (a list) it lacks, in one
+-- call (two when the previous generation exists and some are not current).
+local function fetch(refs)
+  local fields, want = {}, {}
+  for _, c in ipairs(refs) do
+    if not known[c] then
+      fields[#fields + 1] = 'r:' .. c
+      want[#want + 1] = c
+    end
+  end
+  if #fields == 0 then return end
+  local got = lookup(fields)
+  for j = 1, #want do
+    if got[j] then known[want[j]] = got[j] end
+  end
+end
+
 local n = (#ARGV - 4) / 3
+-- Every item's story if it has one already: items are distinct but for
+-- duplicates, which done catches.
+local mfields = {}
+for i = 0, n - 1 do mfields[i + 1] = 'm:' .. ARGV[5 + i * 3] end
+local stories, fromPrev = lookup(mfields)
+local done = {}
+
+local out = {}
 for i = 0, n - 1 do
   local a = 5 + i * 3
   local id, sk, bands = ARGV[a], ARGV[a + 1], ARGV[a + 2]
-  local story, kind = redis.call('HGET', cur, 'm:' .. id), 1
+  local story, kind = done[id] or stories[i + 1], 1
   local checked, rej = 0, {0, 0, 0, 0}
-  if not story and hasPrev then
-    story = redis.call('HGET', prev, 'm:' .. id)
-    if story then redis.call('HSET', cur, 'm:' .. id, story) end
-  end
+  if story and fromPrev[i + 1] and not done[id] then redis.call('HSET', cur, mfields[i + 1], story) end
   if not story then
     story, kind = id, 0
     local fields, buckets = {}, {}
@@ -98,7 +154,7 @@ for i = 0, n - 1 do
       -- Candidates: members sharing a band, by bands shared, then by
       -- first seen (band order; newest first within a bucket).
       local hits, order = {}, {}
-      for b = 1, #bands, 8 do fields[#fields + 1] = 'b:' .. string.sub(bands, b, b + 7) end
+      for b = 1, #bands, 8 do fields[#fields + 1] = 'b:' .. sub(bands, b, b + 7) end
       buckets = redis.call('HMGET', cur, unpack(fields))
       local older = {}
       if hasPrev then older = redis.call('HMGET', prev, unpack(fields)) end
@@ -108,7 +164,7 @@ for i = 0, n - 1 do
           local bucket = lists[g]
           if bucket then
             for j = #bucket - refLen + 1, 1, -refLen do
-              local c = string.sub(bucket, j, j + refLen - 1)
+              local c = sub(bucket, j, j + refLen - 1)
               local h = hits[c]
               if h then
                 hits[c] = h + 1
@@ -144,73 +200,76 @@ for i = 0, n - 1 do
         end
         if #order == maxc then break end
       end
-      local cnt, sig, nums, names = parts(sk)
-      local qsig = {string.byte(sig, 1, bins * 2)}
-      local qnums, nn = set(nums)
-      local qnames, na = set(names)
+      fetch(order)
+      local cnt, qs, qn, qa = parts(sk, 0)
+      local qsig = {byte(sk, qs, qs + bins * 2 - 1)}
+      local qnums, nn = set(sk, qn, qa - 1)
+      local qnames, na = set(sk, qa, #sk)
       local best = -1
       for _, c in ipairs(order) do
-        if checked == maxc then break end
-        local v = record(c)
+        local v = known[c]
         if v then
           checked = checked + 1
-          local cstory = string.sub(v, 1, 32)
-          local ccnt, csig, cnums, cnames = parts(string.sub(v, 33))
-          if not nested(qnums, nn, cnums) then
+          local ccnt, cs, cn, ca = parts(v, idLen)
+          if not nested(qnums, nn, v, cn, ca - 1) then
             rej[1] = rej[1] + 1
-          elseif not nested(qnames, na, cnames) then
+          elseif not nested(qnames, na, v, ca, #v) then
             rej[2] = rej[2] + 1
           else
-            local cs, m = {string.byte(csig, 1, bins * 2)}, 0
+            local csig, m = {byte(v, cs, cs + bins * 2 - 1)}, 0
             for k = 1, bins * 2, 2 do
-              if qsig[k] == cs[k] and qsig[k + 1] == cs[k + 1] then m = m + 1 end
+              if qsig[k] == csig[k] and qsig[k + 1] == csig[k + 1] then m = m + 1 end
             end
             local k = 0
             if m >= need then
               k = 2
-            elseif math.min(cnt, ccnt) < minContain then
+            elseif min(cnt, ccnt) < minContain then
               rej[3] = rej[3] + 1
-            elseif 20 * m * (cnt + ccnt) >= 17 * (bins + m) * math.min(cnt, ccnt) then
+            elseif 20 * m * (cnt + ccnt) >= 17 * (bins + m) * min(cnt, ccnt) then
               k = 3
             else
               rej[4] = rej[4] + 1
             end
-            local fref = string.sub(cstory, 1, refLen)
+            local fref = sub(v, 1, refLen)
             if k > 0 and m > best and fref ~= c then
               -- A variant of a variant must not contradict the story's
               -- founder either: no chain of small steps changes a number.
-              local f = record(fref)
+              fetch({fref})
+              local f = known[fref]
               if f then
-                local _, _, fnums, fnames = parts(string.sub(f, 33))
-                if not nested(qnums, nn, fnums) then
+                local _, _, fn, fa = parts(f, idLen)
+                if not nested(qnums, nn, f, fn, fa - 1) then
                   k = 0
                   rej[1] = rej[1] + 1
-                elseif not nested(qnames, na, fnames) then
+                elseif not nested(qnames, na, f, fa, #f) then
                   k = 0
                   rej[2] = rej[2] + 1
                 end
               end
             end
-            if k > 0 and m > best then best, story, kind = m, cstory, k end
+            if k > 0 and m > best then best, story, kind = m, sub(v, 1, idLen), k end
           end
         end
       end
     end
     if #sk > 0 then
       -- This item's reads above are the buckets' current values.
-      local ref = string.sub(id, 1, refLen)
-      local set = {'m:' .. id, story, 'r:' .. ref, story .. sk}
+      local ref = sub(id, 1, refLen)
+      local rec = story .. sk
+      known[ref] = rec
+      local set = {mfields[i + 1], story, 'r:' .. ref, rec}
       for bi = 1, #fields do
         local bucket = buckets[bi] or ''
-        if #bucket >= cap * refLen then bucket = string.sub(bucket, refLen + 1) end
+        if #bucket >= cap * refLen then bucket = sub(bucket, refLen + 1) end
         set[#set + 1] = fields[bi]
         set[#set + 1] = bucket .. ref
       end
       redis.call('HSET', cur, unpack(set))
     else
-      redis.call('HSET', cur, 'm:' .. id, story)
+      redis.call('HSET', cur, mfields[i + 1], story)
     end
   end
+  done[id] = story
   out[#out + 1] = story
   out[#out + 1] = kind
   out[#out + 1] = checked
