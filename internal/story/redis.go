@@ -115,11 +115,12 @@ end
 -- changes once written.
 local known = {}
 
--- fetch reads into known the records of refs (a list) it lacks, in one
--- call (two when the previous generation exists and some are not current).
-local function fetch(refs)
+-- fetch reads into known the records of refs[1..n] it lacks, in one call
+-- (two when the previous generation exists and some are not current).
+local function fetch(refs, n)
   local fields, want = {}, {}
-  for _, c in ipairs(refs) do
+  for q = 1, n do
+    local c = refs[q]
     if not known[c] then
       fields[#fields + 1] = 'r:' .. c
       want[#want + 1] = c
@@ -139,6 +140,10 @@ local mfields = {}
 for i = 0, n - 1 do mfields[i + 1] = 'm:' .. ARGV[5 + i * 3] end
 local stories, fromPrev = lookup(mfields)
 local done = {}
+-- Candidates, kept over the items so they stop growing: hits[ref] is
+-- item×64 + bands shared for the item counting; order lists the item's
+-- candidates by first seen, top (topHits) its most shared.
+local hits, order, top, topHits = {}, {}, {}, {}
 
 local out = {}
 for i = 0, n - 1 do
@@ -153,60 +158,55 @@ for i = 0, n - 1 do
     if #sk > 0 then
       -- Candidates: members sharing a band, by bands shared, then by
       -- first seen (band order; newest first within a bucket).
-      local hits, order = {}, {}
+      local base = i * 64 -- a count is at most 2 generations × 32 bands
+      local no = 0
       for b = 1, #bands, 8 do fields[#fields + 1] = 'b:' .. sub(bands, b, b + 7) end
       buckets = redis.call('HMGET', cur, unpack(fields))
       local older = {}
       if hasPrev then older = redis.call('HMGET', prev, unpack(fields)) end
       for bi = 1, #fields do
-        local lists = {buckets[bi], older[bi]}
+        local bucket = buckets[bi]
         for g = 1, 2 do
-          local bucket = lists[g]
           if bucket then
             for j = #bucket - refLen + 1, 1, -refLen do
               local c = sub(bucket, j, j + refLen - 1)
               local h = hits[c]
-              if h then
+              if h and h > base then
                 hits[c] = h + 1
               else
-                hits[c] = 1
-                order[#order + 1] = c
+                hits[c] = base + 1
+                no = no + 1
+                order[no] = c
               end
             end
           end
+          bucket = older[bi]
         end
       end
-      -- The most-shared first, stable: a counting sort, not table.sort
-      -- (a comparator call per comparison costs more than the rest).
-      local byHits, top = {}, 0
-      for _, c in ipairs(order) do
-        local h = hits[c]
-        local l = byHits[h]
-        if not l then
-          l = {}
-          byHits[h] = l
-        end
-        l[#l + 1] = c
-        if h > top then top = h end
-      end
-      order = {}
-      for h = top, 1, -1 do
-        local l = byHits[h]
-        if l then
-          for _, c in ipairs(l) do
-            if #order == maxc then break end
-            order[#order + 1] = c
+      -- The maxc most-shared, stable: one pass, each candidate inserted
+      -- into the sorted top (most candidates share one band and go past).
+      local tn = 0
+      for q = 1, no do
+        local c = order[q]
+        local h = hits[c] - base
+        if tn < maxc or h > topHits[tn] then
+          if tn < maxc then tn = tn + 1 end
+          local p = tn
+          while p > 1 and topHits[p - 1] < h do
+            topHits[p], top[p] = topHits[p - 1], top[p - 1]
+            p = p - 1
           end
+          topHits[p], top[p] = h, c
         end
-        if #order == maxc then break end
       end
-      fetch(order)
+      fetch(top, tn)
       local cnt, qs, qn, qa = parts(sk, 0)
       local qsig = {byte(sk, qs, qs + bins * 2 - 1)}
       local qnums, nn = set(sk, qn, qa - 1)
       local qnames, na = set(sk, qa, #sk)
       local best = -1
-      for _, c in ipairs(order) do
+      for q = 1, tn do
+        local c = top[q]
         local v = known[c]
         if v then
           checked = checked + 1
@@ -234,7 +234,7 @@ for i = 0, n - 1 do
             if k > 0 and m > best and fref ~= c then
               -- A variant of a variant must not contradict the story's
               -- founder either: no chain of small steps changes a number.
-              fetch({fref})
+              fetch({fref}, 1)
               local f = known[fref]
               if f then
                 local _, _, fn, fa = parts(f, idLen)
