@@ -144,6 +144,8 @@ local done = {}
 -- item×64 + bands shared for the item counting; order lists the item's
 -- candidates by first seen, top (topHits) its most shared.
 local hits, order, top, topHits = {}, {}, {}, {}
+-- hset is an item's HSET arguments.
+local hset = {}
 
 local out = {}
 for i = 0, n - 1 do
@@ -160,7 +162,7 @@ for i = 0, n - 1 do
       -- first seen (band order; newest first within a bucket).
       local base = i * 64 -- a count is at most 2 generations × 32 bands
       local no = 0
-      for b = 1, #bands, 8 do fields[#fields + 1] = 'b:' .. sub(bands, b, b + 7) end
+      for b = 1, #bands, 10 do fields[#fields + 1] = sub(bands, b, b + 9) end
       buckets = redis.call('HMGET', cur, unpack(fields))
       local older = {}
       if hasPrev then older = redis.call('HMGET', prev, unpack(fields)) end
@@ -257,14 +259,15 @@ for i = 0, n - 1 do
       local ref = sub(id, 1, refLen)
       local rec = story .. sk
       known[ref] = rec
-      local set = {mfields[i + 1], story, 'r:' .. ref, rec}
+      hset[1], hset[2], hset[3], hset[4] = mfields[i + 1], story, 'r:' .. ref, rec
+      local ns = 4
       for bi = 1, #fields do
         local bucket = buckets[bi] or ''
         if #bucket >= cap * refLen then bucket = sub(bucket, refLen + 1) end
-        set[#set + 1] = fields[bi]
-        set[#set + 1] = bucket .. ref
+        hset[ns + 1], hset[ns + 2] = fields[bi], bucket .. ref
+        ns = ns + 2
       end
-      redis.call('HSET', cur, unpack(set))
+      redis.call('HSET', cur, unpack(hset, 1, ns))
     else
       redis.call('HSET', cur, mfields[i + 1], story)
     end
@@ -302,7 +305,7 @@ func (r *redisIndex) assign(ctx context.Context, gen int64, items []item) ([]res
 	args := make([]any, 0, 4+3*len(items))
 	ttl := int64((2*r.window + time.Minute) / time.Second)
 	args = append(args, r.need, ttl, bucketCap, maxCandidates)
-	buf := make([]byte, 0, len(items)*(8+Bins*2+Bands*8+64))
+	buf := make([]byte, 0, len(items)*(8+Bins*2+Bands*10+64))
 	for i := range items {
 		it := &items[i]
 		args = append(args, string(it.id[:]))
@@ -314,7 +317,7 @@ func (r *redisIndex) assign(ctx context.Context, gen int64, items []item) ([]res
 		sk, buf = appendRecord(buf, it.sk)
 		start := len(buf)
 		for _, k := range it.bands {
-			buf = binary.BigEndian.AppendUint64(buf, k)
+			buf = binary.BigEndian.AppendUint64(append(buf, "b:"...), k)
 		}
 		bands = buf[start:len(buf):len(buf)]
 		args = append(args, sk, bands)
