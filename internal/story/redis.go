@@ -203,7 +203,7 @@ for i = 0, n - 1 do
       end
       fetch(top, tn)
       local cnt, qs, qn, qa = parts(sk, 0)
-      local qsig = {byte(sk, qs, qs + bins * 2 - 1)}
+      local qsig -- read when a candidate first passes the guards
       local qnums, nn = set(sk, qn, qa - 1)
       local qnames, na = set(sk, qa, #sk)
       local best = -1
@@ -218,6 +218,7 @@ for i = 0, n - 1 do
           elseif not nested(qnames, na, v, ca, #v) then
             rej[2] = rej[2] + 1
           else
+            qsig = qsig or {byte(sk, qs, qs + bins * 2 - 1)}
             local csig, m = {byte(v, cs, cs + bins * 2 - 1)}, 0
             for k = 1, bins * 2, 2 do
               if qsig[k] == csig[k] and qsig[k + 1] == csig[k + 1] then m = m + 1 end
