@@ -1,0 +1,88 @@
+package story
+
+import (
+	"testing"
+
+	"newsflow/internal/gen"
+	"newsflow/internal/news"
+	"newsflow/internal/redistest"
+)
+
+// TestRedisIndex_SameAsMemory: the script and the in-process index return
+// the same result (story, kind, candidates checked, rejections by guard)
+// for every article: half the labelled corpus (variants and hard
+// negatives) and generated news, whose templates give an article dozens of
+// candidates to rank, in batches of 100, the last of 1,500 (the script
+// reads story ids in parts) with an id twice and a text without a sketch;
+// then the corpus's other half one generation later (the script reads the
+// previous one).
+func TestRedisIndex_SameAsMemory(t *testing.T) {
+	t.Parallel()
+	corpus, err := gen.Corpus(gen.CorpusConfig{Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := gen.New(gen.Config{Seed: 4, BodyBytes: 1024, DupContent: 0.1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The corpus's even articles and generated news now, its odd ones (other
+	// variants of the same stories) a generation later.
+	var now, later []news.Message
+	for i, a := range corpus {
+		if i%2 == 0 {
+			now = append(now, a.Message)
+		} else {
+			later = append(later, a.Message)
+		}
+	}
+	for range 4000 {
+		now = append(now, g.Next())
+	}
+	items := func(msgs []news.Message) []item {
+		out := make([]item, len(msgs))
+		for i := range msgs {
+			sk := Extract(msgs[i].Title, msgs[i].Body)
+			out[i] = item{id: msgs[i].ContentHash(), sk: &sk}
+			if !sk.Empty() {
+				out[i].bands = bandKeys(&sk.Sig)
+			}
+		}
+		return out
+	}
+	first, second := items(now), items(later)
+	last := len(first) - 1500
+	first = append(first, first[last+10], item{id: news.Hash{1, 2, 3}, sk: &Sketch{}})
+
+	rdb := redistest.Client(t)
+	red := &redisIndex{rdb: rdb, prefix: redistest.Prefix(t, rdb), need: minMatches(DefaultThreshold), window: DefaultWindow}
+	mem := newMemory(DefaultMaxMemory, red.need)
+	matched := map[int64]int{}
+	check := func(gen int64, batch []item) {
+		t.Helper()
+		want := mem.assign(gen, batch)
+		got, err := red.assign(t.Context(), gen, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("generation %d, item %d of %d: redis %+v, in process %+v", gen, i, len(batch), got[i], want[i])
+			}
+			if want[i].kind >= Near {
+				matched[gen]++
+			}
+		}
+	}
+	for start := 0; start < last; start += 100 {
+		check(1, first[start:min(start+100, last)])
+	}
+	check(1, first[last:])
+	for start := 0; start < len(second); start += 100 {
+		check(2, second[start:min(start+100, len(second))])
+	}
+	t.Logf("near or contained matches by generation: %v", matched)
+	if matched[1] < 100 || matched[2] < 100 {
+		t.Fatalf("near or contained matches by generation: %v, want ≥ 100 in each", matched)
+	}
+}
