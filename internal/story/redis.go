@@ -152,8 +152,8 @@ local done = {}
 -- item×64 + bands shared for the item counting; order lists the item's
 -- candidates by first seen, top (topHits) its most shared.
 local hits, order, top, topHits = {}, {}, {}, {}
--- hset is an item's HSET arguments.
-local hset = {}
+-- An item's band fields and HSET arguments; none is empty.
+local fields, hset, none = {}, {}, {}
 
 local out = {}
 for i = 0, n - 1 do
@@ -164,17 +164,20 @@ for i = 0, n - 1 do
   if story and fromPrev[i + 1] and not done[id] then redis.call('HSET', cur, mfields[i + 1], story) end
   if not story then
     story, kind = id, 0
-    local fields, buckets = {}, {}
+    local nf, buckets = 0, none
     if #sk > 0 then
       -- Candidates: members sharing a band, by bands shared, then by
       -- first seen (band order; newest first within a bucket).
       local base = i * 64 -- a count is at most 2 generations × 32 bands
       local no = 0
-      for b = 1, #bands, 10 do fields[#fields + 1] = sub(bands, b, b + 9) end
-      buckets = redis.call('HMGET', cur, unpack(fields))
-      local older = {}
-      if hasPrev then older = redis.call('HMGET', prev, unpack(fields)) end
-      for bi = 1, #fields do
+      for b = 1, #bands, 10 do
+        nf = nf + 1
+        fields[nf] = sub(bands, b, b + 9)
+      end
+      buckets = redis.call('HMGET', cur, unpack(fields, 1, nf))
+      local older = none
+      if hasPrev then older = redis.call('HMGET', prev, unpack(fields, 1, nf)) end
+      for bi = 1, nf do
         local bucket = buckets[bi]
         for g = 1, 2 do
           if bucket then
@@ -270,7 +273,7 @@ for i = 0, n - 1 do
       known[ref] = rec
       hset[1], hset[2], hset[3], hset[4] = mfields[i + 1], story, 'r:' .. ref, rec
       local ns = 4
-      for bi = 1, #fields do
+      for bi = 1, nf do
         local bucket = buckets[bi] or ''
         if #bucket >= cap * refLen then bucket = sub(bucket, refLen + 1) end
         hset[ns + 1], hset[ns + 2] = fields[bi], bucket .. ref
