@@ -71,14 +71,27 @@ local function set(s, from, to)
 end
 
 -- nested reports whether the smaller of the query's set q (n members) and
--- the hashes s[from..to] is a subset of the larger.
+-- the distinct hashes s[from..to] is a subset of the larger; it stops at
+-- the first hash that decides.
 local function nested(q, n, s, from, to)
-  local cn, hits = (to - from + 1) / 8, 0
+  local cn = (to - from + 1) / 8
   if n == 0 or cn == 0 then return true end
-  for i = from, to, 8 do
-    if q[sub(s, i, i + 7)] then hits = hits + 1 end
+  if cn <= n then
+    for i = from, to, 8 do
+      if not q[sub(s, i, i + 7)] then return false end
+    end
+    return true
   end
-  return hits == min(n, cn)
+  local hits, left = 0, cn
+  for i = from, to, 8 do
+    if q[sub(s, i, i + 7)] then
+      hits = hits + 1
+      if hits == n then return true end
+    end
+    left = left - 1
+    if hits + left < n then return false end
+  end
+  return false
 end
 
 -- hmget returns the values of fields in key, in parts (unpack's limit).
