@@ -55,17 +55,10 @@ func (t *bucketTable) get(key uint64) *bucket {
 	if t.n == 0 {
 		return nil
 	}
-	key = slotKey(key)
-	mask := uint64(len(t.slots) - 1)
-	for i := key >> t.shift; ; i = (i + 1) & mask {
-		s := &t.slots[i]
-		switch s.key {
-		case key:
-			return &s.b
-		case 0:
-			return nil
-		}
+	if s := t.slot(slotKey(key)); s.key != 0 {
+		return &s.b
 	}
+	return nil
 }
 
 // put returns the bucket of key, adding an empty one if there is none. The
@@ -75,16 +68,21 @@ func (t *bucketTable) put(key uint64) *bucket {
 		t.grow()
 	}
 	key = slotKey(key)
+	s := t.slot(key)
+	if s.key == 0 {
+		s.key = key
+		t.n++
+	}
+	return &s.b
+}
+
+// slot returns the slot of key (a slotKey), or the free slot where it
+// would go. The table must have a free slot.
+func (t *bucketTable) slot(key uint64) *bucketSlot {
 	mask := uint64(len(t.slots) - 1)
 	for i := key >> t.shift; ; i = (i + 1) & mask {
-		s := &t.slots[i]
-		switch s.key {
-		case key:
-			return &s.b
-		case 0:
-			s.key = key
-			t.n++
-			return &s.b
+		if s := &t.slots[i]; s.key == key || s.key == 0 {
+			return s
 		}
 	}
 }
