@@ -45,7 +45,14 @@ func BenchmarkExtract(b *testing.B) {
 // reposts, as the plain bench) through a new in-process index in batches of
 // 100 per iteration: the near-dup cost of the plain pipeline (content
 // hashes are computed beforehand: near-dup off pays them too).
-func BenchmarkAssignMemory(b *testing.B) {
+func BenchmarkAssignMemory(b *testing.B) { benchmarkAssignMemory(b, Config{}) }
+
+// BenchmarkAssignMemoryRotating is BenchmarkAssignMemory with generations
+// of 2,000 articles: ten rotations, as a long-running worker's index turns
+// over, so most generations start after a full one.
+func BenchmarkAssignMemoryRotating(b *testing.B) { benchmarkAssignMemory(b, Config{MaxMemory: 2000}) }
+
+func benchmarkAssignMemory(b *testing.B, cfg Config) {
 	g, err := gen.New(gen.Config{Seed: 1, BodyBytes: 1024, DupContent: 0.15})
 	if err != nil {
 		b.Fatal(err)
@@ -59,7 +66,7 @@ func BenchmarkAssignMemory(b *testing.B) {
 	b.ReportAllocs()
 	cpu0 := processCPU(b)
 	for b.Loop() {
-		id, err := New(Config{}, nil, nil, nil)
+		id, err := New(cfg, nil, nil, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

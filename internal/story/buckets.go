@@ -87,12 +87,25 @@ func (t *bucketTable) slot(key uint64) *bucketSlot {
 	}
 }
 
-func (t *bucketTable) grow() {
-	old := t.slots
-	size := max(minSlots, 2*len(old))
+// reserve makes an empty table slots long (rounded up to a power of two),
+// so that it does not grow until it holds 3/4 of that.
+func (t *bucketTable) reserve(slots int) {
+	if t.n != 0 || slots <= len(t.slots) {
+		return
+	}
+	t.alloc(max(minSlots, 1<<bits.Len(uint(slots-1))))
+}
+
+// alloc gives the table an empty array of size slots, a power of two.
+func (t *bucketTable) alloc(size int) {
 	t.slots = make([]bucketSlot, size)
 	t.shift = uint(64 - bits.Len(uint(size-1)))
-	mask := uint64(size - 1)
+}
+
+func (t *bucketTable) grow() {
+	old := t.slots
+	t.alloc(max(minSlots, 2*len(old)))
+	mask := uint64(len(t.slots) - 1)
 	for _, s := range old {
 		if s.key == 0 {
 			continue

@@ -204,3 +204,40 @@ func TestMemoryBytes(t *testing.T) {
 		t.Errorf("MemoryBytes(1000) = %d, want %d", got, want)
 	}
 }
+
+// TestIdentifier_NextGenerationSizedLikeLast: a generation that follows a
+// full one starts with a bucket table as large as that one's, so it does not
+// grow from empty, and the index still joins variants across the turn.
+func TestIdentifier_NextGenerationSizedLikeLast(t *testing.T) {
+	t.Parallel()
+	const max = 1500
+	id, err := New(Config{MaxMemory: max}, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer id.Close()
+	var rotated bool
+	for s := 0; !rotated; s++ {
+		vs := variants(s, 2)
+		rows := []news.Article{{Message: vs[0]}, {Message: vs[1]}}
+		before := id.mem.cur
+		id.Assign(t.Context(), rows)
+		if rows[1].StoryID != rows[0].ContentHash {
+			t.Fatalf("story %d: its variant founded its own story", s)
+		}
+		if id.mem.cur != before && id.mem.prev == before {
+			rotated = true
+			id.mem.mu.Lock()
+			// The rotation happened before this batch was assigned: the new
+			// generation holds at most its two articles.
+			got, want := len(id.mem.cur.buckets.slots), len(before.buckets.slots)
+			id.mem.mu.Unlock()
+			if got != want {
+				t.Errorf("the generation after a full one has %d bucket slots, want %d as the full one", got, want)
+			}
+		}
+		if s > 10*max {
+			t.Fatal("the index never turned over")
+		}
+	}
+}
