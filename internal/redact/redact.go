@@ -75,14 +75,26 @@ func byURL(s string) string {
 	return urlUserinfo.ReplaceAllStringFunc(s, func(m string) string {
 		sub := urlUserinfo.FindStringSubmatch(m)
 		scheme, info := sub[1], sub[2]
-		if user, _, ok := strings.Cut(info, ":"); ok {
-			return scheme + user + ":" + Mask + "@"
+		kept, _, ok := userinfoSecret(scheme, info)
+		if !ok {
+			return m // a user name alone is not a secret
 		}
-		if slices.Contains(tokenSchemes, strings.ToLower(scheme)) {
-			return scheme + Mask + "@"
-		}
-		return m // a user name alone is not a secret
+		return scheme + kept + Mask + "@"
 	})
+}
+
+// userinfoSecret splits a URL's userinfo into what is kept and the secret:
+// "user:" and the password after it, or "" and the whole userinfo when the
+// scheme takes a lone token (tokenSchemes). ok is false when the userinfo is
+// a user name alone, which is not a secret.
+func userinfoSecret(scheme, info string) (kept, secret string, ok bool) {
+	if u, p, has := strings.Cut(info, ":"); has {
+		return u + ":", p, true
+	}
+	if slices.Contains(tokenSchemes, strings.ToLower(scheme)) {
+		return "", info, true
+	}
+	return "", "", false
 }
 
 // Redactor removes secrets by form and the literal secrets it was given.
@@ -176,13 +188,7 @@ func (w *writer) Write(p []byte) (int, error) {
 func Secrets(setting string) []string {
 	var out []string
 	for _, m := range urlUserinfo.FindAllStringSubmatch(setting, -1) {
-		scheme, info := m[1], m[2]
-		secret, ok := "", false
-		if _, p, has := strings.Cut(info, ":"); has {
-			secret, ok = p, true
-		} else if slices.Contains(tokenSchemes, strings.ToLower(scheme)) {
-			secret, ok = info, true
-		}
+		_, secret, ok := userinfoSecret(m[1], m[2])
 		if !ok || secret == "" {
 			continue
 		}
