@@ -33,12 +33,19 @@ func (l *Level) Type() string { return "level" }
 
 // Set accepts debug, info, warn or error.
 func (l *Level) Set(v string) error {
-	var z zapcore.Level
-	if v != "" && (z.UnmarshalText([]byte(v)) != nil || z > zapcore.ErrorLevel) {
+	if _, ok := Level(v).zap(); v != "" && !ok {
 		return errors.New("want debug, info, warn or error")
 	}
 	*l = Level(v)
 	return nil
+}
+
+// zap returns l as a zap level; ok is false unless l is debug, info, warn
+// or error ("" is info).
+func (l Level) zap() (zapcore.Level, bool) {
+	var z zapcore.Level
+	err := z.UnmarshalText([]byte(l))
+	return z, err == nil && z <= zapcore.ErrorLevel
 }
 
 // Format is a flag value (pflag.Value) naming a log format; empty means the
@@ -69,8 +76,8 @@ func Build(w io.Writer, level Level, format Format, defaultLevel Level, defaultF
 	if format == "" {
 		format = defaultFormat
 	}
-	var lv zapcore.Level
-	if err := (&level).Set(string(level)); err != nil || lv.UnmarshalText([]byte(level)) != nil {
+	lv, ok := level.zap()
+	if !ok {
 		return nil, fmt.Errorf("invalid log level %q: want debug, info, warn or error", level)
 	}
 	encCfg := zap.NewProductionEncoderConfig()
