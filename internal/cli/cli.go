@@ -101,7 +101,6 @@ func Config(fs *pflag.FlagSet, group string, names ...string) {
 		f.Annotations[annGroup] = []string{group}
 		f.Annotations[annEnv] = []string{EnvName(n)}
 		delete(f.Annotations, annOption)
-		markSecret(f)
 	}
 }
 
@@ -113,7 +112,6 @@ func Options(fs *pflag.FlagSet, names ...string) {
 		f.Annotations[annGroup] = []string{OptionsGroup}
 		f.Annotations[annOption] = []string{"true"}
 		delete(f.Annotations, annEnv)
-		markSecret(f)
 	}
 }
 

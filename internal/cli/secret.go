@@ -15,8 +15,8 @@ const (
 
 const annSecret = "newsflow.secret"
 
-// credentialFlags and secretFlags are marked by Config and Options without
-// being asked, so no command can declare them and forget.
+// credentialFlags and secretFlags are secrets without being marked, so no
+// command can declare them and forget.
 var (
 	credentialFlags = map[string]bool{"nats-url": true, "redis-url": true, "database-url": true, "openai-base-url": true}
 	secretFlags     = map[string]bool{"gemini-api-key": true, "openai-api-key": true}
@@ -39,15 +39,6 @@ func Secret(fs *pflag.FlagSet, names ...string) {
 func Credentials(fs *pflag.FlagSet, names ...string) {
 	for _, n := range names {
 		lookup(fs, n).Annotations[annSecret] = []string{secretCredentials}
-	}
-}
-
-func markSecret(f *pflag.Flag) {
-	switch {
-	case secretFlags[f.Name]:
-		f.Annotations[annSecret] = []string{secretValue}
-	case credentialFlags[f.Name]:
-		f.Annotations[annSecret] = []string{secretCredentials}
 	}
 }
 
