@@ -80,14 +80,16 @@ func Redactor(root *cobra.Command, getenv func(string) string) *redact.Redactor 
 	r := redact.New()
 	walk(root, func(c *cobra.Command) {
 		add := func(f *pflag.Flag) {
+			kind := secretKind(f)
+			if kind == "" {
+				return
+			}
 			vals := []string{f.Value.String()}
-			if env := Env(f); env != "" && getenv != nil {
-				vals = append(vals, getenv(env))
-			} else if getenv != nil {
+			if getenv != nil { // Env(f) for configuration, and an option's would-be variable too
 				vals = append(vals, getenv(EnvName(f.Name)))
 			}
 			for _, v := range vals {
-				switch secretKind(f) {
+				switch kind {
 				case secretValue:
 					r.Add(v)
 				case secretCredentials:
