@@ -257,7 +257,7 @@ func describeFilter(f deadletter.Filter) string {
 // confirm asks "<what>? [y/N]" on a terminal and fails unless the answer is
 // y or yes; without a terminal it refuses (a usage error): say --yes.
 func confirm(e *env, what string) error {
-	if !isTerminal(e.stdin) {
+	if !cli.IsTerminal(e.stdin) {
 		return cli.Usagef("refusing to %s without --yes: stdin is not a terminal to ask on", what)
 	}
 	fmt.Fprintf(e.stderr, "%s? [y/N] ", what)

@@ -99,7 +99,7 @@ func newLagCmd(e *env) *cobra.Command {
 
 		// Redraw in place on a terminal; elsewhere (a pipe, a file) print
 		// one sample after another, without ANSI codes.
-		redraw := watch && !asJSON && isTerminal(e.stdout)
+		redraw := watch && !asJSON && cli.IsTerminal(e.stdout)
 		if _, err := sample(); err != nil {
 			return err
 		}

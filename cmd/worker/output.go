@@ -4,12 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-
-	"newsflow/internal/cli"
 )
-
-// isTerminal reports whether v (stdin, stdout) is a terminal.
-func isTerminal(v any) bool { return cli.IsTerminal(v) }
 
 // writeJSONLines writes one JSON object per line, the --json output of the
 // subcommands that list things; what names the subcommand in errors.
