@@ -37,10 +37,7 @@ func (s *seqList) String() string {
 func (s *seqList) Type() string { return "seqs" }
 
 func (s *seqList) Set(v string) error {
-	for _, p := range strings.Split(v, ",") {
-		if p = strings.TrimSpace(p); p == "" {
-			continue
-		}
+	for _, p := range cli.SplitList(v) {
 		n, err := strconv.ParseUint(p, 10, 64)
 		if err != nil || n == 0 {
 			return fmt.Errorf("not a stream sequence: %q", p)
@@ -58,11 +55,7 @@ func (s *stringList) String() string { return strings.Join(*s, ",") }
 func (s *stringList) Type() string { return "strings" }
 
 func (s *stringList) Set(v string) error {
-	for _, p := range strings.Split(v, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			*s = append(*s, p)
-		}
-	}
+	*s = append(*s, cli.SplitList(v)...)
 	return nil
 }
 
