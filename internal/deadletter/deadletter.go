@@ -210,17 +210,18 @@ func (d *DLQ) get(ctx context.Context, s jetstream.Stream, seq uint64) (Entry, e
 // form (a DSN's password), so the error is redacted as it is read too, in
 // Error and in Header.
 func toEntry(m *jetstream.RawStreamMsg) Entry {
+	recorded := m.Header.Get(stream.HeaderError)
 	e := Entry{
 		Seq:             m.Sequence,
 		Time:            m.Time,
 		Subject:         m.Subject,
 		OriginalSubject: m.Header.Get(stream.HeaderOriginalSubject),
-		Error:           redact.String(m.Header.Get(stream.HeaderError)),
+		Error:           redact.String(recorded),
 		Size:            len(m.Data),
 		Data:            m.Data,
 		Header:          m.Header,
 	}
-	if e.Error != m.Header.Get(stream.HeaderError) {
+	if e.Error != recorded {
 		e.Header = maps.Clone(m.Header)
 		e.Header.Set(stream.HeaderError, e.Error)
 	}
