@@ -19,7 +19,6 @@ import (
 	"newsflow/internal/natsflag"
 	"newsflow/internal/news"
 	"newsflow/internal/store"
-	"newsflow/internal/story"
 	"newsflow/internal/stream"
 	"newsflow/internal/telemetry"
 	"newsflow/internal/worker"
@@ -222,7 +221,7 @@ func (c *runConfig) settings() worker.Settings {
 		NATSURL: c.conn.URL, DataDir: c.conn.DataDir,
 		Consumer: c.consumerConfig(), Pipeline: c.workerConfig(),
 		DatabaseURL: c.db.url, Pool: c.poolConfig(), Migrate: c.migrate,
-		RedisURL: c.redisURL, RedisCluster: c.redisMode == redisCluster, Cache: c.cacheConfig(), NearDup: c.nearDupConfig(),
+		RedisURL: c.redisURL, RedisCluster: c.redisMode == redisCluster, Cache: c.cacheConfig(), NearDup: c.nearDup.config(),
 		LLMProvider: c.llmProvider, Provider: c.providerConfig(), Client: c.clientConfig(), StoriesPerCall: c.storiesPerCall,
 		HTTPAddr: c.httpAddr, Pprof: c.pprof, Console: c.console, ConsoleWrite: c.consoleWrite,
 		LagInterval: c.lagInterval, LagTarget: c.lagTarget, MaxReplicas: c.maxReplicas,
@@ -260,8 +259,6 @@ func (c *runConfig) validateRedis(name func(string) string) error {
 	}
 	return nil
 }
-
-func (c *runConfig) nearDupConfig() story.Config { return c.nearDup.config() }
 
 func (c *runConfig) consumerConfig() consumer.Config {
 	sc, _ := c.stream.Config() // checked by validate

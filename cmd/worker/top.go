@@ -13,7 +13,6 @@ import (
 	"newsflow/internal/store"
 )
 
-// topStore is what `worker top` needs of a store.
 // topRow is one story as `worker top --json` prints it.
 type topRow struct {
 	Rank        int       `json:"rank"`
