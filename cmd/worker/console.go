@@ -35,7 +35,11 @@ func newConsoleCmd(e *env) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			fs := cmd.Flags()
-			if err := db.validate(func(n string) string { return cli.Name(fs, n) }); err != nil {
+			name := func(n string) string { return cli.Name(fs, n) }
+			if err := db.validate(name); err != nil {
+				return err
+			}
+			if err := validateBucket(name, bucket); err != nil {
 				return err
 			}
 			nc, js, err := nf.JetStream(e.log, "newsflow-console")

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -97,5 +98,10 @@ func TestConsole_Standalone(t *testing.T) {
 	}
 	if err := runSub(t.Context(), "console", []string{"extra"}, e); cli.ExitCode(err) != 2 {
 		t.Errorf("extra argument: %v (exit %d), want a usage error", err, cli.ExitCode(err))
+	}
+	// A bucket name the registry would refuse fails before connecting, as in ps and lag.
+	err = runSub(t.Context(), "console", []string{"--nats-url", "nats://127.0.0.1:1", "--registry-bucket", "a.b"}, e)
+	if cli.ExitCode(err) != 2 || !strings.Contains(fmt.Sprint(err), "--registry-bucket") {
+		t.Errorf("--registry-bucket a.b: %v (exit %d), want a usage error naming the flag", err, cli.ExitCode(err))
 	}
 }

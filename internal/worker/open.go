@@ -259,8 +259,7 @@ func (svc *Service) openRedis(context.Context) error {
 func (svc *Service) openStories(context.Context) error {
 	cfg := svc.s.NearDup
 	cfg.KeyPrefix = cmp.Or(cfg.KeyPrefix, svc.s.Cache.KeyPrefix)
-	uc := svc.rdb
-	ids, err := story.New(cfg, uc, svc.log, svc.reg)
+	ids, err := story.New(cfg, svc.rdb, svc.log, svc.reg)
 	if err != nil {
 		return err
 	}
@@ -269,7 +268,7 @@ func (svc *Service) openStories(context.Context) error {
 	switch {
 	case cfg.Off:
 		svc.log.Info("--near-dup off: story ids are content hashes (exact duplicates only)")
-	case uc == nil:
+	case svc.rdb == nil:
 		svc.log.Info("REDIS_URL unset: near-duplicate index in process (not shared between workers)")
 	}
 	svc.http.AddCheck("story_index", func(context.Context) telemetry.CheckResult {
