@@ -36,11 +36,17 @@ func ValidBucket(name string) error {
 		return errors.New("must not be empty")
 	}
 	for _, r := range name {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+		if !nameChar(r) {
 			return fmt.Errorf("%q: want letters, digits, - and _ only, like %s", name, DefaultRegistryBucket)
 		}
 	}
 	return nil
+}
+
+// nameChar reports whether r may appear in a bucket name or a worker's key:
+// an ASCII letter or digit, '-' or '_'.
+func nameChar(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_'
 }
 
 // HeartbeatTTL is the lifetime of a registry entry for a heartbeat interval:
@@ -105,8 +111,7 @@ func sanitizeKey(s string) string {
 		return "unknown"
 	}
 	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
+		if nameChar(r) {
 			return r
 		}
 		return '_'
