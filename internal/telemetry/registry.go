@@ -330,13 +330,13 @@ func List(ctx context.Context, js jetstream.JetStream, bucket string) ([]Entry, 
 	return out, nil
 }
 
-// CountLive counts the entries of stream's consumer.
-func CountLive(entries []Entry, stream, consumer string) int {
-	n := 0
+// liveByConsumer counts the entries of stream by consumer.
+func liveByConsumer(entries []Entry, stream string) map[string]int {
+	live := map[string]int{}
 	for _, e := range entries {
-		if e.Stream == stream && e.Consumer == consumer {
-			n++
+		if e.Stream == stream {
+			live[e.Consumer]++
 		}
 	}
-	return n
+	return live
 }
