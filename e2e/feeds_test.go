@@ -1,18 +1,15 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +17,7 @@ import (
 
 	"newsflow/internal/feed"
 	"newsflow/internal/news"
+	"newsflow/internal/workerproc"
 )
 
 // growingFeeds serves n RSS feeds at /f/<i>; feed i has 1 + (time since
@@ -75,50 +73,18 @@ func (g *growingFeeds) serve(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte(b.String()))
 }
 
-// feedsProc is a `publisher feeds` process.
-type feedsProc struct {
-	cmd    *exec.Cmd
-	mu     sync.Mutex
-	log    bytes.Buffer
-	exited chan struct{}
-}
-
-func (p *feedsProc) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.log.Write(b)
-}
-
-func (p *feedsProc) Log() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.log.String()
-}
-
-func startFeeds(t *testing.T, env []string, args ...string) *feedsProc {
+// startFeeds starts a `publisher feeds` process, killed at the end of the test.
+func startFeeds(t *testing.T, env []string, args ...string) *workerproc.Proc {
 	t.Helper()
-	p := &feedsProc{exited: make(chan struct{})}
-	p.cmd = exec.Command(publisherBin, append([]string{"feeds"}, args...)...)
-	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "NEWSFLOW_LOG_FORMAT=json"}, env...)
-	p.cmd.Stderr, p.cmd.Stdout = p, p
-	if err := p.cmd.Start(); err != nil {
+	p, err := workerproc.StartReady(publisherBin, append([]string{"feeds"}, args...), env, `"polling feeds"`, time.Minute, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = p.cmd.Wait(); close(p.exited) }()
 	t.Cleanup(func() {
-		_ = p.cmd.Process.Signal(syscall.SIGKILL)
-		<-p.exited
+		p.Kill()
 		if t.Failed() {
-			t.Logf("publisher feeds %d log:\n%s", p.cmd.Process.Pid, tail(p.Log(), 30))
+			t.Logf("publisher feeds %d log:\n%s", p.Pid(), tail(p.Log(), 30))
 		}
-	})
-	eventually(t, time.Minute, "publisher feeds started", func() (bool, string) {
-		select {
-		case <-p.exited:
-			t.Fatalf("publisher feeds exited at start:\n%s", p.Log())
-		default:
-		}
-		return strings.Contains(p.Log(), `"polling feeds"`), ""
 	})
 	return p
 }
@@ -161,8 +127,7 @@ func TestE2E_FeedsTwoReplicasOneKilled(t *testing.T) {
 
 	time.Sleep(8 * time.Second) // let both replicas run a few poll cycles; nothing to await
 	killedAt := time.Now()
-	_ = a.cmd.Process.Signal(syscall.SIGKILL)
-	<-a.exited
+	a.Kill()
 	time.Sleep(leaseTTL + 2*maxIvl) // the survivor takes the feeds over and polls on
 	final := g.freeze()
 	total := feeds * final

@@ -11,6 +11,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -164,7 +165,7 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, code int, err err
 	c.render(w, code, "error", http.StatusText(code), err.Error())
 }
 
-func isAPI(r *http.Request) bool { return len(r.URL.Path) >= 5 && r.URL.Path[:5] == "/api/" }
+func isAPI(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/api/") }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")

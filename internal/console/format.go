@@ -17,7 +17,7 @@ var funcs = template.FuncMap{
 	"percent":  func(v float64) string { return strconv.FormatFloat(v*100, 'f', 1, 64) + " %" },
 	"bytes":    formatBytes,
 	"time":     formatTime,
-	"ago":      func(t time.Time, now time.Time) string { return formatAgo(t, now) },
+	"ago":      formatAgo,
 	"join":     strings.Join,
 	"hintText": formatHint,
 }

@@ -50,8 +50,11 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	last, ok := c.cfg.Sampler.Last()
-	d := overviewData{Last: last, HasLast: ok, History: template.JS(b), Now: c.now()}
+	// The figures are the charts' last sample, not a later one.
+	d := overviewData{History: template.JS(b), Now: c.now()}
+	if n := len(body.Samples); n > 0 {
+		d.Last, d.HasLast = body.Samples[n-1], true
+	}
 	if dlq, err := c.dlq(); err != nil {
 		d.DLQErr = err.Error()
 	} else {

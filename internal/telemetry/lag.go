@@ -213,12 +213,7 @@ func (m *LagMeter) countLive(ctx context.Context) {
 	if err != nil {
 		return
 	}
-	live := map[string]int{}
-	for _, e := range entries {
-		if e.Stream == m.cfg.Stream {
-			live[e.Consumer]++
-		}
-	}
+	live := liveByConsumer(entries, m.cfg.Stream)
 	m.mu.Lock()
 	m.live = live
 	m.mu.Unlock()

@@ -36,11 +36,17 @@ func ValidBucket(name string) error {
 		return errors.New("must not be empty")
 	}
 	for _, r := range name {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+		if !nameChar(r) {
 			return fmt.Errorf("%q: want letters, digits, - and _ only, like %s", name, DefaultRegistryBucket)
 		}
 	}
 	return nil
+}
+
+// nameChar reports whether r may appear in a bucket name or a worker's key:
+// an ASCII letter or digit, '-' or '_'.
+func nameChar(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_'
 }
 
 // HeartbeatTTL is the lifetime of a registry entry for a heartbeat interval:
@@ -105,8 +111,7 @@ func sanitizeKey(s string) string {
 		return "unknown"
 	}
 	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
+		if nameChar(r) {
 			return r
 		}
 		return '_'
@@ -325,13 +330,13 @@ func List(ctx context.Context, js jetstream.JetStream, bucket string) ([]Entry, 
 	return out, nil
 }
 
-// CountLive counts the entries of stream's consumer.
-func CountLive(entries []Entry, stream, consumer string) int {
-	n := 0
+// liveByConsumer counts the entries of stream by consumer.
+func liveByConsumer(entries []Entry, stream string) map[string]int {
+	live := map[string]int{}
 	for _, e := range entries {
-		if e.Stream == stream && e.Consumer == consumer {
-			n++
+		if e.Stream == stream {
+			live[e.Consumer]++
 		}
 	}
-	return n
+	return live
 }

@@ -108,8 +108,8 @@ func TestRegistry_ListFollowsHeartbeats(t *testing.T) {
 		a.Breaker != StateClosed || a.Redis != StateOK || a.Started.IsZero() || a.Heartbeat.Before(a.Started) {
 		t.Errorf("entry a = %+v", a)
 	}
-	if CountLive(got, "S", "c1") != 2 || CountLive(got, "S", "c2") != 1 || CountLive(got, "T", "c1") != 0 {
-		t.Errorf("CountLive over %v: want c1 2, c2 1, other stream 0", ids(got))
+	if s, other := liveByConsumer(got, "S"), liveByConsumer(got, "T"); s["c1"] != 2 || s["c2"] != 1 || other["c1"] != 0 {
+		t.Errorf("liveByConsumer over %v: want c1 2, c2 1, other stream 0", ids(got))
 	}
 
 	// Clean stop: the entry is deleted by Run before it returns.

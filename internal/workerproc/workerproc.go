@@ -56,9 +56,10 @@ func ModuleRoot() (string, error) {
 	}
 }
 
-// Proc is a running worker process whose JSON log is captured.
+// Proc is a running worker (or publisher) process whose JSON log is captured.
 type Proc struct {
 	cmd     *exec.Cmd
+	ready   []byte // the log text that says the process has started
 	mu      sync.Mutex
 	log     bytes.Buffer
 	started chan struct{}
@@ -72,7 +73,14 @@ type Proc struct {
 // once the worker has logged "worker start", or an error if it exits or does
 // not start within timeout. mirror, when non-nil, receives the log too.
 func Start(bin string, args, env []string, timeout time.Duration, mirror io.Writer) (*Proc, error) {
-	p := &Proc{started: make(chan struct{}), exited: make(chan struct{}), mirror: mirror}
+	return StartReady(bin, args, env, `"worker start"`, timeout, mirror)
+}
+
+// StartReady is Start for any of the binaries: it returns once the process
+// has logged a line containing ready (such as `"polling feeds"` for
+// `publisher feeds`).
+func StartReady(bin string, args, env []string, ready string, timeout time.Duration, mirror io.Writer) (*Proc, error) {
+	p := &Proc{ready: []byte(ready), started: make(chan struct{}), exited: make(chan struct{}), mirror: mirror}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "NEWSFLOW_LOG_FORMAT=json"}, env...)
 	stderr, err := p.cmd.StderrPipe()
@@ -88,11 +96,11 @@ func Start(bin string, args, env []string, timeout time.Duration, mirror io.Writ
 	case <-p.started:
 		return p, nil
 	case <-p.exited:
-		return nil, fmt.Errorf("workerproc: worker exited at start (%v); log:\n%s", p.waitErr, p.Log())
+		return nil, fmt.Errorf("workerproc: %s exited at start (%v); log:\n%s", filepath.Base(bin), p.waitErr, p.Log())
 	case <-time.After(timeout):
 		_ = p.cmd.Process.Kill()
 		<-p.exited
-		return nil, fmt.Errorf("workerproc: worker did not start within %s; log:\n%s", timeout, p.Log())
+		return nil, fmt.Errorf("workerproc: %s did not start within %s; log:\n%s", filepath.Base(bin), timeout, p.Log())
 	}
 }
 
@@ -109,7 +117,7 @@ func (p *Proc) read(r io.Reader) {
 		if p.mirror != nil {
 			fmt.Fprintf(p.mirror, "%s\n", line)
 		}
-		if bytes.Contains(line, []byte(`"worker start"`)) {
+		if bytes.Contains(line, p.ready) {
 			once.Do(func() { close(p.started) })
 		}
 	}
