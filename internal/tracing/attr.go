@@ -13,7 +13,6 @@ const (
 	MessagingMessageID         = attribute.Key("messaging.message.id")
 	MessagingMessageBodySize   = attribute.Key("messaging.message.body.size")
 	MessagingBatchMessageCount = attribute.Key("messaging.batch.message_count")
-	MessagingConsumerGroupName = attribute.Key("messaging.consumer.group.name")
 
 	GenAISystem             = attribute.Key("gen_ai.system")
 	GenAIRequestModel       = attribute.Key("gen_ai.request.model")
