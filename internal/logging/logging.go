@@ -95,21 +95,3 @@ func Build(w io.Writer, level Level, format Format, defaultLevel Level, defaultF
 	}
 	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), lv)), nil
 }
-
-// New returns a logger writing to w, at the level and in the format the
-// environment (read through getenv) asks for: NEWSFLOW_LOG_LEVEL (default
-// info) and NEWSFLOW_LOG_FORMAT (default defaultFormat). A bad value is an
-// error naming the variable.
-func New(getenv func(string) string, w io.Writer, defaultFormat string) (*zap.Logger, error) {
-	var (
-		level  Level
-		format Format
-	)
-	if v := getenv("NEWSFLOW_LOG_LEVEL"); level.Set(v) != nil {
-		return nil, fmt.Errorf("invalid NEWSFLOW_LOG_LEVEL %q: want debug, info, warn or error", v)
-	}
-	if v := getenv("NEWSFLOW_LOG_FORMAT"); format.Set(v) != nil {
-		return nil, fmt.Errorf("invalid NEWSFLOW_LOG_FORMAT %q: want json or console", v)
-	}
-	return Build(w, level, format, "info", Format(defaultFormat))
-}
