@@ -81,7 +81,7 @@ func newGenCmd(e *env) *cobra.Command {
 		}
 
 		start := time.Now()
-		prog := startProgress(e.stderr, progressTotal{total: int64(count)}, func() int64 { return settled(p.Counts()) })
+		prog := startProgress(e.stderr, progressTotal{total: int64(count)}, func() int64 { return p.Counts().Settled() })
 
 		// Generating and encoding run beside publishing: both cost CPU.
 		genCtx, stopGen := context.WithCancel(ctx)

@@ -95,9 +95,6 @@ func (p *progress) end() {
 	}
 }
 
-// settled counts the messages whose outcome is known.
-func settled(c publish.Counts) int64 { return c.Published + c.Duplicates + c.Failed }
-
 // countingReader counts the bytes read through it.
 type countingReader struct {
 	r io.Reader
