@@ -73,22 +73,10 @@ func (f *feedsFlags) validate() error {
 	if err := f.poll.Validate(); err != nil {
 		return usagef("%s", strings.TrimPrefix(err.Error(), "feed: "))
 	}
-	if !validBucket(f.bucket) {
+	if telemetry.ValidBucket(f.bucket) != nil {
 		return usagef("invalid value %q for --feeds-bucket: use letters, digits, - and _", f.bucket)
 	}
 	return f.common.validate()
-}
-
-func validBucket(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // fileList is a repeatable file flag; a comma-separated value (from the
