@@ -280,7 +280,7 @@ func printFeedStatus(w io.Writer, states []*feed.State, asJSON bool, now time.Ti
 			c := *st
 			c.Seen, c.URL = nil, feed.Redact(st.URL)
 			if err := enc.Encode(feedStatus{State: &c, Seen: seen, Key: feed.FeedKey(st.URL),
-				LeaseLive: st.Holder != "" && now.Before(st.LeaseUntil)}); err != nil {
+				LeaseLive: st.Leased(now)}); err != nil {
 				return err
 			}
 		}
@@ -290,7 +290,7 @@ func printFeedStatus(w io.Writer, states []*feed.State, asJSON bool, now time.Ti
 	fmt.Fprintln(tw, "FEED\tNAME\tLAST SUCCESS\tNEXT POLL\tITEMS\tERRORS\tHOLDER\tLAST ERROR")
 	for _, st := range states {
 		holder := "-"
-		if st.Holder != "" && now.Before(st.LeaseUntil) {
+		if st.Leased(now) {
 			holder = st.Holder
 		}
 		lastErr := "-"
