@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/url"
 	"strings"
+
+	"newsflow/internal/redact"
 )
 
 // Source is one configured feed.
@@ -145,12 +147,7 @@ func parseOPML(name string, b []byte) ([]Source, error) {
 	}
 }
 
-// Redact returns u with the password of its user information, if any,
-// replaced by "xxxxx", for logs and status output.
-func Redact(u string) string {
-	x, err := url.Parse(u)
-	if err != nil || x.User == nil {
-		return u
-	}
-	return x.Redacted()
-}
+// Redact returns u with its secrets (the password of its user information,
+// API keys and tokens in its query) replaced by "xxxxx", for logs and status
+// output; it is redact.String.
+func Redact(u string) string { return redact.String(u) }
