@@ -533,21 +533,19 @@ func (p *Poller) setView(url string, st *State) {
 }
 
 // lease renews a held lease every LeaseTTL/3 until stopped; a failed
-// renewal cancels the poll with ErrLeaseLost (or the store's error).
+// renewal cancels the poll with ErrLeaseLost (or the store's error). st and
+// rev belong to the renewing goroutine until stop has waited for it.
 type lease struct {
 	p    *Poller
 	st   State
 	done chan struct{}
 	wg   sync.WaitGroup
-	mu   sync.Mutex
 	rev  uint64
 }
 
 func (l *lease) start(ctx context.Context, cancel context.CancelCauseFunc) {
 	l.done = make(chan struct{})
-	l.wg.Add(1)
-	go func() {
-		defer l.wg.Done()
+	l.wg.Go(func() {
 		t := time.NewTicker(l.p.cfg.LeaseTTL / 3)
 		defer t.Stop()
 		for {
@@ -558,13 +556,8 @@ func (l *lease) start(ctx context.Context, cancel context.CancelCauseFunc) {
 				return
 			case <-t.C:
 			}
-			l.mu.Lock()
 			l.st.LeaseUntil = time.Now().Add(l.p.cfg.LeaseTTL)
 			rev, err := l.p.store.Put(ctx, &l.st, l.rev)
-			if err == nil {
-				l.rev = rev
-			}
-			l.mu.Unlock()
 			if err != nil {
 				if !errors.Is(err, ErrLeaseLost) {
 					err = fmt.Errorf("%w: renewal failed: %w", ErrLeaseLost, err)
@@ -572,16 +565,15 @@ func (l *lease) start(ctx context.Context, cancel context.CancelCauseFunc) {
 				cancel(err)
 				return
 			}
+			l.rev = rev
 		}
-	}()
+	})
 }
 
 // stop ends the renewals and returns the revision last written.
 func (l *lease) stop() uint64 {
 	close(l.done)
 	l.wg.Wait()
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	return l.rev
 }
 
