@@ -138,9 +138,6 @@ func New(cfg Config, sources []Source, store *Store, f *Fetcher, pub Publisher, 
 	return p, nil
 }
 
-// Replica is the name this poller holds leases under.
-func (p *Poller) Replica() string { return p.cfg.Replica }
-
 // register adds every source to the bucket (existing records are kept).
 func (p *Poller) register(ctx context.Context) error {
 	now := time.Now()
