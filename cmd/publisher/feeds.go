@@ -62,7 +62,7 @@ func (f *feedsFlags) register(fs *pflag.FlagSet) {
 	cli.Config(fs, "Telemetry", "http-addr")
 	cli.Options(fs, "once")
 	cli.Positive(fs, "max-feed-bytes", "fetch-timeout", "min-interval", "max-interval", "max-backoff", "concurrency", "per-host")
-	cli.AtLeast(fs, "3s", "lease-ttl")
+	cli.AtLeast(fs, feed.MinLeaseTTL.String(), "lease-ttl")
 }
 
 // validate checks what the flags' rules (cli.Load) cannot.

@@ -27,6 +27,8 @@ const (
 	DefaultLeaseTTL    = 30 * time.Second
 	DefaultConcurrency = 32
 	DefaultPerHost     = 2
+	// MinLeaseTTL is the shortest LeaseTTL: renewals run every third of it.
+	MinLeaseTTL = 3 * time.Second
 	// warnEvery bounds how often one failing feed is logged.
 	warnEvery = 10 * time.Minute
 	// tick is how often Run looks for due feeds when no poll ends sooner.
@@ -44,7 +46,7 @@ type Publisher interface {
 type Config struct {
 	Schedule
 	// LeaseTTL is how long a lease lasts without renewal; a dead replica's
-	// feeds are taken over within it. Default DefaultLeaseTTL; at least 3s.
+	// feeds are taken over within it. Default DefaultLeaseTTL; at least MinLeaseTTL.
 	LeaseTTL time.Duration
 	// Concurrency bounds the polls in progress. Default DefaultConcurrency.
 	Concurrency int
@@ -66,8 +68,8 @@ func (c Config) Validate() error {
 		return err
 	}
 	switch {
-	case c.LeaseTTL < 3*time.Second:
-		return fmt.Errorf("feed: --lease-ttl must be at least 3s, got %s", c.LeaseTTL)
+	case c.LeaseTTL < MinLeaseTTL:
+		return fmt.Errorf("feed: --lease-ttl must be at least %s, got %s", MinLeaseTTL, c.LeaseTTL)
 	case c.Concurrency < 1:
 		return fmt.Errorf("feed: --concurrency must be at least 1, got %d", c.Concurrency)
 	case c.PerHost < 1:
