@@ -49,7 +49,7 @@ func newGenCmd(e *env) *cobra.Command {
 	cli.NonNegative(fs, "dup-content", "dup-ids")
 	cli.AtMost(fs, "1", "dup-content")
 	cli.AtLeast(fs, "1", "body-bytes")
-	cli.AtMost(fs, "61440", "body-bytes")
+	cli.AtMost(fs, fmt.Sprint(gen.MaxBodyBytes), "body-bytes")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		ctx := cmd.Context()
 		switch {
