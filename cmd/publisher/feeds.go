@@ -121,7 +121,6 @@ func newFeedsCmd(e *env) *cobra.Command {
 // loadSources reads every feed list; a URL in several lists keeps its first entry.
 func loadSources(files []string) ([]feed.Source, error) {
 	var all []feed.Source
-	seen := map[string]bool{}
 	for _, name := range files {
 		fh, err := os.Open(name)
 		if err != nil {
@@ -132,13 +131,9 @@ func loadSources(files []string) ([]feed.Source, error) {
 		if err != nil {
 			return nil, usagef("%v", err)
 		}
-		for _, s := range srcs {
-			if !seen[s.URL] {
-				seen[s.URL] = true
-				all = append(all, s)
-			}
-		}
+		all = append(all, srcs...)
 	}
+	all = feed.Dedupe(all)
 	if len(all) == 0 {
 		return nil, usagef("--feeds: no feed URL in %s", strings.Join(files, ", "))
 	}
