@@ -146,7 +146,7 @@ func runFeedsWith(ctx context.Context, f feedsFlags, e *env) error {
 	if err != nil {
 		return err
 	}
-	s, err := f.common.open(ctx, e, newServiceLogger)
+	s, err := f.common.open(ctx, e, serviceLevel)
 	if err != nil {
 		return err
 	}
@@ -232,7 +232,7 @@ func newFeedsStatusCmd(e *env) *cobra.Command {
 
 // feedsStatus prints the state of every feed in bucket.
 func feedsStatus(ctx context.Context, conn natsflag.Conn, bucket string, asJSON bool, e *env) error {
-	log, err := newLogger(e, e.stderr)
+	log, err := newLogger(e, cliLevel)
 	if err != nil {
 		return err
 	}
