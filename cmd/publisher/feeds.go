@@ -62,7 +62,7 @@ func (f *feedsFlags) register(fs *pflag.FlagSet) {
 	cli.Config(fs, "Telemetry", "http-addr")
 	cli.Options(fs, "once")
 	cli.Positive(fs, "max-feed-bytes", "fetch-timeout", "min-interval", "max-interval", "max-backoff", "concurrency", "per-host")
-	cli.AtLeast(fs, "3s", "lease-ttl")
+	cli.AtLeast(fs, feed.MinLeaseTTL.String(), "lease-ttl")
 }
 
 // validate checks what the flags' rules (cli.Load) cannot.
@@ -73,22 +73,10 @@ func (f *feedsFlags) validate() error {
 	if err := f.poll.Validate(); err != nil {
 		return usagef("%s", strings.TrimPrefix(err.Error(), "feed: "))
 	}
-	if !validBucket(f.bucket) {
+	if telemetry.ValidBucket(f.bucket) != nil {
 		return usagef("invalid value %q for --feeds-bucket: use letters, digits, - and _", f.bucket)
 	}
 	return f.common.validate()
-}
-
-func validBucket(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // fileList is a repeatable file flag; a comma-separated value (from the
@@ -133,7 +121,6 @@ func newFeedsCmd(e *env) *cobra.Command {
 // loadSources reads every feed list; a URL in several lists keeps its first entry.
 func loadSources(files []string) ([]feed.Source, error) {
 	var all []feed.Source
-	seen := map[string]bool{}
 	for _, name := range files {
 		fh, err := os.Open(name)
 		if err != nil {
@@ -144,13 +131,9 @@ func loadSources(files []string) ([]feed.Source, error) {
 		if err != nil {
 			return nil, usagef("%v", err)
 		}
-		for _, s := range srcs {
-			if !seen[s.URL] {
-				seen[s.URL] = true
-				all = append(all, s)
-			}
-		}
+		all = append(all, srcs...)
 	}
+	all = feed.Dedupe(all)
 	if len(all) == 0 {
 		return nil, usagef("--feeds: no feed URL in %s", strings.Join(files, ", "))
 	}
@@ -163,7 +146,7 @@ func runFeedsWith(ctx context.Context, f feedsFlags, e *env) error {
 	if err != nil {
 		return err
 	}
-	s, err := f.common.open(ctx, e, newServiceLogger)
+	s, err := f.common.open(ctx, e, serviceLevel)
 	if err != nil {
 		return err
 	}
@@ -249,7 +232,7 @@ func newFeedsStatusCmd(e *env) *cobra.Command {
 
 // feedsStatus prints the state of every feed in bucket.
 func feedsStatus(ctx context.Context, conn natsflag.Conn, bucket string, asJSON bool, e *env) error {
-	log, err := newLogger(e, e.stderr)
+	log, err := newLogger(e, cliLevel)
 	if err != nil {
 		return err
 	}
@@ -292,7 +275,7 @@ func printFeedStatus(w io.Writer, states []*feed.State, asJSON bool, now time.Ti
 			c := *st
 			c.Seen, c.URL = nil, feed.Redact(st.URL)
 			if err := enc.Encode(feedStatus{State: &c, Seen: seen, Key: feed.FeedKey(st.URL),
-				LeaseLive: st.Holder != "" && now.Before(st.LeaseUntil)}); err != nil {
+				LeaseLive: st.Leased(now)}); err != nil {
 				return err
 			}
 		}
@@ -302,7 +285,7 @@ func printFeedStatus(w io.Writer, states []*feed.State, asJSON bool, now time.Ti
 	fmt.Fprintln(tw, "FEED\tNAME\tLAST SUCCESS\tNEXT POLL\tITEMS\tERRORS\tHOLDER\tLAST ERROR")
 	for _, st := range states {
 		holder := "-"
-		if st.Holder != "" && now.Before(st.LeaseUntil) {
+		if st.Leased(now) {
 			holder = st.Holder
 		}
 		lastErr := "-"

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"newsflow/internal/cli"
+	"newsflow/internal/logging"
 	"newsflow/internal/natsflag"
 	"newsflow/internal/publish"
 	"newsflow/internal/stream"
@@ -105,11 +105,11 @@ type session struct {
 	js  jetstream.JetStream
 }
 
-// open builds the logger with newLog (newLogger, or newServiceLogger for a
-// long-running command) and connects as connect does. The caller defers
-// close.
-func (f *commonFlags) open(ctx context.Context, e *env, newLog func(*env, io.Writer) (*zap.Logger, error)) (*session, error) {
-	log, err := newLog(e, e.stderr)
+// open builds the logger at default level def (cliLevel, or serviceLevel
+// for a long-running command) and connects as connect does. The caller
+// defers close.
+func (f *commonFlags) open(ctx context.Context, e *env, def logging.Level) (*session, error) {
+	log, err := newLogger(e, def)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +125,7 @@ func (f *commonFlags) open(ctx context.Context, e *env, newLog func(*env, io.Wri
 // engine on the connection with the flags' settings: gen's and send's
 // set-up. The caller closes the engine, then the session.
 func (f *commonFlags) openEngine(ctx context.Context, e *env) (*session, *publish.Engine, error) {
-	s, err := f.open(ctx, e, newLogger)
+	s, err := f.open(ctx, e, cliLevel)
 	if err != nil {
 		return nil, nil, err
 	}

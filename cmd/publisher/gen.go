@@ -49,7 +49,7 @@ func newGenCmd(e *env) *cobra.Command {
 	cli.NonNegative(fs, "dup-content", "dup-ids")
 	cli.AtMost(fs, "1", "dup-content")
 	cli.AtLeast(fs, "1", "body-bytes")
-	cli.AtMost(fs, "61440", "body-bytes")
+	cli.AtMost(fs, fmt.Sprint(gen.MaxBodyBytes), "body-bytes")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		ctx := cmd.Context()
 		switch {
@@ -81,7 +81,7 @@ func newGenCmd(e *env) *cobra.Command {
 		}
 
 		start := time.Now()
-		prog := startProgress(e.stderr, progressTotal{total: int64(count)}, func() int64 { return settled(p.Counts()) })
+		prog := startProgress(e.stderr, progressTotal{total: int64(count)}, func() int64 { return p.Counts().Settled() })
 
 		// Generating and encoding run beside publishing: both cost CPU.
 		genCtx, stopGen := context.WithCancel(ctx)

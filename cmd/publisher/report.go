@@ -34,9 +34,6 @@ type progress struct {
 	wg   sync.WaitGroup
 }
 
-// isTerminal reports whether w is a terminal.
-func isTerminal(w io.Writer) bool { return cli.IsTerminal(w) }
-
 // progressTotal is what a bar counts towards: total of unit ("msgs" or
 // bytes), or an unknown total (total < 0: a running count of messages).
 type progressTotal struct {
@@ -49,7 +46,7 @@ type progressTotal struct {
 // send of regular files in bytes read), a running count otherwise (stdin).
 func startProgress(w io.Writer, t progressTotal, current func() int64) *progress {
 	p := &progress{stop: make(chan struct{})}
-	if !isTerminal(w) {
+	if !cli.IsTerminal(w) {
 		return p
 	}
 	opts := []progressbar.Option{
@@ -94,9 +91,6 @@ func (p *progress) end() {
 		_ = p.bar.Clear()
 	}
 }
-
-// settled counts the messages whose outcome is known.
-func settled(c publish.Counts) int64 { return c.Published + c.Duplicates + c.Failed }
 
 // countingReader counts the bytes read through it.
 type countingReader struct {

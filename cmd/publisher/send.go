@@ -81,7 +81,7 @@ func newSendCmd(e *env) *cobra.Command {
 		}
 		current := read.Load
 		if total.total < 0 {
-			current = func() int64 { return settled(p.Counts()) }
+			current = func() int64 { return p.Counts().Settled() }
 		}
 		prog := startProgress(e.stderr, total, current)
 		var readErr error

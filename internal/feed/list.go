@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/url"
 	"strings"
+
+	"newsflow/internal/redact"
 )
 
 // Source is one configured feed.
@@ -43,7 +45,6 @@ func ParseList(name string, r io.Reader) ([]Source, error) {
 		return parseOPML(name, b)
 	}
 	var out []Source
-	seen := map[string]bool{}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for n := 1; sc.Scan(); n++ {
@@ -62,15 +63,26 @@ func ParseList(name string, r io.Reader) ([]Source, error) {
 		if err := checkURL(s.URL); err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", name, n, err)
 		}
+		out = append(out, s)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	return Dedupe(out), nil
+}
+
+// Dedupe returns srcs with only the first entry of each URL, in order. It
+// reuses srcs' array.
+func Dedupe(srcs []Source) []Source {
+	seen := make(map[string]bool, len(srcs))
+	out := srcs[:0]
+	for _, s := range srcs {
 		if !seen[s.URL] {
 			seen[s.URL] = true
 			out = append(out, s)
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
-	}
-	return out, nil
+	return out
 }
 
 // checkURL accepts absolute http and https URLs with a host.
@@ -102,11 +114,10 @@ func parseOPML(name string, b []byte) ([]Source, error) {
 	d := xml.NewDecoder(bytes.NewReader(b))
 	d.Strict = false
 	var out []Source
-	seen := map[string]bool{}
 	for {
 		tok, err := d.Token()
 		if err == io.EOF {
-			return out, nil
+			return Dedupe(out), nil
 		}
 		if err != nil {
 			line, _ := d.InputPos()
@@ -138,19 +149,11 @@ func parseOPML(name string, b []byte) ([]Source, error) {
 			line, _ := d.InputPos()
 			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
 		}
-		if !seen[s.URL] {
-			seen[s.URL] = true
-			out = append(out, s)
-		}
+		out = append(out, s)
 	}
 }
 
-// Redact returns u with the password of its user information, if any,
-// replaced by "xxxxx", for logs and status output.
-func Redact(u string) string {
-	x, err := url.Parse(u)
-	if err != nil || x.User == nil {
-		return u
-	}
-	return x.Redacted()
-}
+// Redact returns u with its secrets (the password of its user information,
+// API keys and tokens in its query) replaced by "xxxxx", for logs and status
+// output; it is redact.String.
+func Redact(u string) string { return redact.String(u) }

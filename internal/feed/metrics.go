@@ -67,7 +67,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 		switch {
 		case st == nil || st.LastPoll.IsZero():
 			counts["new"]++
-		case st.Holder != "" && now.Before(st.LeaseUntil):
+		case st.Leased(now):
 			counts["polling"]++
 		case st.Errors > 0:
 			counts["failing"]++

@@ -27,6 +27,8 @@ const (
 	DefaultLeaseTTL    = 30 * time.Second
 	DefaultConcurrency = 32
 	DefaultPerHost     = 2
+	// MinLeaseTTL is the shortest LeaseTTL: renewals run every third of it.
+	MinLeaseTTL = 3 * time.Second
 	// warnEvery bounds how often one failing feed is logged.
 	warnEvery = 10 * time.Minute
 	// tick is how often Run looks for due feeds when no poll ends sooner.
@@ -44,7 +46,7 @@ type Publisher interface {
 type Config struct {
 	Schedule
 	// LeaseTTL is how long a lease lasts without renewal; a dead replica's
-	// feeds are taken over within it. Default DefaultLeaseTTL; at least 3s.
+	// feeds are taken over within it. Default DefaultLeaseTTL; at least MinLeaseTTL.
 	LeaseTTL time.Duration
 	// Concurrency bounds the polls in progress. Default DefaultConcurrency.
 	Concurrency int
@@ -66,8 +68,8 @@ func (c Config) Validate() error {
 		return err
 	}
 	switch {
-	case c.LeaseTTL < 3*time.Second:
-		return fmt.Errorf("feed: --lease-ttl must be at least 3s, got %s", c.LeaseTTL)
+	case c.LeaseTTL < MinLeaseTTL:
+		return fmt.Errorf("feed: --lease-ttl must be at least %s, got %s", MinLeaseTTL, c.LeaseTTL)
 	case c.Concurrency < 1:
 		return fmt.Errorf("feed: --concurrency must be at least 1, got %d", c.Concurrency)
 	case c.PerHost < 1:
@@ -137,9 +139,6 @@ func New(cfg Config, sources []Source, store *Store, f *Fetcher, pub Publisher, 
 	}
 	return p, nil
 }
-
-// Replica is the name this poller holds leases under.
-func (p *Poller) Replica() string { return p.cfg.Replica }
 
 // register adds every source to the bucket (existing records are kept).
 func (p *Poller) register(ctx context.Context) error {
@@ -533,21 +532,19 @@ func (p *Poller) setView(url string, st *State) {
 }
 
 // lease renews a held lease every LeaseTTL/3 until stopped; a failed
-// renewal cancels the poll with ErrLeaseLost (or the store's error).
+// renewal cancels the poll with ErrLeaseLost (or the store's error). st and
+// rev belong to the renewing goroutine until stop has waited for it.
 type lease struct {
 	p    *Poller
 	st   State
 	done chan struct{}
 	wg   sync.WaitGroup
-	mu   sync.Mutex
 	rev  uint64
 }
 
 func (l *lease) start(ctx context.Context, cancel context.CancelCauseFunc) {
 	l.done = make(chan struct{})
-	l.wg.Add(1)
-	go func() {
-		defer l.wg.Done()
+	l.wg.Go(func() {
 		t := time.NewTicker(l.p.cfg.LeaseTTL / 3)
 		defer t.Stop()
 		for {
@@ -558,13 +555,8 @@ func (l *lease) start(ctx context.Context, cancel context.CancelCauseFunc) {
 				return
 			case <-t.C:
 			}
-			l.mu.Lock()
 			l.st.LeaseUntil = time.Now().Add(l.p.cfg.LeaseTTL)
 			rev, err := l.p.store.Put(ctx, &l.st, l.rev)
-			if err == nil {
-				l.rev = rev
-			}
-			l.mu.Unlock()
 			if err != nil {
 				if !errors.Is(err, ErrLeaseLost) {
 					err = fmt.Errorf("%w: renewal failed: %w", ErrLeaseLost, err)
@@ -572,16 +564,15 @@ func (l *lease) start(ctx context.Context, cancel context.CancelCauseFunc) {
 				cancel(err)
 				return
 			}
+			l.rev = rev
 		}
-	}()
+	})
 }
 
 // stop ends the renewals and returns the revision last written.
 func (l *lease) stop() uint64 {
 	close(l.done)
 	l.wg.Wait()
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	return l.rev
 }
 

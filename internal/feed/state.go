@@ -43,10 +43,11 @@ type State struct {
 	Seen []string `json:"seen,omitempty"` // item keys published, oldest first
 }
 
+// Leased reports whether some replica holds a live lease at now.
+func (s *State) Leased(now time.Time) bool { return s.Holder != "" && now.Before(s.LeaseUntil) }
+
 // Held reports whether a replica other than me holds a live lease at now.
-func (s *State) Held(me string, now time.Time) bool {
-	return s.Holder != "" && s.Holder != me && now.Before(s.LeaseUntil)
-}
+func (s *State) Held(me string, now time.Time) bool { return s.Holder != me && s.Leased(now) }
 
 // ErrLeaseLost is a compare-and-set that lost: another replica wrote the
 // feed's record since it was read.

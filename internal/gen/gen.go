@@ -21,6 +21,10 @@ var DefaultSources = []string{
 	"rss:health-watch", "rss:green-planet", "wire:apex-press", "wire:continental-news", "wire:global-wire",
 }
 
+// MaxBodyBytes is the largest BodyBytes, well inside a news message's
+// 64 KiB limit.
+const MaxBodyBytes = 60 << 10
+
 // Config configures a Generator. Zero fields take the defaults.
 type Config struct {
 	// Seed selects the sequence. The same Config gives the same messages.
@@ -30,7 +34,7 @@ type Config struct {
 	// when there are several sources, another source. Default 0.
 	DupContent float64
 	// BodyBytes is the approximate body size in bytes; bodies end at the first
-	// sentence boundary at or after it. Default 1024.
+	// sentence boundary at or after it. Default 1024; at most MaxBodyBytes.
 	BodyBytes int
 	// Sources to draw from. Default DefaultSources.
 	Sources []string
@@ -49,8 +53,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.DupContent < 0 || c.DupContent > 1:
 		return fmt.Errorf("gen: DupContent must be within [0, 1], got %g", c.DupContent)
-	case c.BodyBytes < 0 || c.BodyBytes > 60<<10:
-		return fmt.Errorf("gen: BodyBytes must be within [0, 61440], got %d", c.BodyBytes)
+	case c.BodyBytes < 0 || c.BodyBytes > MaxBodyBytes:
+		return fmt.Errorf("gen: BodyBytes must be within [0, %d], got %d", MaxBodyBytes, c.BodyBytes)
 	}
 	for _, s := range c.Sources {
 		if strings.TrimSpace(s) == "" {
