@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 
 	"newsflow/internal/news"
@@ -116,8 +116,8 @@ func TestIdentifier_RedisKilled(t *testing.T) {
 	for s := 1; s <= 5; s++ {
 		assign(s)
 	}
-	if !id.Degraded() || gauge(t, id.met.degraded) != 1 {
-		t.Fatalf("degraded %v, gauge %v; want degraded with Redis dead", id.Degraded(), gauge(t, id.met.degraded))
+	if !id.Degraded() || testutil.ToFloat64(id.met.degraded) != 1 {
+		t.Fatalf("degraded %v, gauge %v; want degraded with Redis dead", id.Degraded(), testutil.ToFloat64(id.met.degraded))
 	}
 	srv.Start()
 	deadline := time.Now().Add(30 * time.Second)
@@ -132,22 +132,13 @@ func TestIdentifier_RedisKilled(t *testing.T) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	if gauge(t, id.met.degraded) != 0 {
+	if testutil.ToFloat64(id.met.degraded) != 0 {
 		t.Error("gauge still 1 after recovery")
 	}
 	rows := assign(1000)
 	if n, err := rdb.HExists(t.Context(), id.redis.key(id.generation()), "m:"+string(rows[0].ContentHash[:])).Result(); err != nil || !n {
 		t.Fatalf("story assigned after recovery not in Redis: %v, %v", n, err)
 	}
-}
-
-func gauge(t *testing.T, g prometheus.Gauge) float64 {
-	t.Helper()
-	var m dto.Metric
-	if err := g.Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	return m.GetGauge().GetValue()
 }
 
 // TestIdentifier_Window: a story stays joinable one to two windows: a
