@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 
+	"newsflow/internal/await"
 	"newsflow/internal/news"
 	"newsflow/internal/redistest"
 )
@@ -120,18 +121,15 @@ func TestIdentifier_RedisKilled(t *testing.T) {
 		t.Fatalf("degraded %v, gauge %v; want degraded with Redis dead", id.Degraded(), testutil.ToFloat64(id.met.degraded))
 	}
 	srv.Start()
-	deadline := time.Now().Add(30 * time.Second)
-	for s := 6; id.Degraded(); s++ {
-		if time.Now().After(deadline) {
-			t.Fatal("not recovered 30 s after Redis returned")
+	s := 6
+	await.Until(t, 30*time.Second, "recovery after Redis returned", func() (bool, string) {
+		if !id.Degraded() {
+			return true, ""
 		}
 		assign(s) // a degraded identifier probes Redis when used, at most once a second
-		select {
-		case <-t.Context().Done():
-			t.Fatal(t.Context().Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+		s++
+		return false, "degraded"
+	})
 	if testutil.ToFloat64(id.met.degraded) != 0 {
 		t.Error("gauge still 1 after recovery")
 	}
