@@ -117,7 +117,6 @@ var ErrClosed = errors.New("cache: closed")
 type Tiered struct {
 	cfg     Config
 	rdb     redis.UniversalClient // nil: memory only
-	cluster bool                  // rdb is a Redis Cluster client
 	log     *zap.Logger
 	mem     *memTier
 	sf      singleflight.Group
@@ -170,7 +169,6 @@ func New(cfg Config, rdb redis.UniversalClient, log *zap.Logger, reg prometheus.
 	t := &Tiered{
 		cfg:     cfg,
 		rdb:     rdb,
-		cluster: isCluster(rdb),
 		log:     log.Named("cache"),
 		mem:     newMemTier(cfg.MemoryEntries, cfg.MemoryBytes, cfg.MemoryTTL),
 		met:     met,
@@ -332,7 +330,7 @@ func (t *Tiered) GetMany(ctx context.Context, keys []string) (map[string][]byte,
 // on a cluster, the values on the nodes that answered.
 func (t *Tiered) mget(ctx context.Context, keys []string) ([][]byte, error) {
 	out := make([][]byte, len(keys))
-	if !t.cluster {
+	if _, cluster := t.rdb.(*redis.ClusterClient); !cluster {
 		vals, err := t.rdb.MGet(ctx, keys...).Result()
 		if err != nil {
 			return out, err
@@ -368,10 +366,4 @@ func (t *Tiered) mget(ctx context.Context, keys []string) ([][]byte, error) {
 // call bounds one Redis call by Config.CallTimeout.
 func (t *Tiered) call(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, t.cfg.CallTimeout)
-}
-
-// isCluster reports whether rdb is a Redis Cluster client.
-func isCluster(rdb redis.UniversalClient) bool {
-	_, ok := rdb.(*redis.ClusterClient)
-	return ok
 }

@@ -19,7 +19,7 @@ import (
 func TestTiered_RedisDown(t *testing.T) {
 	t.Parallel()
 	srv := redistest.StartServer(t)
-	testRedisDown(t, srv.URL(), false, srv, nil)
+	testRedisDown(t, srv.URL(), srv, nil)
 }
 
 // One master of a private three-master Redis Cluster is killed mid-run, and
@@ -30,14 +30,14 @@ func TestTiered_RedisDown(t *testing.T) {
 func TestTiered_RedisClusterMasterDown(t *testing.T) {
 	t.Parallel()
 	cl := redistest.StartCluster(t, 3)
-	testRedisDown(t, cl.URL(), true, cl.Nodes[0], cl)
+	testRedisDown(t, cl.URL(), cl.Nodes[0], cl)
 }
 
 // testRedisDown kills srv mid-run: the Redis at redisURL, or a master of
 // cl. With cl it waits until the cluster reports the failure before
 // bringing the master back.
-func testRedisDown(t *testing.T, redisURL string, cluster bool, srv *redistest.Server, cl *redistest.Cluster) {
-	rdb, err := NewRedisClient(redisURL, cluster, 0)
+func testRedisDown(t *testing.T, redisURL string, srv *redistest.Server, cl *redistest.Cluster) {
+	rdb, err := NewRedisClient(redisURL, cl != nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

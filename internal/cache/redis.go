@@ -34,28 +34,24 @@ func NewRedisClient(rawURL string, cluster bool, maxCall time.Duration) (redis.U
 	if maxCall <= 0 {
 		maxCall = DefaultCallTimeout
 	}
-	t := timeouts{dial: time.Second, read: maxCall, pool: 2 * time.Second,
-		poolSize: max(32, 10*runtime.GOMAXPROCS(0))}
-	if !cluster {
-		opt, err := parseRedisURL(rawURL, false)
+	if cluster {
+		o, err := parseClusterURL(rawURL)
 		if err != nil {
 			return nil, err
 		}
-		o := opt.(*redis.Options)
-		t.apply(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.PoolSize, &o.DialerRetries, &o.MaxRetries)
+		setDefaults(maxCall, &o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.PoolSize, &o.DialerRetries, &o.MaxRetries)
 		o.ContextTimeoutEnabled = true
 		o.DisableIdentity = true // CLIENT SETINFO needs Redis ≥ 7.2
-		return redis.NewClient(o), nil
+		return redis.NewClusterClient(o), nil
 	}
-	opt, err := parseRedisURL(rawURL, true)
+	o, err := parseURL(rawURL)
 	if err != nil {
 		return nil, err
 	}
-	o := opt.(*redis.ClusterOptions)
-	t.apply(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.PoolSize, &o.DialerRetries, &o.MaxRetries)
+	setDefaults(maxCall, &o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.PoolSize, &o.DialerRetries, &o.MaxRetries)
 	o.ContextTimeoutEnabled = true
 	o.DisableIdentity = true
-	return redis.NewClusterClient(o), nil
+	return redis.NewClient(o), nil
 }
 
 // ErrClusterURL is NewRedisClient's error for a URL that lists several
@@ -65,21 +61,27 @@ var ErrClusterURL = errors.New("cache: redis url lists cluster nodes (addr=), wh
 // CheckRedisURL reports whether NewRedisClient accepts rawURL, in one line
 // that never quotes the URL.
 func CheckRedisURL(rawURL string, cluster bool) error {
-	_, err := parseRedisURL(rawURL, cluster)
+	var err error
+	if cluster {
+		_, err = parseClusterURL(rawURL)
+	} else {
+		_, err = parseURL(rawURL)
+	}
 	return err
 }
 
-func parseRedisURL(rawURL string, cluster bool) (any, error) {
-	if !cluster {
-		opt, err := redis.ParseURL(rawURL)
-		if err != nil {
-			if u, perr := url.Parse(rawURL); perr == nil && u.Query().Has("addr") {
-				return nil, ErrClusterURL
-			}
-			return nil, fmt.Errorf("cache: parse redis url: %w", redactedErr{err})
+func parseURL(rawURL string) (*redis.Options, error) {
+	opt, err := redis.ParseURL(rawURL)
+	if err != nil {
+		if u, perr := url.Parse(rawURL); perr == nil && u.Query().Has("addr") {
+			return nil, ErrClusterURL
 		}
-		return opt, nil
+		return nil, fmt.Errorf("cache: parse redis url: %w", redactedErr{err})
 	}
+	return opt, nil
+}
+
+func parseClusterURL(rawURL string) (*redis.ClusterOptions, error) {
 	opt, err := redis.ParseClusterURL(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("cache: parse redis cluster url: %w", redactedErr{err})
@@ -94,18 +96,14 @@ func parseRedisURL(rawURL string, cluster bool) (any, error) {
 	return opt, nil
 }
 
-// timeouts are NewRedisClient's defaults, applied where the URL set nothing.
-type timeouts struct {
-	dial, read, pool time.Duration
-	poolSize         int
-}
-
-func (t timeouts) apply(dial, read, write, pool *time.Duration, poolSize, dialerRetries, maxRetries *int) {
-	setIfZero(dial, t.dial)
-	setIfZero(read, t.read)
-	setIfZero(write, t.read)
-	setIfZero(pool, t.pool)
-	setIfZero(poolSize, t.poolSize)
+// setDefaults gives the options the URL left unset NewRedisClient's
+// defaults; maxCall is the read and write timeout.
+func setDefaults(maxCall time.Duration, dial, read, write, pool *time.Duration, poolSize, dialerRetries, maxRetries *int) {
+	setIfZero(dial, time.Second)
+	setIfZero(read, maxCall)
+	setIfZero(write, maxCall)
+	setIfZero(pool, 2*time.Second)
+	setIfZero(poolSize, max(32, 10*runtime.GOMAXPROCS(0)))
 	setIfZero(dialerRetries, 1) // go-redis default 5 would multiply DialTimeout
 	setIfZero(maxRetries, -1)
 }

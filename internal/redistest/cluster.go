@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"newsflow/internal/await"
 )
 
 // CLIBinary is the redis-cli executable StartCluster runs to create the cluster.
@@ -97,19 +99,12 @@ func (c *Cluster) Client(tb testing.TB) *redis.ClusterClient {
 // cluster_state:ok, and fails the test after 30s.
 func (c *Cluster) WaitOK() {
 	c.tb.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := c.stateOK()
-		if err == nil {
-			return
+	await.Until(c.tb, 30*time.Second, "cluster_state:ok on every node", func() (bool, string) {
+		if err := c.stateOK(); err != nil {
+			return false, err.Error()
 		}
-		if time.Now().After(deadline) {
-			c.tb.Fatalf("redistest: cluster not ok after 30s: %v", err)
-		}
-		<-tick.C
-	}
+		return true, ""
+	})
 }
 
 func (c *Cluster) stateOK() error {
@@ -168,17 +163,11 @@ func (c *Cluster) WaitFailed(i int) {
 	c.tb.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: c.Nodes[i].Addr(), DialTimeout: time.Second, MaxRetries: -1})
 	defer func() { _ = rdb.Close() }()
-	deadline := time.Now().Add(30 * time.Second)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
+	await.Until(c.tb, 30*time.Second, "node "+c.Nodes[i].Addr()+" to report cluster_state:fail", func() (bool, string) {
 		info, err := rdb.ClusterInfo(context.Background()).Result()
-		if err == nil && strings.Contains(info, "cluster_state:fail") {
-			return
+		if err != nil {
+			return false, err.Error()
 		}
-		if time.Now().After(deadline) {
-			c.tb.Fatalf("redistest: node %s did not report cluster_state:fail within 30s (last: %v)", c.Nodes[i].Addr(), err)
-		}
-		<-tick.C
-	}
+		return strings.Contains(info, "cluster_state:fail"), "cluster_state not fail"
+	})
 }

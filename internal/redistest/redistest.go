@@ -145,7 +145,7 @@ type Server struct {
 
 	tb   testing.TB
 	dir  string
-	args []string // extra redis-server arguments
+	args []string // extra redis-server arguments, set before Start
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -164,7 +164,7 @@ func StartServer(tb testing.TB) *Server {
 
 // newServer prepares a server on a free port, killed in t.Cleanup, without
 // starting it; it skips the test when the binary is missing.
-func newServer(tb testing.TB, args ...string) *Server {
+func newServer(tb testing.TB) *Server {
 	tb.Helper()
 	if _, err := os.Stat(ServerBinary); err != nil {
 		tb.Skipf("redistest: %s not available (install the redis-server package): %v", ServerBinary, err)
@@ -175,7 +175,7 @@ func newServer(tb testing.TB, args ...string) *Server {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	_ = l.Close()
-	s := &Server{Port: port, tb: tb, dir: tb.TempDir(), args: args}
+	s := &Server{Port: port, tb: tb, dir: tb.TempDir()}
 	tb.Cleanup(s.Kill)
 	return s
 }

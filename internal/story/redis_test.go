@@ -8,9 +8,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 
+	"newsflow/internal/await"
 	"newsflow/internal/news"
 	"newsflow/internal/redistest"
 )
@@ -116,38 +117,26 @@ func TestIdentifier_RedisKilled(t *testing.T) {
 	for s := 1; s <= 5; s++ {
 		assign(s)
 	}
-	if !id.Degraded() || gauge(t, id.met.degraded) != 1 {
-		t.Fatalf("degraded %v, gauge %v; want degraded with Redis dead", id.Degraded(), gauge(t, id.met.degraded))
+	if !id.Degraded() || testutil.ToFloat64(id.met.degraded) != 1 {
+		t.Fatalf("degraded %v, gauge %v; want degraded with Redis dead", id.Degraded(), testutil.ToFloat64(id.met.degraded))
 	}
 	srv.Start()
-	deadline := time.Now().Add(30 * time.Second)
-	for s := 6; id.Degraded(); s++ {
-		if time.Now().After(deadline) {
-			t.Fatal("not recovered 30 s after Redis returned")
+	s := 6
+	await.Until(t, 30*time.Second, "recovery after Redis returned", func() (bool, string) {
+		if !id.Degraded() {
+			return true, ""
 		}
 		assign(s) // a degraded identifier probes Redis when used, at most once a second
-		select {
-		case <-t.Context().Done():
-			t.Fatal(t.Context().Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	if gauge(t, id.met.degraded) != 0 {
+		s++
+		return false, "degraded"
+	})
+	if testutil.ToFloat64(id.met.degraded) != 0 {
 		t.Error("gauge still 1 after recovery")
 	}
 	rows := assign(1000)
 	if n, err := rdb.HExists(t.Context(), id.redis.key(id.generation()), "m:"+string(rows[0].ContentHash[:])).Result(); err != nil || !n {
 		t.Fatalf("story assigned after recovery not in Redis: %v, %v", n, err)
 	}
-}
-
-func gauge(t *testing.T, g prometheus.Gauge) float64 {
-	t.Helper()
-	var m dto.Metric
-	if err := g.Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	return m.GetGauge().GetValue()
 }
 
 // TestIdentifier_Window: a story stays joinable one to two windows: a
