@@ -274,7 +274,7 @@ func (e *Enricher) Enrich(ctx context.Context, rows []news.Article) []error {
 	byHash := make(map[news.Hash]*story, len(rows))
 	stories := make([]*story, 0, len(rows))
 	for i := range rows {
-		h := storyID(&rows[i])
+		h := rows[i].StoryOr(rows[i].ContentHash)
 		if s, ok := byHash[h]; ok {
 			s.rows = append(s.rows, i)
 			continue
@@ -357,7 +357,7 @@ func (e *Enricher) Enrich(ctx context.Context, rows []news.Article) []error {
 			}
 			if err != nil {
 				e.metrics.stories.WithLabelValues("failed").Inc()
-				setErrs(s, fmt.Errorf("enrich story %s: %w", storyID(&rows[s.rows[0]]).String()[:12], err))
+				setErrs(s, fmt.Errorf("enrich story %s: %w", rows[s.rows[0]].StoryOr(rows[s.rows[0]].ContentHash).String()[:12], err))
 				return
 			}
 			by := "singleflight"
@@ -369,14 +369,6 @@ func (e *Enricher) Enrich(ctx context.Context, rows []news.Article) []error {
 	}
 	wg.Wait()
 	return errs
-}
-
-// storyID returns the row's story id: its content hash when unset.
-func storyID(a *news.Article) news.Hash {
-	if a.StoryID == (news.Hash{}) {
-		return a.ContentHash
-	}
-	return a.StoryID
 }
 
 // fetch gets one story's enrichment through the cache's single-flight,

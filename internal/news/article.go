@@ -45,3 +45,13 @@ type Article struct {
 	StoryID Hash
 	Enrichment
 }
+
+// StoryOr returns a.StoryID, or contentHash (the article's content hash)
+// when the story id is unset: an article no story index has seen is a story
+// of its own.
+func (a *Article) StoryOr(contentHash Hash) Hash {
+	if a.StoryID == (Hash{}) {
+		return contentHash
+	}
+	return a.StoryID
+}

@@ -61,7 +61,7 @@ func (b *pgBatch) reset(rows []news.Article, now time.Time) {
 	for i := range rows {
 		h := contentHash(&rows[i])
 		b.hashes = append(b.hashes, h)
-		b.stories = append(b.stories, storyID(&rows[i], h))
+		b.stories = append(b.stories, rows[i].StoryOr(h))
 	}
 }
 

@@ -297,7 +297,7 @@ func (s *SQLite) commit(ctx context.Context, rows []news.Article) (int, error) {
 			}
 			h, sid := &hashes[n+i], &hashes[len(rows)+n+i]
 			*h = contentHash(a)
-			*sid = storyID(a, *h)
+			*sid = a.StoryOr(*h)
 			args = append(args, a.ID, a.Source, a.URL, a.Title, a.Body, a.Lang, published, ingested,
 				h[:], a.Summary, a.Category, a.Importance, a.Model, int64(a.StreamSeq), sid[:])
 		}

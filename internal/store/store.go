@@ -84,14 +84,6 @@ func (e *DataError) Unwrap() error { return e.Err }
 // zeroHash is the unset content hash; Commit computes the hash then.
 var zeroHash news.Hash
 
-// storyID returns a's story id: its content hash when unset.
-func storyID(a *news.Article, contentHash news.Hash) news.Hash {
-	if a.StoryID == zeroHash {
-		return contentHash
-	}
-	return a.StoryID
-}
-
 // contentHash returns a's content hash, computing it when unset.
 func contentHash(a *news.Article) news.Hash {
 	if a.ContentHash == zeroHash {
