@@ -143,3 +143,38 @@ func serverCPU(b *testing.B, rdb *redis.Client) time.Duration {
 	}
 	return time.Duration(sum * float64(time.Second))
 }
+
+// BenchmarkMemoryIndex is BenchmarkAssignMemory's index alone: the 17,000
+// or so distinct articles of its stream, sketched beforehand, through a new
+// in-process index in batches of 100.
+func BenchmarkMemoryIndex(b *testing.B) {
+	g, err := gen.New(gen.Config{Seed: 1, BodyBytes: 1024, DupContent: 0.15})
+	if err != nil {
+		b.Fatal(err)
+	}
+	seen := map[news.Hash]bool{}
+	var items []item
+	for range 20_000 {
+		m := g.Next()
+		h := m.ContentHash()
+		if seen[h] {
+			continue
+		}
+		seen[h] = true
+		sk := Extract(m.Title, m.Body)
+		it := item{id: h, sk: &sk}
+		if !sk.Empty() {
+			it.bands = bandKeys(&sk.Sig)
+		}
+		items = append(items, it)
+	}
+	b.ReportAllocs()
+	cpu0 := processCPU(b)
+	for b.Loop() {
+		mem := newMemory(DefaultMaxMemory, minMatches(DefaultThreshold))
+		for start := 0; start < len(items); start += 100 {
+			mem.assign(0, items[start:min(start+100, len(items))])
+		}
+	}
+	b.ReportMetric(float64((processCPU(b)-cpu0).Nanoseconds())/float64(b.N*len(items)), "cpu-ns/article")
+}

@@ -35,14 +35,18 @@ type result struct {
 // pointer (nor does anything of a generation but its chunk list), so the
 // garbage collector does not scan the index: with pointers, marking it was
 // a visible share of the worker's CPU.
+//
+// What compare reads first (shingles, the spans of numbers and names) shares
+// the first cache line with the start of the signature, which the
+// comparison mostly stops early in.
 type member struct {
-	story    news.Hash
-	founder  ref  // the member whose id is story
-	founded  bool // founder is this member
 	shingles int32
-	sig      [Bins]uint16
+	founded  bool // founder is this member
+	founder  ref  // the member whose id is story
 	// numbers and names are in the generation's hashes.
 	numbers, names span
+	sig            packedSig
+	story          news.Hash
 }
 
 // bucket lists the members of one LSH bucket, newest first, each +1 (0:
@@ -70,9 +74,9 @@ type generation struct {
 	members uint32 // members with a sketch
 	hashes  []uint64
 	// marks[i] is member i's candidate bookkeeping: the lookup number in
-	// its high bits, the bands it shares with that lookup's article in its
-	// low 8 (at most Bands). Apart from the members so it stays in cache.
-	marks []uint64
+	// its high bits, its place in that lookup's candidate list in its low
+	// markBits. Apart from the members so it stays in cache.
+	marks []uint32
 }
 
 func newGeneration(serial uint32, n int64) *generation {
@@ -109,12 +113,16 @@ func (g *generation) features(mb *member) features {
 	}
 }
 
-// candidate is a member met in a lookup.
-type candidate struct {
-	g    *generation
-	i    uint32
-	hits uint32
-}
+// candidate is a member met in a lookup: of the current generation (gen
+// 0) or the previous one (1).
+type candidate struct{ gen, i uint32 }
+
+// markBits holds a place in a lookup's candidate list, which has at most
+// one candidate per bucket member read: 2 generations × Bands × bucketCap.
+const markBits = 9
+
+// These fail to compile unless the candidate list's places fit in markBits.
+var _ = [1]struct{}{}[(1<<markBits)-2*Bands*bucketCap]
 
 // memory is the in-process index: the same decisions as the Redis one, in
 // two generations, the current one bounded to max articles (when it fills
@@ -129,12 +137,17 @@ type memory struct {
 	// Candidate counting without a map, under mu: a full bucket set gives
 	// each article hundreds of candidates, and a map per article spent most
 	// of the lookup growing and probing it (go run ./bench --messages 20000
-	// --workers 1 --cpuprofile). Each lookup gets a new number; a member's
-	// count (generation.marks) is reset when it is first met in a lookup.
-	lookup uint64
+	// --workers 1 --cpuprofile). Each lookup gets a new number; a member met
+	// in it marks itself with that and its place in order (generation.marks),
+	// and its count is hits at that place, so a member costs one random
+	// access the first time it is met and none after (go test -bench
+	// MemoryIndex).
+	lookup uint32
 	order  []candidate // reused candidate list
+	hits   [1 << markBits]uint8
 	top    []candidate
-	sink   uint64 // bucketTable.touch's sum
+	sink   uint64    // bucketTable.touch's sum
+	sig    packedSig // the article's, packed
 }
 
 func newMemory(max, need int) *memory {
@@ -160,7 +173,7 @@ func (m *memory) next(n int64, like *generation) *generation {
 	if like != nil {
 		g.stories = make(map[news.Hash]news.Hash, len(like.stories))
 		g.buckets.reserve(len(like.buckets.slots))
-		g.marks = make([]uint64, 0, like.members)
+		g.marks = make([]uint32, 0, like.members)
 		g.hashes = make([]uint64, 0, len(like.hashes))
 	}
 	return g
@@ -216,13 +229,11 @@ func (m *memory) assignOne(it *item) result {
 		m.cur.stories[it.id] = it.id
 		return r
 	}
-	sk := it.sk.features()
+	sk := it.sk.features(&m.sig)
 	// Candidates: members sharing a band, by bands shared, then by first
 	// seen (band order; newest first within a bucket), as the script.
-	m.lookup++
-	stamp := m.lookup << 8
+	stamp := m.nextLookup() << markBits
 	order := m.order[:0]
-	defer func() { clear(order); m.order = order[:0] }() // keep no generation alive
 	gens := [2]*generation{m.cur, m.prev}
 	if m.prev.buckets.len() == 0 {
 		gens[1] = nil
@@ -233,7 +244,7 @@ func (m *memory) assignOne(it *item) result {
 		}
 	}
 	for _, key := range it.bands {
-		for _, g := range gens {
+		for gi, g := range gens {
 			if g == nil {
 				continue
 			}
@@ -246,21 +257,35 @@ func (m *memory) assignOne(it *item) result {
 					break
 				}
 				mk := &g.marks[i-1]
-				if *mk&^0xff != stamp {
-					*mk = stamp
-					order = append(order, candidate{g: g, i: i - 1})
+				if *mk&^(1<<markBits-1) != stamp {
+					*mk = stamp | uint32(len(order))
+					m.hits[len(order)] = 1
+					order = append(order, candidate{gen: uint32(gi), i: i - 1})
+					continue
 				}
-				*mk++
+				m.hits[*mk&(1<<markBits-1)]++
 			}
 		}
 	}
-	m.top = mostShared(m.top[:0], order, maxCandidates)
+	m.order = order
+	m.top = mostShared(m.top[:0], order, m.hits[:len(order)], maxCandidates)
+	// The candidates' first lines (shingles, spans, the signature's start)
+	// and numbers, read together rather than one after another.
+	for _, c := range m.top {
+		g := gens[c.gen]
+		mb := g.at(c.i)
+		m.sink += uint64(mb.shingles)
+		if mb.numbers.n > 0 {
+			m.sink += g.hashes[mb.numbers.start]
+		}
+	}
 	best := -1
 	var founder ref
 	for _, c := range m.top {
 		r.checked++
-		mb := c.g.at(c.i)
-		kind, guard, matches := compare(sk, c.g.features(mb), m.need)
+		g := gens[c.gen]
+		mb := g.at(c.i)
+		kind, guard, matches := compare(sk, g.features(mb), m.need, true)
 		if kind != Founded && matches > best && !mb.founded {
 			// A variant of a variant must not contradict the story's
 			// founder either: no chain of small steps changes a number.
@@ -279,11 +304,10 @@ func (m *memory) assignOne(it *item) result {
 			best, r.story, r.kind, founder = matches, mb.story, kind, mb.founder
 		}
 	}
-	clear(m.top)
 	g := m.cur
 	g.stories[it.id] = r.story
 	i, mb := g.add()
-	*mb = member{story: r.story, founder: founder, shingles: int32(it.sk.Shingles), sig: it.sk.Sig}
+	*mb = member{story: r.story, founder: founder, shingles: int32(it.sk.Shingles), sig: m.sig}
 	if r.kind == Founded {
 		mb.founder, mb.founded = ref{gen: g.serial, i: i}, true
 	}
@@ -297,30 +321,56 @@ func (m *memory) assignOne(it *item) result {
 	return r
 }
 
-// mostShared appends to dst the k candidates of order sharing the most
-// bands, in order of bands shared and then of order: a stable sort's first
-// k, without the sort.
-func mostShared(dst, order []candidate, k int) []candidate {
-	var count [256]int // a count is 8 bits (more than Bands only if band keys collided)
-	top := uint32(0)
-	for j := range order {
-		c := &order[j]
-		c.hits = uint32(c.g.marks[c.i] & 0xff)
-		count[c.hits]++
-		top = max(top, c.hits)
+// nextLookup returns a new lookup number for marks, never 0 (a new
+// member's mark): when the numbers run out, the marks are cleared and they
+// start again.
+func (m *memory) nextLookup() uint32 {
+	m.lookup++
+	if m.lookup == 1<<(32-markBits) {
+		clear(m.cur.marks)
+		clear(m.prev.marks)
+		m.lookup = 1
 	}
-	for h := int(top); h > 0 && len(dst) < k; h-- {
-		if count[h] == 0 {
+	return m.lookup
+}
+
+// mostShared appends to dst the k candidates of order sharing the most
+// bands (hits, by place in order), in order of bands shared and then of
+// order: a stable sort's first k, without the sort.
+func mostShared(dst, order []candidate, hits []uint8, k int) []candidate {
+	hits = hits[:len(order)]
+	var count [256]int // a count is 8 bits (more than Bands only if band keys collided)
+	top := uint8(0)
+	for _, h := range hits {
+		count[h]++
+		top = max(top, h)
+	}
+	// The k chosen are all those sharing more than least bands and the
+	// first few sharing least; place[h] is where the next one sharing h
+	// goes.
+	var place [256]int
+	n, least := 0, 0
+	for h := int(top); h > 0; h-- {
+		place[h] = n
+		n += count[h]
+		if n >= k {
+			least = h
+			break
+		}
+	}
+	n = min(n, k)
+	start := len(dst)
+	dst = append(dst, make([]candidate, n)...)[:start+n]
+	out := dst[start:]
+	for j, h := range hits {
+		switch {
+		case int(h) > least:
+		case int(h) == least && place[h] < len(out):
+		default:
 			continue
 		}
-		for _, c := range order {
-			if c.hits == uint32(h) {
-				dst = append(dst, c)
-				if len(dst) == k {
-					break
-				}
-			}
-		}
+		out[place[h]] = order[j]
+		place[h]++
 	}
 	return dst
 }

@@ -12,22 +12,40 @@ import (
 func TestMostShared_StableSortPrefix(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
-	g := &generation{}
 	for range 2000 {
 		n := rng.IntN(40)
-		g.marks = make([]uint64, n)
+		hits := make([]uint8, n)
 		order := make([]candidate, n)
 		for i := range order {
-			g.marks[i] = uint64(1 + rng.IntN(1+rng.IntN(Bands)))
-			order[i] = candidate{g: g, i: uint32(i)}
+			hits[i] = uint8(1 + rng.IntN(1+rng.IntN(Bands)))
+			order[i] = candidate{i: uint32(i)}
 		}
 		k := 1 + rng.IntN(10)
-		got := mostShared(nil, order, k)
+		got := mostShared(nil, order, hits, k)
 		want := slices.Clone(order)
-		slices.SortStableFunc(want, func(x, y candidate) int { return cmp.Compare(y.hits, x.hits) })
+		slices.SortStableFunc(want, func(x, y candidate) int { return cmp.Compare(hits[y.i], hits[x.i]) })
 		want = want[:min(k, len(want))]
 		if !slices.Equal(got, want) {
-			t.Fatalf("k=%d of %v: got %v, want %v", k, g.marks, got, want)
+			t.Fatalf("k=%d of %v: got %v, want %v", k, hits, got, want)
+		}
+	}
+}
+
+// TestContainMin: containMin is the least m for which containedAt holds.
+func TestContainMin(t *testing.T) {
+	t.Parallel()
+	for a := 1; a < 400; a++ {
+		for b := 1; b < 400; b += 1 + b/50 {
+			want := Bins + 1
+			for m := 0; m <= Bins; m++ {
+				if containedAt(m, a, b) {
+					want = m
+					break
+				}
+			}
+			if got := containMin(a, b); got != want {
+				t.Fatalf("containMin(%d, %d) = %d, want %d", a, b, got, want)
+			}
 		}
 	}
 }
