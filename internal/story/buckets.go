@@ -9,19 +9,60 @@ import "math/bits"
 // were most of the in-process index's CPU, nearly all of it waiting on memory
 // (go run ./bench --messages 20000 --workers 1 --cpuprofile: mapaccess2 and
 // its first control-word read). This table reads a bucket in one access,
-// updates it in place (no second lookup to store it), and lets a lookup
-// touch the 32 slots first (touch), so the memory system fetches them
-// in parallel rather than one after another.
+// lets a lookup touch the 32 slots first (touch), so the memory system
+// fetches them in parallel rather than one after another, and adds to a
+// bucket where the lookup found it (insert), without a second search.
 type bucketTable struct {
 	slots []bucketSlot // a power of two long, or empty
 	n     int          // slots in use
 	shift uint         // 64 − log2(len(slots)): a key's home slot is key >> shift
 }
 
+// bucketSlot is 32 bytes, so that two fit a cache line and none straddles
+// two (with 4-byte member indexes a slot was 40 bytes, and the table 25 %
+// larger: go test -bench MemoryIndex ./internal/story/).
 type bucketSlot struct {
 	key uint64 // 0: free (the key 0 is stored as 1)
 	b   bucket
 }
+
+// bucket lists the members of one LSH bucket, newest first, each +1 (0:
+// none): the newest bucketCap, inline, so reading a bucket costs one memory
+// access rather than one per member. Member e is bits 24e to 24e+23 of the
+// 192-bit number the words make, lowest word first.
+type bucket [3]uint64
+
+// maxMembers bounds the members of a generation: a bucket holds a member's
+// index +1 in 24 bits.
+const maxMembers = 1<<24 - 1
+
+const memberMask = 1<<24 - 1
+
+// members unpacks b into out and returns how many it lists.
+func (b *bucket) members(out *[bucketCap]uint32) int {
+	w0, w1, w2 := b[0], b[1], b[2]
+	*out = [bucketCap]uint32{
+		uint32(w0 & memberMask), uint32(w0 >> 24 & memberMask), uint32((w0>>48 | w1<<16) & memberMask),
+		uint32(w1 >> 8 & memberMask), uint32(w1 >> 32 & memberMask), uint32((w1>>56 | w2<<8) & memberMask),
+		uint32(w2 >> 16 & memberMask), uint32(w2 >> 40),
+	}
+	n := 0
+	for n < bucketCap && out[n] != 0 {
+		n++
+	}
+	return n
+}
+
+// push makes v (a member index +1, below 2^24) the newest member, dropping
+// the oldest if the bucket is full.
+func (b *bucket) push(v uint32) {
+	b[2] = b[2]<<24 | b[1]>>40
+	b[1] = b[1]<<24 | b[0]>>40
+	b[0] = b[0]<<24 | uint64(v)
+}
+
+// These fail to compile unless a bucket holds bucketCap members.
+var _ = [1]struct{}{}[len(bucket{})*64-bucketCap*24]
 
 // minSlots is the size of a table's first array.
 const minSlots = 1 << 10
@@ -50,46 +91,62 @@ func (t *bucketTable) touch(keys *[Bands]uint64) uint64 {
 	return sum
 }
 
+// reserve grows the table if adding n buckets would fill it beyond 3/4.
+// Until n buckets are added, it does not grow, so the places find returns
+// stay valid.
+func (t *bucketTable) reserve(n int) {
+	if 4*(t.n+n) > 3*len(t.slots) {
+		t.grow()
+	}
+}
+
+// find returns the place of key's bucket, or that of the free slot where
+// it would go, and whether it is there. The table must have a free slot.
+func (t *bucketTable) find(key uint64) (int, bool) {
+	key = slotKey(key)
+	mask := len(t.slots) - 1
+	for i := int(key >> t.shift); ; i = (i + 1) & mask {
+		switch t.slots[i].key {
+		case key:
+			return i, true
+		case 0:
+			return i, false
+		}
+	}
+}
+
 // get returns the bucket of key, or nil.
 func (t *bucketTable) get(key uint64) *bucket {
 	if t.n == 0 {
 		return nil
 	}
-	if s := t.slot(slotKey(key)); s.key != 0 {
-		return &s.b
+	if i, ok := t.find(key); ok {
+		return &t.slots[i].b
 	}
 	return nil
 }
 
-// put returns the bucket of key, adding an empty one if there is none. The
-// pointer is valid until the next put.
-func (t *bucketTable) put(key uint64) *bucket {
-	if 4*(t.n+1) > 3*len(t.slots) {
-		t.grow()
-	}
+// insert pushes v onto the bucket of key, adding the bucket if there is
+// none. from is where find last put key; since then buckets may have been
+// added (each where find put it), but the table has not grown.
+func (t *bucketTable) insert(from int, key uint64, v uint32) {
 	key = slotKey(key)
-	s := t.slot(key)
+	mask := len(t.slots) - 1
+	i := from
+	for t.slots[i].key != key && t.slots[i].key != 0 {
+		i = (i + 1) & mask // a bucket added since took the free slot
+	}
+	s := &t.slots[i]
 	if s.key == 0 {
 		s.key = key
 		t.n++
 	}
-	return &s.b
+	s.b.push(v)
 }
 
-// slot returns the slot of key (a slotKey), or the free slot where it
-// would go. The table must have a free slot.
-func (t *bucketTable) slot(key uint64) *bucketSlot {
-	mask := uint64(len(t.slots) - 1)
-	for i := key >> t.shift; ; i = (i + 1) & mask {
-		if s := &t.slots[i]; s.key == key || s.key == 0 {
-			return s
-		}
-	}
-}
-
-// reserve makes an empty table slots long (rounded up to a power of two),
+// presize makes an empty table slots long (rounded up to a power of two),
 // so that it does not grow until it holds 3/4 of that.
-func (t *bucketTable) reserve(slots int) {
+func (t *bucketTable) presize(slots int) {
 	if t.n != 0 || slots <= len(t.slots) {
 		return
 	}

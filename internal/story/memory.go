@@ -49,11 +49,6 @@ type member struct {
 	story          news.Hash
 }
 
-// bucket lists the members of one LSH bucket, newest first, each +1 (0:
-// none): the newest bucketCap, inline, so reading a bucket costs one memory
-// access rather than one per member.
-type bucket [bucketCap]uint32
-
 // ref names a member: its generation's serial number and its index there.
 type ref struct{ gen, i uint32 }
 
@@ -172,7 +167,7 @@ func (m *memory) next(n int64, like *generation) *generation {
 	g := newGeneration(m.serial, n)
 	if like != nil {
 		g.stories = make(map[news.Hash]news.Hash, len(like.stories))
-		g.buckets.reserve(len(like.buckets.slots))
+		g.buckets.presize(len(like.buckets.slots))
 		g.marks = make([]uint32, 0, like.members)
 		g.hashes = make([]uint64, 0, len(like.hashes))
 	}
@@ -229,6 +224,9 @@ func (m *memory) assignOne(it *item) result {
 		m.cur.stories[it.id] = it.id
 		return r
 	}
+	if m.cur.members == maxMembers { // only with batches of millions
+		m.prev, m.cur = m.cur, m.next(m.cur.n, m.cur)
+	}
 	sk := it.sk.features(&m.sig)
 	// Candidates: members sharing a band, by bands shared, then by first
 	// seen (band order; newest first within a bucket), as the script.
@@ -243,19 +241,27 @@ func (m *memory) assignOne(it *item) result {
 			m.sink += g.buckets.touch(&it.bands)
 		}
 	}
-	for _, key := range it.bands {
+	// The current generation's table has room for the article's buckets, so
+	// they go where the lookups found them (places).
+	m.cur.buckets.reserve(Bands)
+	var places [Bands]int
+	var ms [bucketCap]uint32
+	for b, key := range it.bands {
 		for gi, g := range gens {
-			if g == nil {
-				continue
+			var bk *bucket
+			switch {
+			case gi == 0:
+				var ok bool
+				if places[b], ok = g.buckets.find(key); ok {
+					bk = &g.buckets.slots[places[b]].b
+				}
+			case g != nil:
+				bk = g.buckets.get(key)
 			}
-			bk := g.buckets.get(key)
 			if bk == nil {
 				continue
 			}
-			for _, i := range bk {
-				if i == 0 {
-					break
-				}
+			for _, i := range ms[:bk.members(&ms)] {
 				mk := &g.marks[i-1]
 				if *mk&^(1<<markBits-1) != stamp {
 					*mk = stamp | uint32(len(order))
@@ -313,10 +319,8 @@ func (m *memory) assignOne(it *item) result {
 	}
 	mb.numbers = g.appendHashes(it.sk.Numbers)
 	mb.names = g.appendHashes(it.sk.Names)
-	for _, key := range it.bands {
-		bk := g.buckets.put(key)
-		copy(bk[1:], bk[:bucketCap-1])
-		bk[0] = i + 1
+	for b, key := range it.bands {
+		g.buckets.insert(places[b], key, i+1)
 	}
 	return r
 }
@@ -336,41 +340,32 @@ func (m *memory) nextLookup() uint32 {
 
 // mostShared appends to dst the k candidates of order sharing the most
 // bands (hits, by place in order), in order of bands shared and then of
-// order: a stable sort's first k, without the sort.
+// order: a stable sort's first k, without the sort, in one pass that mostly
+// compares a candidate with the k-th so far.
 func mostShared(dst, order []candidate, hits []uint8, k int) []candidate {
 	hits = hits[:len(order)]
-	var count [256]int // a count is 8 bits (more than Bands only if band keys collided)
-	top := uint8(0)
-	for _, h := range hits {
-		count[h]++
-		top = max(top, h)
+	var buf [maxCandidates]int32
+	top := buf[:0] // places in order, by hits then place
+	if k > len(buf) {
+		top = make([]int32, 0, k)
 	}
-	// The k chosen are all those sharing more than least bands and the
-	// first few sharing least; place[h] is where the next one sharing h
-	// goes.
-	var place [256]int
-	n, least := 0, 0
-	for h := int(top); h > 0; h-- {
-		place[h] = n
-		n += count[h]
-		if n >= k {
-			least = h
-			break
-		}
-	}
-	n = min(n, k)
-	start := len(dst)
-	dst = append(dst, make([]candidate, n)...)[:start+n]
-	out := dst[start:]
 	for j, h := range hits {
-		switch {
-		case int(h) > least:
-		case int(h) == least && place[h] < len(out):
-		default:
+		n := len(top)
+		if n == k && h <= hits[top[n-1]] {
 			continue
 		}
-		out[place[h]] = order[j]
-		place[h]++
+		p := n // after every one sharing as many
+		for p > 0 && hits[top[p-1]] < h {
+			p--
+		}
+		if n < k {
+			top = append(top, 0)
+		}
+		copy(top[p+1:], top[p:])
+		top[p] = int32(j)
+	}
+	for _, j := range top {
+		dst = append(dst, order[j])
 	}
 	return dst
 }

@@ -49,3 +49,24 @@ func TestContainMin(t *testing.T) {
 		}
 	}
 }
+
+// TestBucket_PushMembers: a bucket lists the newest bucketCap members
+// pushed, newest first, up to the largest index.
+func TestBucket_PushMembers(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(3, 4))
+	var b bucket
+	var want []uint32
+	var got [bucketCap]uint32
+	for range 100 {
+		v := 1 + uint32(rng.IntN(maxMembers))
+		if rng.IntN(4) == 0 {
+			v = maxMembers
+		}
+		b.push(v)
+		want = append([]uint32{v}, want...)[:min(len(want)+1, bucketCap)]
+		if n := b.members(&got); !slices.Equal(got[:n], want) {
+			t.Fatalf("got %v, want %v", got[:n], want)
+		}
+	}
+}

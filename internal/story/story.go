@@ -67,8 +67,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("story: --near-dup-threshold must be in (0, 1], got %v", c.Threshold)
 	case c.Window < time.Minute:
 		return fmt.Errorf("story: --near-dup-window must be at least 1m, got %s", c.Window)
-	case c.MaxMemory < 1:
-		return fmt.Errorf("story: MaxMemory must be ≥ 1, got %d", c.MaxMemory)
+	case c.MaxMemory < 1 || c.MaxMemory > maxMembers:
+		return fmt.Errorf("story: MaxMemory must be in [1, %d], got %d", maxMembers, c.MaxMemory)
 	}
 	return nil
 }
