@@ -12,19 +12,28 @@ import "math/bits"
 // lets a lookup touch the 32 slots first (touch), so the memory system
 // fetches them in parallel rather than one after another, and adds to a
 // bucket where the lookup found it (insert), without a second search.
+//
+// A slot is 16 bytes: its key and up to two members inline, or the place of
+// its bucket in over. Three buckets in four hold one member, and full ones
+// are few and read often, so the table is half the size it was with every
+// bucket inline (32-byte slots), and over stays in cache (go test -run
+// '^$' -bench MemoryIndex ./internal/story/; the table is most of the
+// index's memory and its lookups most of its cache misses).
 type bucketTable struct {
 	slots []bucketSlot // a power of two long, or empty
 	n     int          // slots in use
 	shift uint         // 64 − log2(len(slots)): a key's home slot is key >> shift
+	over  []bucket     // buckets of more than two members
 }
 
-// bucketSlot is 32 bytes, so that two fit a cache line and none straddles
-// two (with 4-byte member indexes a slot was 40 bytes, and the table 25 %
-// larger: go test -bench MemoryIndex ./internal/story/).
 type bucketSlot struct {
 	key uint64 // 0: free (the key 0 is stored as 1)
-	b   bucket
+	// v is members inline, newest first in bits 0–23 and 24–47 (each +1,
+	// 0: none), or with overBit its bucket's place in over.
+	v uint64
 }
+
+const overBit = 1 << 63
 
 // bucket lists the members of one LSH bucket, newest first, each +1 (0:
 // none): the newest bucketCap, inline, so reading a bucket costs one memory
@@ -74,6 +83,20 @@ func slotKey(key uint64) uint64 {
 	return key
 }
 
+// membersAt unpacks the bucket of slot i (in use) into out and returns how
+// many members it lists.
+func (t *bucketTable) membersAt(i int, out *[bucketCap]uint32) int {
+	v := t.slots[i].v
+	if v&overBit != 0 {
+		return t.over[uint32(v)].members(out)
+	}
+	out[0], out[1] = uint32(v&memberMask), uint32(v>>24)
+	if out[1] == 0 {
+		return 1
+	}
+	return 2
+}
+
 // len returns the number of buckets.
 func (t *bucketTable) len() int { return t.n }
 
@@ -115,15 +138,16 @@ func (t *bucketTable) find(key uint64) (int, bool) {
 	}
 }
 
-// get returns the bucket of key, or nil.
-func (t *bucketTable) get(key uint64) *bucket {
+// get unpacks the bucket of key into out and returns how many members it
+// lists (0: no bucket).
+func (t *bucketTable) get(key uint64, out *[bucketCap]uint32) int {
 	if t.n == 0 {
-		return nil
+		return 0
 	}
 	if i, ok := t.find(key); ok {
-		return &t.slots[i].b
+		return t.membersAt(i, out)
 	}
-	return nil
+	return 0
 }
 
 // insert pushes v onto the bucket of key, adding the bucket if there is
@@ -137,20 +161,33 @@ func (t *bucketTable) insert(from int, key uint64, v uint32) {
 		i = (i + 1) & mask // a bucket added since took the free slot
 	}
 	s := &t.slots[i]
-	if s.key == 0 {
-		s.key = key
+	switch {
+	case s.key == 0:
+		s.key, s.v = key, uint64(v)
 		t.n++
+	case s.v&overBit != 0:
+		t.over[uint32(s.v)].push(v)
+	case s.v>>24 == 0:
+		s.v = s.v<<24 | uint64(v)
+	default: // a third member: the bucket moves to over
+		var b bucket
+		b.push(uint32(s.v >> 24))
+		b.push(uint32(s.v & memberMask))
+		b.push(v)
+		s.v = overBit | uint64(len(t.over))
+		t.over = append(t.over, b)
 	}
-	s.b.push(v)
 }
 
 // presize makes an empty table slots long (rounded up to a power of two),
-// so that it does not grow until it holds 3/4 of that.
-func (t *bucketTable) presize(slots int) {
+// so that it does not grow until it holds 3/4 of that, with room for over
+// buckets of more than two members.
+func (t *bucketTable) presize(slots, over int) {
 	if t.n != 0 || slots <= len(t.slots) {
 		return
 	}
 	t.alloc(max(minSlots, 1<<bits.Len(uint(slots-1))))
+	t.over = make([]bucket, 0, over)
 }
 
 // alloc gives the table an empty array of size slots, a power of two.

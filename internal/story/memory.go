@@ -167,7 +167,7 @@ func (m *memory) next(n int64, like *generation) *generation {
 	g := newGeneration(m.serial, n)
 	if like != nil {
 		g.stories = make(map[news.Hash]news.Hash, len(like.stories))
-		g.buckets.presize(len(like.buckets.slots))
+		g.buckets.presize(len(like.buckets.slots), len(like.buckets.over))
 		g.marks = make([]uint32, 0, like.members)
 		g.hashes = make([]uint64, 0, len(like.hashes))
 	}
@@ -248,20 +248,17 @@ func (m *memory) assignOne(it *item) result {
 	var ms [bucketCap]uint32
 	for b, key := range it.bands {
 		for gi, g := range gens {
-			var bk *bucket
+			n := 0
 			switch {
 			case gi == 0:
 				var ok bool
 				if places[b], ok = g.buckets.find(key); ok {
-					bk = &g.buckets.slots[places[b]].b
+					n = g.buckets.membersAt(places[b], &ms)
 				}
 			case g != nil:
-				bk = g.buckets.get(key)
+				n = g.buckets.get(key, &ms)
 			}
-			if bk == nil {
-				continue
-			}
-			for _, i := range ms[:bk.members(&ms)] {
+			for _, i := range ms[:n] {
 				mk := &g.marks[i-1]
 				if *mk&^(1<<markBits-1) != stamp {
 					*mk = stamp | uint32(len(order))
@@ -349,11 +346,12 @@ func mostShared(dst, order []candidate, hits []uint8, k int) []candidate {
 	if k > len(buf) {
 		top = make([]int32, 0, k)
 	}
+	floor := uint8(0) // the k-th's hits, once there are k
 	for j, h := range hits {
-		n := len(top)
-		if n == k && h <= hits[top[n-1]] {
+		if h <= floor {
 			continue
 		}
+		n := len(top)
 		p := n // after every one sharing as many
 		for p > 0 && hits[top[p-1]] < h {
 			p--
@@ -363,6 +361,9 @@ func mostShared(dst, order []candidate, hits []uint8, k int) []candidate {
 		}
 		copy(top[p+1:], top[p:])
 		top[p] = int32(j)
+		if len(top) == k {
+			floor = hits[top[k-1]]
+		}
 	}
 	for _, j := range top {
 		dst = append(dst, order[j])

@@ -70,3 +70,41 @@ func TestBucket_PushMembers(t *testing.T) {
 		}
 	}
 }
+
+// TestBucketTable_Insert: a table lists per key the newest bucketCap members
+// inserted, newest first, whether they are inline or in over, across growth.
+func TestBucketTable_Insert(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(5, 6))
+	var tb bucketTable
+	want := map[uint64][]uint32{}
+	var got [bucketCap]uint32
+	for i := range 20_000 {
+		// Article i's keys: a few of a small set (buckets fill up), the rest new.
+		keys := make([]uint64, 1+rng.IntN(Bands))
+		for k := range keys {
+			keys[k] = rng.Uint64()
+			if rng.IntN(3) == 0 {
+				keys[k] = uint64(2 + rng.IntN(500)) // not 0 and 1, one slot key (slotKey)
+			}
+		}
+		tb.reserve(len(keys))
+		places := make([]int, len(keys))
+		for k, key := range keys {
+			places[k], _ = tb.find(key)
+		}
+		v := uint32(i%maxMembers) + 1
+		for k, key := range keys {
+			tb.insert(places[k], key, v)
+			want[key] = append([]uint32{v}, want[key]...)[:min(len(want[key])+1, bucketCap)]
+		}
+	}
+	if tb.len() != len(want) {
+		t.Fatalf("%d buckets, want %d", tb.len(), len(want))
+	}
+	for key, w := range want {
+		if n := tb.get(key, &got); !slices.Equal(got[:n], w) {
+			t.Fatalf("key %d: got %v, want %v", key, got[:n], w)
+		}
+	}
+}
