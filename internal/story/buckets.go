@@ -24,6 +24,7 @@ type bucketTable struct {
 	n     int          // slots in use
 	shift uint         // 64 − log2(len(slots)): a key's home slot is key >> shift
 	over  []bucket     // buckets of more than two members
+	sink  uint64       // what lookup read ahead, so the reads stay
 }
 
 type bucketSlot struct {
@@ -100,18 +101,35 @@ func (t *bucketTable) membersAt(i int, out *[bucketCap]uint32) int {
 // len returns the number of buckets.
 func (t *bucketTable) len() int { return t.n }
 
-// touch reads the home slots of keys, so that the lookups that follow find
-// them in cache; it returns a value only so the reads are not optimised
-// away.
-func (t *bucketTable) touch(keys *[Bands]uint64) uint64 {
-	if t.n == 0 {
+// lookup finds keys: places[b] is where find puts keys[b], and bit b of
+// the result says whether it is there. It reads the keys' home slots first
+// and then the buckets of more than two members, each batch together, so
+// that the memory system fetches them in parallel rather than one after
+// another. The table must have a free slot.
+func (t *bucketTable) lookup(keys *[Bands]uint64, places *[Bands]int) uint32 {
+	if t.n == 0 { // every home slot is free
+		for b, k := range keys {
+			places[b] = int(slotKey(k) >> t.shift)
+		}
 		return 0
 	}
 	var sum uint64
 	for _, k := range keys {
 		sum += t.slots[slotKey(k)>>t.shift].key
 	}
-	return sum
+	var found uint32
+	for b, k := range keys {
+		i, ok := t.find(k)
+		places[b] = i
+		if ok {
+			found |= 1 << b
+			if v := t.slots[i].v; v&overBit != 0 {
+				sum += t.over[uint32(v)][0]
+			}
+		}
+	}
+	t.sink += sum
+	return found
 }
 
 // reserve grows the table if adding n buckets would fill it beyond 3/4.

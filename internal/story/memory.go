@@ -236,29 +236,23 @@ func (m *memory) assignOne(it *item) result {
 	if m.prev.buckets.len() == 0 {
 		gens[1] = nil
 	}
-	for _, g := range gens {
+	// The current generation's table has room for the article's buckets, so
+	// they go where the lookups found them (places[0]).
+	m.cur.buckets.reserve(Bands)
+	var places [2][Bands]int
+	var found [2]uint32 // bit b: key b has a bucket
+	for gi, g := range gens {
 		if g != nil {
-			m.sink += g.buckets.touch(&it.bands)
+			found[gi] = g.buckets.lookup(&it.bands, &places[gi])
 		}
 	}
-	// The current generation's table has room for the article's buckets, so
-	// they go where the lookups found them (places).
-	m.cur.buckets.reserve(Bands)
-	var places [Bands]int
 	var ms [bucketCap]uint32
-	for b, key := range it.bands {
+	for b := range it.bands {
 		for gi, g := range gens {
-			n := 0
-			switch {
-			case gi == 0:
-				var ok bool
-				if places[b], ok = g.buckets.find(key); ok {
-					n = g.buckets.membersAt(places[b], &ms)
-				}
-			case g != nil:
-				n = g.buckets.get(key, &ms)
+			if found[gi]&(1<<b) == 0 {
+				continue
 			}
-			for _, i := range ms[:n] {
+			for _, i := range ms[:g.buckets.membersAt(places[gi][b], &ms)] {
 				mk := &g.marks[i-1]
 				if *mk&^(1<<markBits-1) != stamp {
 					*mk = stamp | uint32(len(order))
@@ -317,7 +311,7 @@ func (m *memory) assignOne(it *item) result {
 	mb.numbers = g.appendHashes(it.sk.Numbers)
 	mb.names = g.appendHashes(it.sk.Names)
 	for b, key := range it.bands {
-		g.buckets.insert(places[b], key, i+1)
+		g.buckets.insert(places[0][b], key, i+1)
 	}
 	return r
 }
