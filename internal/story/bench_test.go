@@ -1,6 +1,7 @@
 package story
 
 import (
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -154,7 +155,11 @@ func BenchmarkMemoryIndex(b *testing.B) {
 	}
 	seen := map[news.Hash]bool{}
 	var items []item
-	for range 20_000 {
+	n := 20_000
+	if v, err := strconv.Atoi(os.Getenv("NF_BENCH_N")); err == nil {
+		n = v
+	}
+	for range n {
 		m := g.Next()
 		h := m.ContentHash()
 		if seen[h] {

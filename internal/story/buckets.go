@@ -56,11 +56,14 @@ func (b *bucket) members(out *[bucketCap]uint32) int {
 		uint32(w1 >> 8 & memberMask), uint32(w1 >> 32 & memberMask), uint32((w1>>56 | w2<<8) & memberMask),
 		uint32(w2 >> 16 & memberMask), uint32(w2 >> 40),
 	}
-	n := 0
-	for n < bucketCap && out[n] != 0 {
-		n++
+	// Members fill the number from its low bits: count its 24-bit digits.
+	switch {
+	case w2 != 0:
+		return (128 + bits.Len64(w2) + 23) / 24
+	case w1 != 0:
+		return (64 + bits.Len64(w1) + 23) / 24
 	}
-	return n
+	return (bits.Len64(w0) + 23) / 24
 }
 
 // push makes v (a member index +1, below 2^24) the newest member, dropping

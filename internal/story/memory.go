@@ -246,22 +246,12 @@ func (m *memory) assignOne(it *item) result {
 			found[gi] = g.buckets.lookup(&it.bands, &places[gi])
 		}
 	}
-	var ms [bucketCap]uint32
 	for b := range it.bands {
-		for gi, g := range gens {
-			if found[gi]&(1<<b) == 0 {
-				continue
-			}
-			for _, i := range ms[:g.buckets.membersAt(places[gi][b], &ms)] {
-				mk := &g.marks[i-1]
-				if *mk&^(1<<markBits-1) != stamp {
-					*mk = stamp | uint32(len(order))
-					m.hits[len(order)] = 1
-					order = append(order, candidate{gen: uint32(gi), i: i - 1})
-					continue
-				}
-				m.hits[*mk&(1<<markBits-1)]++
-			}
+		if found[0]&(1<<b) != 0 {
+			order = m.count(order, m.cur, 0, places[0][b], stamp)
+		}
+		if found[1]&(1<<b) != 0 {
+			order = m.count(order, m.prev, 1, places[1][b], stamp)
 		}
 	}
 	m.order = order
@@ -316,6 +306,23 @@ func (m *memory) assignOne(it *item) result {
 	return r
 }
 
+// count counts the members of g's bucket in slot place (g is generation gi
+// of the lookup stamp), appending those met first to order.
+func (m *memory) count(order []candidate, g *generation, gi uint32, place int, stamp uint32) []candidate {
+	var ms [bucketCap]uint32
+	for _, i := range ms[:g.buckets.membersAt(place, &ms)] {
+		mk := &g.marks[i-1]
+		if *mk&^(1<<markBits-1) != stamp {
+			*mk = stamp | uint32(len(order))
+			m.hits[len(order)&(1<<markBits-1)] = 1
+			order = append(order, candidate{gen: gi, i: i - 1})
+			continue
+		}
+		m.hits[*mk&(1<<markBits-1)]++
+	}
+	return order
+}
+
 // nextLookup returns a new lookup number for marks, never 0 (a new
 // member's mark): when the numbers run out, the marks are cleared and they
 // start again.
@@ -330,37 +337,41 @@ func (m *memory) nextLookup() uint32 {
 }
 
 // mostShared appends to dst the k candidates of order sharing the most
-// bands (hits, by place in order), in order of bands shared and then of
-// order: a stable sort's first k, without the sort, in one pass that mostly
-// compares a candidate with the k-th so far.
+// bands (hits, by place in order; at most Bands, as an article has Bands
+// keys), in order of bands shared and then of order: a stable sort's first
+// k, without the sort, in two passes: count by bands shared, then place.
 func mostShared(dst, order []candidate, hits []uint8, k int) []candidate {
 	hits = hits[:len(order)]
-	var buf [maxCandidates]int32
-	top := buf[:0] // places in order, by hits then place
-	if k > len(buf) {
-		top = make([]int32, 0, k)
+	var count [Bands + 1]int32
+	for _, h := range hits {
+		count[min(h, Bands)]++
 	}
-	floor := uint8(0) // the k-th's hits, once there are k
+	// The k chosen are all those sharing more than least bands and the
+	// first few sharing least; place[h] is where the next one sharing h
+	// goes.
+	var place [Bands + 1]int32
+	n, least := int32(0), uint8(1)
+	for h := Bands; h > 0; h-- {
+		place[h] = n
+		n += count[h]
+		if int(n) >= k {
+			least = uint8(h)
+			break
+		}
+	}
+	n = min(n, int32(k))
+	start := len(dst)
+	dst = append(dst, make([]candidate, n)...)
+	out := dst[start:]
 	for j, h := range hits {
-		if h <= floor {
+		if h < least {
 			continue
 		}
-		n := len(top)
-		p := n // after every one sharing as many
-		for p > 0 && hits[top[p-1]] < h {
-			p--
+		h = min(h, Bands)
+		if p := place[h]; p < n {
+			out[p] = order[j]
+			place[h]++
 		}
-		if n < k {
-			top = append(top, 0)
-		}
-		copy(top[p+1:], top[p:])
-		top[p] = int32(j)
-		if len(top) == k {
-			floor = hits[top[k-1]]
-		}
-	}
-	for _, j := range top {
-		dst = append(dst, order[j])
 	}
 	return dst
 }
