@@ -104,6 +104,20 @@ func (t *bucketTable) membersAt(i int, out *[bucketCap]uint32) int {
 // len returns the number of buckets.
 func (t *bucketTable) len() int { return t.n }
 
+// touch reads the home slots of keys, so that a lookup soon after finds
+// them in cache; it returns a value only so the reads are not optimised
+// away.
+func (t *bucketTable) touch(keys *[Bands]uint64) uint64 {
+	if t.n == 0 {
+		return 0
+	}
+	var sum uint64
+	for _, k := range keys {
+		sum += t.slots[slotKey(k)>>t.shift].key
+	}
+	return sum
+}
+
 // lookup finds keys: places[b] is where find puts keys[b], and bit b of
 // the result says whether it is there. It reads the keys' home slots first
 // and then the buckets of more than two members, each batch together, so
