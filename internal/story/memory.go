@@ -1,6 +1,8 @@
 package story
 
 import (
+	"cmp"
+	"slices"
 	"sync"
 
 	"newsflow/internal/news"
@@ -36,9 +38,8 @@ type result struct {
 // garbage collector does not scan the index: with pointers, marking it was
 // a visible share of the worker's CPU.
 //
-// What compare reads first (shingles, the spans of numbers and names) shares
-// the first cache line with the start of the signature, which the
-// comparison mostly stops early in.
+// What compare reads first (shingles, the spans of numbers and names) is in
+// the member's first cache line, with the start of the signature.
 type member struct {
 	shingles int32
 	founded  bool // founder is this member
@@ -330,6 +331,19 @@ func (m *memory) count(order []candidate, g *generation, gi uint32, place int, s
 	return order
 }
 
+// mostSharedSorted is mostShared by a stable sort.
+func mostSharedSorted(dst, order []candidate, hits []uint8, k int) []candidate {
+	byHits := make([]int, len(order))
+	for j := range byHits {
+		byHits[j] = j
+	}
+	slices.SortStableFunc(byHits, func(a, b int) int { return cmp.Compare(hits[b], hits[a]) })
+	for _, j := range byHits[:min(k, len(byHits))] {
+		dst = append(dst, order[j])
+	}
+	return dst
+}
+
 // nextLookup returns a new lookup number for marks, never 0 (a new
 // member's mark): when the numbers run out, the marks are cleared and they
 // start again.
@@ -344,14 +358,17 @@ func (m *memory) nextLookup() uint32 {
 }
 
 // mostShared appends to dst the k candidates of order sharing the most
-// bands (hits, by place in order; at most Bands, as an article has Bands
-// keys), in order of bands shared and then of order: a stable sort's first
-// k, without the sort, in two passes: count by bands shared, then place.
+// bands (hits, by place in order), in order of bands shared and then of
+// order: a stable sort's first k, without the sort, in two passes: count by
+// bands shared, then place.
 func mostShared(dst, order []candidate, hits []uint8, k int) []candidate {
 	hits = hits[:len(order)]
 	var count [Bands + 1]int32
 	for _, h := range hits {
-		count[min(h, Bands)]++
+		if h > Bands { // only if an article's band keys collided
+			return mostSharedSorted(dst, order, hits, k)
+		}
+		count[h]++
 	}
 	// The k chosen are all those sharing more than least bands and the
 	// first few sharing least; place[h] is where the next one sharing h
@@ -374,7 +391,6 @@ func mostShared(dst, order []candidate, hits []uint8, k int) []candidate {
 		if h < least {
 			continue
 		}
-		h = min(h, Bands)
 		if p := place[h]; p < n {
 			out[p] = order[j]
 			place[h]++

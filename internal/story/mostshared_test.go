@@ -18,6 +18,9 @@ func TestMostShared_StableSortPrefix(t *testing.T) {
 		order := make([]candidate, n)
 		for i := range order {
 			hits[i] = uint8(1 + rng.IntN(1+rng.IntN(Bands)))
+			if rng.IntN(1000) == 0 {
+				hits[i] = uint8(Bands + 1 + rng.IntN(200)) // band keys collided
+			}
 			order[i] = candidate{i: uint32(i)}
 		}
 		k := 1 + rng.IntN(10)
