@@ -363,12 +363,16 @@ func (m *memory) nextLookup() uint32 {
 // bands shared, then place.
 func mostShared(dst, order []candidate, hits []uint8, k int) []candidate {
 	hits = hits[:len(order)]
+	// Most candidates share one band: those are counted last, from the
+	// others, so the loop mostly neither stores nor waits on a store.
 	var count [Bands + 1]int32
 	for _, h := range hits {
-		if h > Bands { // only if an article's band keys collided
-			return mostSharedSorted(dst, order, hits, k)
+		if h > 1 {
+			if h > Bands { // only if an article's band keys collided
+				return mostSharedSorted(dst, order, hits, k)
+			}
+			count[h]++
 		}
-		count[h]++
 	}
 	// The k chosen are all those sharing more than least bands and the
 	// first few sharing least; place[h] is where the next one sharing h
@@ -377,6 +381,9 @@ func mostShared(dst, order []candidate, hits []uint8, k int) []candidate {
 	n, least := int32(0), uint8(1)
 	for h := Bands; h > 0; h-- {
 		place[h] = n
+		if h == 1 {
+			count[1] = int32(len(hits)) - n
+		}
 		n += count[h]
 		if int(n) >= k {
 			least = uint8(h)
