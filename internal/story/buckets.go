@@ -8,17 +8,18 @@ import "math/bits"
 // Written here rather than a Go map because the 32 band lookups per article
 // were most of the in-process index's CPU, nearly all of it waiting on memory
 // (go run ./bench --messages 20000 --workers 1 --cpuprofile: mapaccess2 and
-// its first control-word read). This table reads a bucket in one access,
-// lets a lookup touch the 32 slots first (touch), so the memory system
-// fetches them in parallel rather than one after another, and adds to a
-// bucket where the lookup found it (insert), without a second search.
+// its first control-word read). This table reads a small bucket in one
+// access, reads an article's 32 home slots together and then its larger
+// buckets together (lookup), so the memory system fetches them in parallel
+// rather than one after another, and adds to a bucket where the lookup
+// found it (insert), without a second search.
 //
 // A slot is 16 bytes: its key and up to two members inline, or the place of
-// its bucket in over. Three buckets in four hold one member, and full ones
-// are few and read often, so the table is half the size it was with every
-// bucket inline (32-byte slots), and over stays in cache (go test -run
-// '^$' -bench MemoryIndex ./internal/story/; the table is most of the
-// index's memory and its lookups most of its cache misses).
+// its bucket in over. Three buckets in four hold one member, so the table
+// is half the size it was with every bucket inline (32-byte slots), no
+// slower (NEWSFLOW_BENCH_MESSAGES=60000 go test -run '^$' -bench
+// MemoryIndex ./internal/story/), and over is small beside it (~2 MB of 16
+// after 60,000 generated messages).
 type bucketTable struct {
 	slots []bucketSlot // a power of two long, or empty
 	n     int          // slots in use
@@ -36,10 +37,10 @@ type bucketSlot struct {
 
 const overBit = 1 << 63
 
-// bucket lists the members of one LSH bucket, newest first, each +1 (0:
-// none): the newest bucketCap, inline, so reading a bucket costs one memory
-// access rather than one per member. Member e is bits 24e to 24e+23 of the
-// 192-bit number the words make, lowest word first.
+// bucket lists the members of an LSH bucket of more than two, newest
+// first, each +1 (0: none): the newest bucketCap, side by side, so reading
+// it costs one memory access rather than one per member. Member e is bits
+// 24e to 24e+23 of the 192-bit number the words make, lowest word first.
 type bucket [3]uint64
 
 // maxMembers bounds the members of a generation: a bucket holds a member's
