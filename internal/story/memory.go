@@ -142,7 +142,7 @@ type memory struct {
 	order  []candidate // reused candidate list
 	hits   [1 << markBits]uint8
 	top    []candidate
-	sink   uint64    // bucketTable.touch's sum
+	sink   uint64    // what was read ahead, so the reads stay
 	sig    packedSig // the article's, packed
 }
 
