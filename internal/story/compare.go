@@ -73,19 +73,34 @@ func minMatches(threshold float64) int {
 // counted) and the guard that rejected them otherwise. threshold is the
 // estimated resemblance needed (DefaultThreshold).
 func Compare(a, b *Sketch, threshold float64) (Kind, Guard, int) {
-	return compare(a.features(), b.features(), minMatches(threshold))
+	var sa, sb packedSig
+	return compare(a.features(&sa), b.features(&sb), minMatches(threshold), false)
+}
+
+// packedSig is a signature as Bands words, word w holding values 4w to
+// 4w+3 from its low bits up (as bandKeys packs a band): compared a word,
+// four values, at a time.
+type packedSig [Bands]uint64
+
+func pack(out *packedSig, sig *[Bins]uint16) {
+	for w := range out {
+		v := sig[w*Rows : (w+1)*Rows : (w+1)*Rows]
+		out[w] = uint64(v[0]) | uint64(v[1])<<16 | uint64(v[2])<<32 | uint64(v[3])<<48
+	}
 }
 
 // features is what compare reads of a sketch: a Sketch's own, or a member's
 // of the in-process index.
 type features struct {
-	sig            *[Bins]uint16
+	sig            *packedSig
 	shingles       int
 	numbers, names []uint64
 }
 
-func (s *Sketch) features() features {
-	return features{sig: &s.Sig, shingles: s.Shingles, numbers: s.Numbers, names: s.Names}
+// features returns s's features, its signature packed into sig.
+func (s *Sketch) features(sig *packedSig) features {
+	pack(sig, &s.Sig)
+	return features{sig: sig, shingles: s.Shingles, numbers: s.Numbers, names: s.Names}
 }
 
 // guards applies the number and name guards.
@@ -99,32 +114,74 @@ func guards(a, b features) Guard {
 	return Passed
 }
 
-func compare(a, b features, need int) (Kind, Guard, int) {
+// compare decides a pair. With early, once too few values can still agree
+// for either resemblance or containment it stops counting and returns the
+// same kind and guard with the values counted so far (the index uses only
+// the count of a match).
+func compare(a, b features, need int, early bool) (Kind, Guard, int) {
 	if a.shingles == 0 || b.shingles == 0 {
 		return Founded, Resemblance, 0
 	}
 	if g := guards(a, b); g != Passed {
 		return Founded, g, 0
 	}
-	m := 0
-	for i := range a.sig {
-		if a.sig[i] == b.sig[i] {
-			m++
+	short := min(a.shingles, b.shingles)
+	// Below least values agreeing, neither test can pass (contained is
+	// monotone in m: see containedAt).
+	least := need
+	if short >= MinContainShingles {
+		least = min(least, containMin(a.shingles, b.shingles))
+	}
+	miss := Bins - least // most values that may differ
+	if !early {
+		miss = Bins
+	}
+	// Each word's differing values, as one bit per 16-bit lane (the lane's
+	// top bit, shifted down), summed lane-wise over 8 words and then across
+	// lanes: no branch per value.
+	const low, top = 0x7fff_7fff_7fff_7fff, 0x8000_8000_8000_8000
+	differ := 0
+	for w := 0; w < Bands; w += 8 {
+		as, bs := (*[8]uint64)(a.sig[w:w+8]), (*[8]uint64)(b.sig[w:w+8])
+		var lanes uint64
+		for j, x := range as {
+			x ^= bs[j]
+			lanes += ((((x & low) + low) | x) & top) >> 15
+		}
+		differ += int(lanes * 0x0001_0001_0001_0001 >> 48)
+		if differ > miss {
+			break
 		}
 	}
+	m := Bins - differ
 	if m >= need {
 		return Near, Passed, m
 	}
-	short := min(a.shingles, b.shingles)
 	if short < MinContainShingles {
 		return Founded, Short, m
 	}
-	// Containment of the shorter text, from the estimated resemblance
-	// J = m/Bins: |A∩B| = J(|A|+|B|)/(1+J), divided by |A|; in integers.
-	if containDen*m*(a.shingles+b.shingles) >= containNum*(Bins+m)*short {
+	if containedAt(m, a.shingles, b.shingles) {
 		return Contained, Passed, m
 	}
 	return Founded, Resemblance, m
+}
+
+// containedAt reports whether m agreeing values of Bins make the shorter of
+// texts of a and b shingles contained in the longer: from the estimated
+// resemblance J = m/Bins, |A∩B| = J(|A|+|B|)/(1+J), divided by the shorter;
+// in integers. It is monotone in m (containMin).
+func containedAt(m, a, b int) bool {
+	return containDen*m*(a+b) >= containNum*(Bins+m)*min(a, b)
+}
+
+// containMin returns the fewest agreeing values for which containedAt holds,
+// or Bins+1 if none: m·(den·(a+b) − num·short) ≥ num·Bins·short.
+func containMin(a, b int) int {
+	d := containDen*(a+b) - containNum*min(a, b)
+	if d <= 0 {
+		return Bins + 1
+	}
+	return min(Bins+1, (containNum*Bins*min(a, b)+d-1)/d)
 }
 
 // nested reports whether the smaller of two sorted sets is a subset of the

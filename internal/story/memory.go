@@ -1,6 +1,8 @@
 package story
 
 import (
+	"cmp"
+	"slices"
 	"sync"
 
 	"newsflow/internal/news"
@@ -35,20 +37,18 @@ type result struct {
 // pointer (nor does anything of a generation but its chunk list), so the
 // garbage collector does not scan the index: with pointers, marking it was
 // a visible share of the worker's CPU.
+//
+// What compare reads first (shingles, the spans of numbers and names) is in
+// the member's first cache line, with the start of the signature.
 type member struct {
-	story    news.Hash
-	founder  ref  // the member whose id is story
-	founded  bool // founder is this member
 	shingles int32
-	sig      [Bins]uint16
+	founded  bool // founder is this member
+	founder  ref  // the member whose id is story
 	// numbers and names are in the generation's hashes.
 	numbers, names span
+	sig            packedSig
+	story          news.Hash
 }
-
-// bucket lists the members of one LSH bucket, newest first, each +1 (0:
-// none): the newest bucketCap, inline, so reading a bucket costs one memory
-// access rather than one per member.
-type bucket [bucketCap]uint32
 
 // ref names a member: its generation's serial number and its index there.
 type ref struct{ gen, i uint32 }
@@ -70,9 +70,9 @@ type generation struct {
 	members uint32 // members with a sketch
 	hashes  []uint64
 	// marks[i] is member i's candidate bookkeeping: the lookup number in
-	// its high bits, the bands it shares with that lookup's article in its
-	// low 8 (at most Bands). Apart from the members so it stays in cache.
-	marks []uint64
+	// its high bits, its place in that lookup's candidate list in its low
+	// markBits. Apart from the members so it stays in cache.
+	marks []uint32
 }
 
 func newGeneration(serial uint32, n int64) *generation {
@@ -109,12 +109,16 @@ func (g *generation) features(mb *member) features {
 	}
 }
 
-// candidate is a member met in a lookup.
-type candidate struct {
-	g    *generation
-	i    uint32
-	hits uint32
-}
+// candidate is a member met in a lookup: of the current generation (gen
+// 0) or the previous one (1).
+type candidate struct{ gen, i uint32 }
+
+// markBits holds a place in a lookup's candidate list, which has at most
+// one candidate per bucket member read: 2 generations × Bands × bucketCap.
+const markBits = 9
+
+// These fail to compile unless the candidate list's places fit in markBits.
+var _ = [1]struct{}{}[(1<<markBits)-2*Bands*bucketCap]
 
 // memory is the in-process index: the same decisions as the Redis one, in
 // two generations, the current one bounded to max articles (when it fills
@@ -129,12 +133,17 @@ type memory struct {
 	// Candidate counting without a map, under mu: a full bucket set gives
 	// each article hundreds of candidates, and a map per article spent most
 	// of the lookup growing and probing it (go run ./bench --messages 20000
-	// --workers 1 --cpuprofile). Each lookup gets a new number; a member's
-	// count (generation.marks) is reset when it is first met in a lookup.
-	lookup uint64
+	// --workers 1 --cpuprofile). Each lookup gets a new number; a member met
+	// in it marks itself with that and its place in order (generation.marks),
+	// and its count is hits at that place, so a member costs one random
+	// access the first time it is met and none after (go test -bench
+	// MemoryIndex).
+	lookup uint32
 	order  []candidate // reused candidate list
+	hits   [1 << markBits]uint8
 	top    []candidate
-	sink   uint64 // bucketTable.touch's sum
+	sink   uint64    // what was read ahead, so the reads stay
+	sig    packedSig // the article's, packed
 }
 
 func newMemory(max, need int) *memory {
@@ -159,8 +168,8 @@ func (m *memory) next(n int64, like *generation) *generation {
 	g := newGeneration(m.serial, n)
 	if like != nil {
 		g.stories = make(map[news.Hash]news.Hash, len(like.stories))
-		g.buckets.reserve(len(like.buckets.slots))
-		g.marks = make([]uint64, 0, like.members)
+		g.buckets.presize(len(like.buckets.slots), len(like.buckets.over))
+		g.marks = make([]uint32, 0, like.members)
 		g.hashes = make([]uint64, 0, len(like.hashes))
 	}
 	return g
@@ -198,6 +207,13 @@ func (m *memory) assign(gen int64, items []item) []result {
 	m.rotate(gen)
 	out := make([]result, len(items))
 	for i := range items {
+		if i+1 < len(items) {
+			// The next article's home slots, fetched while this one is
+			// decided: its lookups then mostly find them in cache.
+			for _, g := range [2]*generation{m.cur, m.prev} {
+				m.sink += g.buckets.touch(&items[i+1].bands)
+			}
+		}
 		out[i] = m.assignOne(&items[i])
 	}
 	return out
@@ -216,51 +232,55 @@ func (m *memory) assignOne(it *item) result {
 		m.cur.stories[it.id] = it.id
 		return r
 	}
-	sk := it.sk.features()
+	if m.cur.members == maxMembers { // only with batches of millions
+		m.prev, m.cur = m.cur, m.next(m.cur.n, m.cur)
+	}
+	sk := it.sk.features(&m.sig)
 	// Candidates: members sharing a band, by bands shared, then by first
 	// seen (band order; newest first within a bucket), as the script.
-	m.lookup++
-	stamp := m.lookup << 8
+	stamp := m.nextLookup() << markBits
 	order := m.order[:0]
-	defer func() { clear(order); m.order = order[:0] }() // keep no generation alive
 	gens := [2]*generation{m.cur, m.prev}
 	if m.prev.buckets.len() == 0 {
 		gens[1] = nil
 	}
-	for _, g := range gens {
+	// The current generation's table has room for the article's buckets, so
+	// they go where the lookups found them (places[0]).
+	m.cur.buckets.reserve(Bands)
+	var places [2][Bands]int
+	var found [2]uint32 // bit b: key b has a bucket
+	for gi, g := range gens {
 		if g != nil {
-			m.sink += g.buckets.touch(&it.bands)
+			found[gi] = g.buckets.lookup(&it.bands, &places[gi])
 		}
 	}
-	for _, key := range it.bands {
-		for _, g := range gens {
-			if g == nil {
-				continue
-			}
-			bk := g.buckets.get(key)
-			if bk == nil {
-				continue
-			}
-			for _, i := range bk {
-				if i == 0 {
-					break
-				}
-				mk := &g.marks[i-1]
-				if *mk&^0xff != stamp {
-					*mk = stamp
-					order = append(order, candidate{g: g, i: i - 1})
-				}
-				*mk++
-			}
+	for b := range it.bands {
+		if found[0]&(1<<b) != 0 {
+			order = m.count(order, m.cur, 0, places[0][b], stamp)
+		}
+		if found[1]&(1<<b) != 0 {
+			order = m.count(order, m.prev, 1, places[1][b], stamp)
 		}
 	}
-	m.top = mostShared(m.top[:0], order, maxCandidates)
+	m.order = order
+	m.top = mostShared(m.top[:0], order, m.hits[:len(order)], maxCandidates)
+	// The candidates' first lines (shingles, spans, the signature's start)
+	// and numbers, read together rather than one after another.
+	for _, c := range m.top {
+		g := gens[c.gen]
+		mb := g.at(c.i)
+		m.sink += uint64(mb.shingles)
+		if mb.numbers.n > 0 {
+			m.sink += g.hashes[mb.numbers.start]
+		}
+	}
 	best := -1
 	var founder ref
 	for _, c := range m.top {
 		r.checked++
-		mb := c.g.at(c.i)
-		kind, guard, matches := compare(sk, c.g.features(mb), m.need)
+		g := gens[c.gen]
+		mb := g.at(c.i)
+		kind, guard, matches := compare(sk, g.features(mb), m.need, true)
 		if kind != Founded && matches > best && !mb.founded {
 			// A variant of a variant must not contradict the story's
 			// founder either: no chain of small steps changes a number.
@@ -279,47 +299,108 @@ func (m *memory) assignOne(it *item) result {
 			best, r.story, r.kind, founder = matches, mb.story, kind, mb.founder
 		}
 	}
-	clear(m.top)
 	g := m.cur
 	g.stories[it.id] = r.story
 	i, mb := g.add()
-	*mb = member{story: r.story, founder: founder, shingles: int32(it.sk.Shingles), sig: it.sk.Sig}
+	*mb = member{story: r.story, founder: founder, shingles: int32(it.sk.Shingles), sig: m.sig}
 	if r.kind == Founded {
 		mb.founder, mb.founded = ref{gen: g.serial, i: i}, true
 	}
 	mb.numbers = g.appendHashes(it.sk.Numbers)
 	mb.names = g.appendHashes(it.sk.Names)
-	for _, key := range it.bands {
-		bk := g.buckets.put(key)
-		copy(bk[1:], bk[:bucketCap-1])
-		bk[0] = i + 1
+	for b, key := range it.bands {
+		g.buckets.insert(places[0][b], key, i+1)
 	}
 	return r
 }
 
-// mostShared appends to dst the k candidates of order sharing the most
-// bands, in order of bands shared and then of order: a stable sort's first
-// k, without the sort.
-func mostShared(dst, order []candidate, k int) []candidate {
-	var count [256]int // a count is 8 bits (more than Bands only if band keys collided)
-	top := uint32(0)
-	for j := range order {
-		c := &order[j]
-		c.hits = uint32(c.g.marks[c.i] & 0xff)
-		count[c.hits]++
-		top = max(top, c.hits)
-	}
-	for h := int(top); h > 0 && len(dst) < k; h-- {
-		if count[h] == 0 {
+// count counts the members of g's bucket in slot place (g is generation gi
+// of the lookup stamp), appending those met first to order.
+func (m *memory) count(order []candidate, g *generation, gi uint32, place int, stamp uint32) []candidate {
+	var ms [bucketCap]uint32
+	for _, i := range ms[:g.buckets.membersAt(place, &ms)] {
+		mk := &g.marks[i-1]
+		if *mk&^(1<<markBits-1) != stamp {
+			*mk = stamp | uint32(len(order))
+			m.hits[len(order)&(1<<markBits-1)] = 1
+			order = append(order, candidate{gen: gi, i: i - 1})
 			continue
 		}
-		for _, c := range order {
-			if c.hits == uint32(h) {
-				dst = append(dst, c)
-				if len(dst) == k {
-					break
-				}
+		m.hits[*mk&(1<<markBits-1)]++
+	}
+	return order
+}
+
+// mostSharedSorted is mostShared by a stable sort.
+func mostSharedSorted(dst, order []candidate, hits []uint8, k int) []candidate {
+	byHits := make([]int, len(order))
+	for j := range byHits {
+		byHits[j] = j
+	}
+	slices.SortStableFunc(byHits, func(a, b int) int { return cmp.Compare(hits[b], hits[a]) })
+	for _, j := range byHits[:min(k, len(byHits))] {
+		dst = append(dst, order[j])
+	}
+	return dst
+}
+
+// nextLookup returns a new lookup number for marks, never 0 (a new
+// member's mark): when the numbers run out, the marks are cleared and they
+// start again.
+func (m *memory) nextLookup() uint32 {
+	m.lookup++
+	if m.lookup == 1<<(32-markBits) {
+		clear(m.cur.marks)
+		clear(m.prev.marks)
+		m.lookup = 1
+	}
+	return m.lookup
+}
+
+// mostShared appends to dst the k candidates of order sharing the most
+// bands (hits, by place in order), in order of bands shared and then of
+// order: a stable sort's first k, without the sort, in two passes: count by
+// bands shared, then place.
+func mostShared(dst, order []candidate, hits []uint8, k int) []candidate {
+	hits = hits[:len(order)]
+	// Most candidates share one band: those are counted last, from the
+	// others, so the loop mostly neither stores nor waits on a store.
+	var count [Bands + 1]int32
+	for _, h := range hits {
+		if h > 1 {
+			if h > Bands { // only if an article's band keys collided
+				return mostSharedSorted(dst, order, hits, k)
 			}
+			count[h]++
+		}
+	}
+	// The k chosen are all those sharing more than least bands and the
+	// first few sharing least; place[h] is where the next one sharing h
+	// goes.
+	var place [Bands + 1]int32
+	n, least := int32(0), uint8(1)
+	for h := Bands; h > 0; h-- {
+		place[h] = n
+		if h == 1 {
+			count[1] = int32(len(hits)) - n
+		}
+		n += count[h]
+		if int(n) >= k {
+			least = uint8(h)
+			break
+		}
+	}
+	n = min(n, int32(k))
+	start := len(dst)
+	dst = append(dst, make([]candidate, n)...)
+	out := dst[start:]
+	for j, h := range hits {
+		if h < least {
+			continue
+		}
+		if p := place[h]; p < n {
+			out[p] = order[j]
+			place[h]++
 		}
 	}
 	return dst
