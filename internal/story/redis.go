@@ -369,9 +369,10 @@ type redisIndex struct {
 
 // key returns the hash of generation gen. The hash tag {g} puts every
 // generation in one slot, as the script, which reads two, needs on Redis
-// Cluster.
+// Cluster. The key names sketchVersion: workers whose sketches differ (a
+// rolling upgrade) keep apart indexes rather than compare them.
 func (r *redisIndex) key(gen int64) string {
-	return r.prefix + "story:{g}:" + strconv.FormatInt(gen, 10)
+	return r.prefix + "story:{g}:v" + strconv.Itoa(sketchVersion) + ":" + strconv.FormatInt(gen, 10)
 }
 
 // assign decides the items in order, in one round trip.

@@ -10,8 +10,14 @@ import (
 	"unicode/utf8"
 )
 
-// Sketch parameters. Changing any of them changes every sketch: entries in
-// the index made before no longer match new ones (until they expire).
+// sketchVersion numbers the ways Extract has sketched a text: it changes
+// whenever some text's sketch does, and names the Redis index's keys, so
+// the sketches of two versions are never compared. Version 1 was unnamed
+// (keys without a version).
+const sketchVersion = 2
+
+// Sketch parameters. Changing any of them changes every sketch (and needs a
+// new sketchVersion).
 const (
 	// Bins is the number of MinHash values of a sketch.
 	Bins = 128
@@ -29,8 +35,8 @@ const (
 	MinContainShingles = 8
 	// containNum/containDen is the containment threshold, 0.85.
 	containNum, containDen = 17, 20
-	// binShift maps a 64-bit shingle hash to its bin (the top 7 bits).
-	binShift = 64 - 7
+	// binShift maps a copy's 32-bit value to its bin (the top 7 bits).
+	binShift = 32 - 7
 	// Copies is how many times each shingle is hashed into the bins (as the
 	// pairs (shingle, 1..Copies), a set with the same resemblance). With one
 	// copy a 100-shingle text leaves ~46 % of 128 bins empty, and the
@@ -620,11 +626,17 @@ func fmix(x uint64) uint64 {
 	return x ^ x>>33
 }
 
-// copyMul derives the Copies (bin, value) pairs of a shingle from its one
-// well-mixed hash h: copy c is h·copyMul[c], its top 7 bits the bin and the
-// 32 bits below them the value. One multiplication per copy instead of a
-// hash per copy (go test -bench Extract ./internal/story/).
-var copyMul = [...]uint64{0x9e3779b97f4a7c15, 0xd6e8feb86659fd93, 0xa0761d6478bd642f, 0xe7037ed1a0b428db}
+// copies returns the Copies (bin, value) pairs of a shingle whose words'
+// hashes combine to x, as four 32-bit values: each one's top 7 bits are its
+// bin and the whole value orders it within the bin (its low 16 bits are what
+// the signature keeps). Two 64×64→128-bit multiplications: one mixes x (the
+// high and low halves of the product folded, as wyhash's mum does), the
+// other's 128 bits are the four values. A 64-bit finaliser and a
+// multiplication per copy took 13 % more instructions (README, near-dup).
+func copies(x uint64) (hi, lo uint64) {
+	hi, lo = bits.Mul64(x^0xa0761d6478bd642f, 0xe7037ed1a0b428db)
+	return bits.Mul64(hi^lo, 0x9e3779b97f4a7c15)
+}
 
 // emptySig is a signature of empty bins (a value of 2³²−1 counts as empty
 // too): minhash starts from a copy.
@@ -640,7 +652,8 @@ var emptySig = func() (sig [Bins]uint32) {
 // number of shingles. A part of fewer words than a shingle is one shingle.
 //
 // A shingle's hash combines its words' hashes, each hashed once, by
-// rotations and one finaliser rather than a hash per shingle and per copy.
+// rotations, and its copies come from it (copies) rather than a hash per
+// shingle and per copy.
 func minhash(out *[Bins]uint16, title, body []token) int {
 	sig := emptySig
 	n := 0
@@ -686,21 +699,20 @@ func densified(sig *[Bins]uint32, b uint64) uint32 {
 }
 
 // putShingles puts the Copies copies of each ShingleWords-word shingle of
-// toks into sig: copy c of a shingle hashed h is h·copyMul[c], its top 7
-// bits the bin and the 32 bits below the value. A function of its own, a
-// loop without calls, unrolled: its values stay in registers.
+// toks into sig (see copies). A function of its own, a loop without calls:
+// its values stay in registers.
 func putShingles(sig *[Bins]uint32, toks []token) {
 	for i := ShingleWords - 1; i < len(toks); i++ {
 		t := toks[i-2 : i+1 : i+1]
-		h := fmix(bits.RotateLeft64(t[0].h, 42) ^ bits.RotateLeft64(t[1].h, 21) ^ t[2].h)
-		v := h * copyMul[0]
-		sig[v>>binShift] = min(sig[v>>binShift], uint32(v>>(binShift-32)))
-		v = h * copyMul[1]
-		sig[v>>binShift] = min(sig[v>>binShift], uint32(v>>(binShift-32)))
-		v = h * copyMul[2]
-		sig[v>>binShift] = min(sig[v>>binShift], uint32(v>>(binShift-32)))
-		v = h * copyMul[3]
-		sig[v>>binShift] = min(sig[v>>binShift], uint32(v>>(binShift-32)))
+		hi, lo := copies(bits.RotateLeft64(t[0].h, 42) ^ bits.RotateLeft64(t[1].h, 21) ^ t[2].h)
+		v := uint32(hi >> 32)
+		sig[v>>binShift] = min(sig[v>>binShift], v)
+		v = uint32(hi)
+		sig[v>>binShift] = min(sig[v>>binShift], v)
+		v = uint32(lo >> 32)
+		sig[v>>binShift] = min(sig[v>>binShift], v)
+		v = uint32(lo)
+		sig[v>>binShift] = min(sig[v>>binShift], v)
 	}
 }
 
@@ -717,8 +729,9 @@ func bandKeys(sig *[Bins]uint16) [Bands]uint64 {
 }
 
 // These fail to compile unless Rows is 4, which bandKeys assumes, and
-// copyMul has Copies values, which minhash assumes.
+// Copies is 4 and Bins 128, which copies and putShingles assume.
 var (
 	_ = [1]struct{}{}[Rows-4]
-	_ = [1]struct{}{}[len(copyMul)-Copies]
+	_ = [1]struct{}{}[Copies-4]
+	_ = [1]struct{}{}[Bins-1<<(32-binShift)]
 )
