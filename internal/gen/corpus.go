@@ -80,6 +80,10 @@ func Corpus(cfg CorpusConfig) ([]Labelled, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The corpus keeps the stock templates: stories of one category share
+	// stock sentences, so its hard negatives (boilerplate posts) and the
+	// candidates of its variants are as hard as when it was labelled.
+	g.set = &stock
 	r := &g.rng
 	var out []Labelled
 	story := 0

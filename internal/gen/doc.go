@@ -6,7 +6,11 @@
 // business, technology, science, health, sports, entertainment, environment,
 // crime, and a few human-interest "other" stories) that carry the keywords
 // the offline enricher recognises, with bodies of plausible English
-// sentences. A share of messages (Config.DupContent) are reposts: an earlier
+// sentences. A body's sentences are drawn from shared frames filled with
+// short phrases (the category's actors, topics and events among them), so
+// that two unrelated stories share few 3-word runs, as unrelated real news
+// does; Corpus keeps the older stock templates, whose stories of a category
+// share whole sentences. A share of messages (Config.DupContent) are reposts: an earlier
 // story's exact title and body under a new id from another source, so they
 // share its content hash; this is what the worker's enrichment dedupes.
 //

@@ -91,6 +91,8 @@ const publishWindow = 6 * time.Hour
 // Generator produces messages. It is not safe for concurrent use.
 type Generator struct {
 	cfg    Config
+	set    *templateSet // varied for New, stock for Corpus
+	cat    *category    // the category of the story being drawn
 	rng    rng
 	seq    []int // per-source message counters
 	recent []story
@@ -124,6 +126,7 @@ func New(cfg Config) (*Generator, error) {
 	cfg.Now = cfg.Now.UTC()
 	return &Generator{
 		cfg:    cfg,
+		set:    &varied,
 		rng:    rng{s: uint64(cfg.Seed) ^ 0x6e657773666c6f77}, // "newsflow"
 		seq:    make([]int, len(cfg.Sources)),
 		buf:    make([]byte, 0, cfg.BodyBytes+512),
@@ -155,7 +158,8 @@ func (g *Generator) fresh() news.Message {
 	var title, body string
 	for attempt := 0; ; attempt++ {
 		cat = g.pickCategory()
-		c := &categories[cat]
+		c := &g.set.categories[cat]
+		g.cat = c
 		for i := range g.bound {
 			g.bound[i] = g.bound[i][:0]
 		}
@@ -164,11 +168,18 @@ func (g *Generator) fresh() news.Message {
 		titleLen := len(b)
 		b = append(b, '\n')
 		bodyStart := len(b)
-		b = g.fill(b, c.ledes[g.rng.IntN(len(c.ledes))])
 		var used [2]uint64
+		if len(c.ledes) > 0 {
+			b = g.fill(b, c.ledes[g.rng.IntN(len(c.ledes))])
+		} else {
+			b = g.fill(b, g.sentence(c, &used))
+			g.capitalize(b[bodyStart:])
+		}
 		for len(b)-bodyStart < g.cfg.BodyBytes {
 			b = append(b, ' ')
+			start := len(b)
 			b = g.fill(b, g.sentence(c, &used))
+			g.capitalize(b[start:])
 		}
 		if attempt >= maxAttempts {
 			b = append(b, " Update "...)
@@ -224,7 +235,7 @@ func (g *Generator) message(s story, src int, published time.Time) news.Message 
 		Source:      source,
 		Title:       s.title,
 		Body:        s.body,
-		URL:         sourceURL(source, categories[s.category].name, n),
+		URL:         sourceURL(source, g.set.categories[s.category].name, n),
 		Lang:        lang,
 		PublishedAt: published,
 	}
@@ -232,21 +243,34 @@ func (g *Generator) message(s story, src int, published time.Time) news.Message 
 
 // pickCategory draws a category by weight.
 func (g *Generator) pickCategory() int {
-	r := g.rng.IntN(totalWeight)
-	for i := range categories {
-		if r < categories[i].weight {
+	cats := g.set.categories
+	r := g.rng.IntN(g.set.totalWeight)
+	for i := range cats {
+		if r < cats[i].weight {
 			return i
 		}
-		r -= categories[i].weight
+		r -= cats[i].weight
 	}
-	return len(categories) - 1
+	return len(cats) - 1
 }
 
 // fill appends template t with its slots filled.
 func (g *Generator) fill(b []byte, t template) []byte {
 	for _, seg := range t {
-		if seg.words == nil && seg.special == 0 {
+		if seg.words == nil && seg.special == 0 && seg.choice == nil && seg.phrase == "" {
 			b = append(b, seg.lit...)
+			continue
+		}
+		switch {
+		case seg.phrase != "":
+			ts := g.cat.lex[seg.phrase]
+			if ts == nil {
+				ts = phrases[seg.phrase]
+			}
+			b = g.fill(b, ts[g.rng.IntN(len(ts))])
+			continue
+		case seg.choice != nil:
+			b = append(b, seg.choice[g.rng.IntN(len(seg.choice))]...)
 			continue
 		}
 		switch seg.special {
@@ -266,18 +290,21 @@ func (g *Generator) fill(b []byte, t template) []byte {
 }
 
 // sentence draws the next sentence of a body: from the category's list seven
-// times in ten, else from the generic one, and never one the body already has
-// until both lists are spent. used holds, by list, a bit per sentence drawn
-// (the lists are shorter than 64, see the package's tests).
+// times in ten (never if it has none), else from the set's generic one, and
+// never one the body already has until both lists are spent. used holds, by
+// list, a bit per sentence drawn (the lists are shorter than 64, see the
+// package's tests).
 func (g *Generator) sentence(c *category, used *[2]uint64) template {
-	lists := [2][]template{c.sentences, generic}
+	lists := [2][]template{c.sentences, g.set.generic}
 	k := 0
-	if g.rng.IntN(10) >= 7 {
+	if len(c.sentences) == 0 || g.rng.IntN(10) >= 7 {
 		k = 1
 	}
 	spent := func(k int) bool { return bits.OnesCount64(used[k]) >= len(lists[k]) }
 	if spent(k) {
-		k = 1 - k
+		if len(lists[1-k]) > 0 {
+			k = 1 - k
+		}
 		if spent(k) {
 			used[0], used[1] = 0, 0
 		}
@@ -305,6 +332,15 @@ func (g *Generator) word(seg segment) string {
 	}
 	g.bound[seg.slot] = append(bound, w)
 	return w
+}
+
+// capitalize upper-cases the first letter of a sentence of the varied set
+// that starts with a lower-case ASCII letter (a phrase such as "the
+// coalition"); the stock set's sentences stay as they always were.
+func (g *Generator) capitalize(s []byte) {
+	if g.set.sentenceCase && len(s) > 0 && 'a' <= s[0] && s[0] <= 'z' {
+		s[0] -= 'a' - 'A'
+	}
 }
 
 // sourceURL builds a plausible link for a story of source.

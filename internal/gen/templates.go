@@ -13,6 +13,8 @@ type segment struct {
 	slot    int      // the words' index in slotNames, for a story's binding
 	nth     int      // which occurrence of that slot in its template, from 0
 	special int      // slot: a number (slotNum, slotBig, slotPct)
+	choice  []string // "{a|b|c}": one of these, drawn anew each time
+	phrase  string   // "{@name}": a template of the category's lex[name], else of phrases[name]
 }
 
 const (
@@ -29,8 +31,31 @@ type category struct {
 	name      string // a news.Categories entry, for URLs
 	weight    int    // relative frequency
 	titles    []template
-	ledes     []template // first sentence of the body
+	ledes     []template // first sentence of the body; none: a sentence
 	sentences []template // further sentences
+	// lex holds the category's phrase lists, by {@name}.
+	lex map[string][]template
+}
+
+// templateSet is what a Generator draws stories from.
+type templateSet struct {
+	categories   []category
+	generic      []template // sentences of every category
+	totalWeight  int        // the categories' weights' sum
+	sentenceCase bool       // capitalise a body sentence's first letter
+}
+
+// stock is the first template set: few fixed sentences per category, so
+// unrelated stories of a category share many 3-word runs. gen.Corpus keeps
+// it (its labelled pairs and hard negatives were built on it).
+var stock = templateSet{categories: categories, generic: generic, totalWeight: weightOf(categories)}
+
+func weightOf(cs []category) int {
+	n := 0
+	for _, c := range cs {
+		n += c.weight
+	}
+	return n
 }
 
 // slots are the word lists templates draw from, by {name}.
@@ -64,6 +89,16 @@ var slots = map[string][]string{
 	"crimeword": {"fraud", "robbery", "murder", "money laundering", "smuggling", "cyber fraud"},
 	"agency":    {"the space agency", "NASA", "the European Space Agency", "a university laboratory", "the national research institute"},
 	"official":  {"the prime minister", "the finance minister", "the president", "the interior minister", "the opposition leader"},
+	// first and last name the people of the varied set (a story binds one of
+	// each, like {person}).
+	"first": {"Anna", "Tobias", "Ingrid", "Samuel", "Fatima", "Marco", "Yuki", "Olga", "Pedro", "Grace", "Viktor", "Nadia",
+		"Hugo", "Leila", "Felix", "Zainab", "Mateo", "Clara", "Ibrahim", "Sara", "Pavel", "Chloe", "Kwame", "Irene",
+		"Jonas", "Mariana", "Ravi", "Eva", "Dmitri", "Lucia", "Adam", "Noor", "Emil", "Rosa", "Hiroshi", "Alice",
+		"Stefan", "Amina", "Julien", "Beatriz"},
+	"last": {"Andersen", "Fischer", "Kowalski", "Haddad", "Tanaka", "Ferreira", "Ivanova", "Mensah", "Larsen", "Dubois",
+		"Castillo", "Hoffmann", "Nakamura", "Osei", "Vargas", "Lindqvist", "Marchetti", "Popescu", "Kaplan", "Bauer",
+		"Santos", "Horvath", "Okonkwo", "Svensson", "Moretti", "Yilmaz", "Duarte", "Nowak", "Jansen", "Rahman",
+		"Costa", "Weber", "Sato", "Eriksen", "Valdez", "Novotny", "Adeyemi", "Lambert", "Ricci", "Fontaine"},
 }
 
 // slotNames lists the names of slots, sorted; a word segment's slot is its
@@ -97,6 +132,16 @@ func compile(s string) template {
 			panic(fmt.Sprintf("gen: unclosed slot in %q", s))
 		}
 		name := s[i+1 : i+j]
+		switch {
+		case strings.HasPrefix(name, "@"):
+			t = append(t, segment{phrase: name[1:]})
+			s = s[i+j+1:]
+			continue
+		case strings.Contains(name, "|"):
+			t = append(t, segment{choice: strings.Split(name, "|")})
+			s = s[i+j+1:]
+			continue
+		}
 		switch name {
 		case "num":
 			t = append(t, segment{special: slotNum})
@@ -401,12 +446,3 @@ var categories = []category{
 		),
 	},
 }
-
-// totalWeight is the sum of the categories' weights.
-var totalWeight = func() int {
-	n := 0
-	for _, c := range categories {
-		n += c.weight
-	}
-	return n
-}()

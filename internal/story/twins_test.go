@@ -11,7 +11,7 @@ import (
 // TestRedisIndex_SameAsMemory: the script and the in-process index return
 // the same result (story, kind, candidates checked, rejections by guard)
 // for every article: half the labelled corpus (variants and hard
-// negatives) and generated news, whose templates give an article dozens of
+// negatives) and 4,000 template posts, which give an article dozens of
 // candidates to rank, in batches of 100, the last of 1,500 (the script
 // reads story ids in parts) with an id twice and a text without a sketch;
 // then the corpus's other half one generation later (the script reads the
@@ -22,7 +22,10 @@ func TestRedisIndex_SameAsMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := gen.New(gen.Config{Seed: 4, BodyBytes: 1024, DupContent: 0.1})
+	// Template posts: the originals of a larger corpus, whose stock templates
+	// give an article dozens of candidates (gen.New's stream gives almost none,
+	// as real news).
+	posts, err := gen.Corpus(gen.CorpusConfig{Seed: 4, Stories: 4000, NumberFamilies: 1, BoilerplateSources: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,8 +39,10 @@ func TestRedisIndex_SameAsMemory(t *testing.T) {
 			later = append(later, a.Message)
 		}
 	}
-	for range 4000 {
-		now = append(now, g.Next())
+	for _, a := range posts {
+		if a.Kind == gen.KindOriginal {
+			now = append(now, a.Message)
+		}
 	}
 	items := func(msgs []news.Message) []item {
 		out := make([]item, len(msgs))
