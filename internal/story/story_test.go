@@ -2,11 +2,13 @@ package story
 
 import (
 	"context"
+	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"newsflow/internal/gen"
 	"newsflow/internal/news"
 	"newsflow/internal/redistest"
 )
@@ -239,5 +241,47 @@ func TestIdentifier_NextGenerationSizedLikeLast(t *testing.T) {
 		if s > 10*max {
 			t.Fatal("the index never turned over")
 		}
+	}
+}
+
+// TestMemoryBytesPerArticle_Bound: the live heap the in-process index holds
+// stays within memoryBytesPerArticle per article on the generated stream
+// (unrelated stories sharing few shingles, as real news: nearly every band
+// is a bucket of its own), measured after every 1,000 articles from 10,000 on,
+// so also just after the bucket table doubles.
+func TestMemoryBytesPerArticle_Bound(t *testing.T) {
+	if testing.Short() {
+		t.Skip("assigns 60,000 articles")
+	}
+	g, err := gen.New(gen.Config{Seed: 3, BodyBytes: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := make([]news.Article, 60_000)
+	for i := range rows {
+		rows[i] = news.Article{Message: g.Next()}
+	}
+	liveHeap := func() uint64 {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	base := liveHeap()
+	id, err := New(Config{}, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer id.Close()
+	most := 0.0
+	for start := 0; start < len(rows); start += 100 {
+		id.Assign(t.Context(), rows[start:start+100])
+		if n := start + 100; n >= 10_000 && n%1000 == 0 {
+			most = max(most, float64(liveHeap()-base)/float64(n))
+		}
+	}
+	t.Logf("most live heap per article: %.0f bytes (bound %d)", most, memoryBytesPerArticle)
+	if most > memoryBytesPerArticle {
+		t.Errorf("the in-process index held %.0f bytes per article, more than memoryBytesPerArticle = %d: MemoryBytes is no longer a bound", most, memoryBytesPerArticle)
 	}
 }
