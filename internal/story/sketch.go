@@ -24,7 +24,7 @@ const (
 	// Bands and Rows split the signature for LSH: two texts become
 	// candidates when all Rows values of one band agree. 32×4 uses every
 	// bin and finds a pair of resemblance 0.5 with probability 0.87, of 0.64
-	// (a post cut by a third) with 0.997 and of 0.8 with 1 − 10⁻¹⁰; 16×4
+	// (a post cut by a third) with 0.997 and of 0.8 with 1 − 5·10⁻⁸; 16×4
 	// (half the bins) found the cut posts only with 0.95.
 	Bands = 32
 	Rows  = 4
