@@ -132,10 +132,7 @@ func (t *bucketTable) lookup(keys *[Bands]uint64, places *[Bands]int) uint32 {
 		}
 		return 0
 	}
-	var sum uint64
-	for _, k := range keys {
-		sum += t.slots[slotKey(k)>>t.shift].key
-	}
+	sum := t.touch(keys)
 	var found uint32
 	for b, k := range keys {
 		i, ok := t.find(k)
