@@ -15,12 +15,11 @@ import "math/bits"
 // found it (insert), without a second search.
 //
 // A slot is 16 bytes: its key and up to two members inline, or the place of
-// its bucket in over. Three buckets in four hold one member, so the table
-// is half the size it was with every bucket inline (32-byte slots) and,
-// with lookup reading larger buckets ahead, faster (~3.7 against ~4.0 µs
-// per article: NEWSFLOW_BENCH_MESSAGES=60000 go test -run '^$' -bench
-// MemoryIndex ./internal/story/); over is small beside it (~2 MB of 16
-// after 60,000 generated messages).
+// its bucket in over. Most buckets hold one member, so this is half the
+// memory of 32-byte slots with every bucket inline, and no slower with
+// lookup reading the larger buckets ahead (README, near-dup:
+// NEWSFLOW_BENCH_MESSAGES=60000 go test -run '^$' -bench MemoryIndex
+// ./internal/story/).
 type bucketTable struct {
 	slots []bucketSlot // a power of two long, or empty
 	n     int          // slots in use

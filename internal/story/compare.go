@@ -115,9 +115,9 @@ func guards(a, b features) Guard {
 }
 
 // compare decides a pair. With early, once too few values can still agree
-// for either resemblance or containment it stops counting and returns the
-// same kind and guard with the values counted so far (the index uses only
-// the count of a match).
+// for either resemblance or containment it stops counting: the kind and
+// guard are the same, but a rejected pair's count is only an upper bound
+// (the index uses only the count of a match).
 func compare(a, b features, need int, early bool) (Kind, Guard, int) {
 	if a.shingles == 0 || b.shingles == 0 {
 		return Founded, Resemblance, 0
