@@ -156,3 +156,17 @@ func TestMemory_LookupNumbersRunOut(t *testing.T) {
 		t.Fatalf("the last variant checked %d candidates, want 2 (the test needs it to meet a and b)", want[0].checked)
 	}
 }
+
+// TestConfig_MaxMemoryBound: MaxMemory is accepted up to maxMembers, the
+// most member indexes a bucket holds, and rejected above.
+func TestConfig_MaxMemoryBound(t *testing.T) {
+	t.Parallel()
+	id, err := New(Config{MaxMemory: maxMembers}, nil, nil, nil)
+	if err != nil {
+		t.Fatalf("New(MaxMemory: %d): %v", maxMembers, err)
+	}
+	id.Close()
+	if _, err := New(Config{MaxMemory: maxMembers + 1}, nil, nil, nil); err == nil {
+		t.Errorf("New(MaxMemory: %d) accepted", maxMembers+1)
+	}
+}
