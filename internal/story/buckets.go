@@ -147,6 +147,9 @@ func (t *bucketTable) lookup(keys *[Bands]uint64, places *[Bands]int) uint32 {
 	return found
 }
 
+// This fails to compile unless lookup's result has a bit per band.
+var _ = [1]struct{}{}[Bands/33]
+
 // reserve grows the table if adding n buckets would fill it beyond 3/4.
 // Until n buckets are added, it does not grow, so the places find returns
 // stay valid.

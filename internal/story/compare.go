@@ -82,6 +82,14 @@ func Compare(a, b *Sketch, threshold float64) (Kind, Guard, int) {
 // four values, at a time.
 type packedSig [Bands]uint64
 
+// These fail to compile unless the Bands words of Rows values are the whole
+// signature, which pack and compare assume, and compare's blocks of 8 words
+// cover them.
+var (
+	_ = [1]struct{}{}[Bands*Rows-Bins]
+	_ = [1]struct{}{}[Bands%8]
+)
+
 func pack(out *packedSig, sig *[Bins]uint16) {
 	for w := range out {
 		v := sig[w*Rows : (w+1)*Rows : (w+1)*Rows]
