@@ -15,12 +15,11 @@ import "math/bits"
 // found it (insert), without a second search.
 //
 // A slot is 16 bytes: its key and up to two members inline, or the place of
-// its bucket in over. Three buckets in four hold one member, so the table
-// is half the size it was with every bucket inline (32-byte slots) and,
-// with lookup reading larger buckets ahead, faster (~3.7 against ~4.0 µs
-// per article: NEWSFLOW_BENCH_MESSAGES=60000 go test -run '^$' -bench
-// MemoryIndex ./internal/story/); over is small beside it (~2 MB of 16
-// after 60,000 generated messages).
+// its bucket in over. Most buckets hold one member, so this is half the
+// memory of 32-byte slots with every bucket inline, and no slower with
+// lookup reading the larger buckets ahead (README, near-dup:
+// NEWSFLOW_BENCH_MESSAGES=60000 go test -run '^$' -bench MemoryIndex
+// ./internal/story/).
 type bucketTable struct {
 	slots []bucketSlot // a power of two long, or empty
 	n     int          // slots in use
@@ -132,10 +131,7 @@ func (t *bucketTable) lookup(keys *[Bands]uint64, places *[Bands]int) uint32 {
 		}
 		return 0
 	}
-	var sum uint64
-	for _, k := range keys {
-		sum += t.slots[slotKey(k)>>t.shift].key
-	}
+	sum := t.touch(keys)
 	var found uint32
 	for b, k := range keys {
 		i, ok := t.find(k)
@@ -150,6 +146,9 @@ func (t *bucketTable) lookup(keys *[Bands]uint64, places *[Bands]int) uint32 {
 	t.sink += sum
 	return found
 }
+
+// This fails to compile unless lookup's result has a bit per band.
+var _ = [1]struct{}{}[Bands/33]
 
 // reserve grows the table if adding n buckets would fill it beyond 3/4.
 // Until n buckets are added, it does not grow, so the places find returns

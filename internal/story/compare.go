@@ -82,6 +82,14 @@ func Compare(a, b *Sketch, threshold float64) (Kind, Guard, int) {
 // four values, at a time.
 type packedSig [Bands]uint64
 
+// These fail to compile unless the Bands words of Rows values are the whole
+// signature, which pack and compare assume, and compare's blocks of 8 words
+// cover them.
+var (
+	_ = [1]struct{}{}[Bands*Rows-Bins]
+	_ = [1]struct{}{}[Bands%8]
+)
+
 func pack(out *packedSig, sig *[Bins]uint16) {
 	for w := range out {
 		v := sig[w*Rows : (w+1)*Rows : (w+1)*Rows]
@@ -115,9 +123,9 @@ func guards(a, b features) Guard {
 }
 
 // compare decides a pair. With early, once too few values can still agree
-// for either resemblance or containment it stops counting and returns the
-// same kind and guard with the values counted so far (the index uses only
-// the count of a match).
+// for either resemblance or containment it stops counting: the kind and
+// guard are the same, but a rejected pair's count is only an upper bound
+// (the index uses only the count of a match).
 func compare(a, b features, need int, early bool) (Kind, Guard, int) {
 	if a.shingles == 0 || b.shingles == 0 {
 		return Founded, Resemblance, 0

@@ -232,7 +232,10 @@ func (m *memory) assignOne(it *item) result {
 		m.cur.stories[it.id] = it.id
 		return r
 	}
-	if m.cur.members == maxMembers { // only with batches of millions
+	// A bucket holds a member's index +1 in 24 bits. rotate turns a
+	// generation of MaxMemory ≤ maxMembers articles over between batches;
+	// this turns over one that a batch fills to maxMembers.
+	if m.cur.members == maxMembers {
 		m.prev, m.cur = m.cur, m.next(m.cur.n, m.cur)
 	}
 	sk := it.sk.features(&m.sig)
