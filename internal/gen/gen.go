@@ -257,20 +257,16 @@ func (g *Generator) pickCategory() int {
 // fill appends template t with its slots filled.
 func (g *Generator) fill(b []byte, t template) []byte {
 	for _, seg := range t {
-		if seg.words == nil && seg.special == 0 && seg.choice == nil && seg.phrase == "" {
+		if seg.words == nil && seg.special == 0 && seg.phrase == "" {
 			b = append(b, seg.lit...)
 			continue
 		}
-		switch {
-		case seg.phrase != "":
+		if seg.phrase != "" {
 			ts := g.cat.lex[seg.phrase]
 			if ts == nil {
 				ts = phrases[seg.phrase]
 			}
 			b = g.fill(b, ts[g.rng.IntN(len(ts))])
-			continue
-		case seg.choice != nil:
-			b = append(b, seg.choice[g.rng.IntN(len(seg.choice))]...)
 			continue
 		}
 		switch seg.special {
