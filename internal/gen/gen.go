@@ -165,6 +165,7 @@ func (g *Generator) fresh() news.Message {
 		}
 		b := g.buf[:0]
 		b = g.fill(b, c.titles[g.rng.IntN(len(c.titles))])
+		g.capitalize(b)
 		titleLen := len(b)
 		b = append(b, '\n')
 		bodyStart := len(b)
@@ -330,9 +331,9 @@ func (g *Generator) word(seg segment) string {
 	return w
 }
 
-// capitalize upper-cases the first letter of a sentence of the varied set
-// that starts with a lower-case ASCII letter (a phrase such as "the
-// coalition"); the stock set's sentences stay as they always were.
+// capitalize upper-cases the first letter of a title or sentence of the
+// varied set that starts with a lower-case ASCII letter (a phrase such as
+// "the coalition"); the stock set's stay as they always were.
 func (g *Generator) capitalize(s []byte) {
 	if g.set.sentenceCase && len(s) > 0 && 'a' <= s[0] && s[0] <= 'z' {
 		s[0] -= 'a' - 'A'
