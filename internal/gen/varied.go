@@ -206,7 +206,7 @@ var lexicons = func() map[string]map[string][]template {
 				"clinical trial", "patient data", "diabetes programme", "mental health funding", "infection rate",
 				"surgery backlog", "health budget", "virus test"},
 			"V": {"outbreak", "vaccination drive", "hospital strike", "clinical trial", "health alert", "infection wave",
-				"medical review", "screening campaign", "rise in cases of {disease}", "patient survey", "virus tests",
+				"medical review", "screening campaign", "rise in {disease}", "patient survey", "virus tests",
 				"doctors' strike"},
 		},
 		"sports": {
@@ -220,7 +220,7 @@ var lexicons = func() map[string]map[string][]template {
 		"entertainment": {
 			"A": {"{first} {last}", "the studio", "Netflix", "the jury", "the label", "the director", "the band", "the singer", "the actor", "the broadcaster", "the promoter", "critics"},
 			"N": {"film", "album", "world tour", "box office", "film festival", "series", "soundtrack", "music video",
-				"streaming deal", "concert ticket price", "premiere", "Oscar campaign", "movie sequel", "TV drama"},
+				"streaming deal", "ticket price", "premiere", "Oscar campaign", "movie sequel", "TV drama"},
 			"V": {"premiere", "concert", "festival", "album release", "award show", "tour opening", "film screening",
 				"Grammy ceremony", "series finale", "casting call", "movie launch", "music awards"},
 		},
