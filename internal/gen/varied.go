@@ -13,9 +13,24 @@ var varied = func() templateSet {
 	cats := make([]category, len(categories))
 	for i, c := range categories {
 		cats[i] = category{name: c.name, weight: c.weight, titles: c.titles, lex: lexicons[c.name]}
+		if ts, ok := variedTitles[c.name]; ok {
+			cats[i].titles = ts
+		}
 	}
 	return templateSet{categories: cats, generic: frames, totalWeight: weightOf(cats), sentenceCase: true}
 }()
+
+// variedTitles replace a category's stock titles where one of them reads
+// wrongly with some slot word ("as a new virus strain cases rise"); Corpus
+// keeps the stock ones.
+var variedTitles = map[string][]template{
+	"health": compileAll(
+		"Outbreak of {disease} spreads in {country}, health officials warn",
+		"New vaccine shows promise in cancer patients",
+		"Hospitals in {city} under strain as {disease} spreads",
+		"Study links obesity to higher diabetes risk in young adults",
+	),
+}
 
 // frames are the varied set's sentences. Each {@name} draws from the
 // category's lexicon (A: an actor, singular; T: a topic, singular; E: an
