@@ -261,6 +261,7 @@ func (e *Enricher) Key(h news.Hash) string {
 
 // story is one unique story of a batch and the rows that carry it.
 type story struct {
+	id   news.Hash // the rows' StoryID, or ContentHash where it is unset
 	key  string
 	rows []int
 }
@@ -279,7 +280,7 @@ func (e *Enricher) Enrich(ctx context.Context, rows []news.Article) []error {
 			s.rows = append(s.rows, i)
 			continue
 		}
-		s := &story{key: e.Key(h), rows: []int{i}}
+		s := &story{id: h, key: e.Key(h), rows: []int{i}}
 		byHash[h] = s
 		stories = append(stories, s)
 	}
@@ -357,7 +358,7 @@ func (e *Enricher) Enrich(ctx context.Context, rows []news.Article) []error {
 			}
 			if err != nil {
 				e.metrics.stories.WithLabelValues("failed").Inc()
-				setErrs(s, fmt.Errorf("enrich story %s: %w", rows[s.rows[0]].StoryOr(rows[s.rows[0]].ContentHash).String()[:12], err))
+				setErrs(s, fmt.Errorf("enrich story %s: %w", s.id.String()[:12], err))
 				return
 			}
 			by := "singleflight"

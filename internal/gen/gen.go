@@ -165,6 +165,7 @@ func (g *Generator) fresh() news.Message {
 		}
 		b := g.buf[:0]
 		b = g.fill(b, c.titles[g.rng.IntN(len(c.titles))])
+		g.capitalize(b)
 		titleLen := len(b)
 		b = append(b, '\n')
 		bodyStart := len(b)
@@ -257,20 +258,16 @@ func (g *Generator) pickCategory() int {
 // fill appends template t with its slots filled.
 func (g *Generator) fill(b []byte, t template) []byte {
 	for _, seg := range t {
-		if seg.words == nil && seg.special == 0 && seg.choice == nil && seg.phrase == "" {
+		if seg.words == nil && seg.special == 0 && seg.phrase == "" {
 			b = append(b, seg.lit...)
 			continue
 		}
-		switch {
-		case seg.phrase != "":
+		if seg.phrase != "" {
 			ts := g.cat.lex[seg.phrase]
 			if ts == nil {
 				ts = phrases[seg.phrase]
 			}
 			b = g.fill(b, ts[g.rng.IntN(len(ts))])
-			continue
-		case seg.choice != nil:
-			b = append(b, seg.choice[g.rng.IntN(len(seg.choice))]...)
 			continue
 		}
 		switch seg.special {
@@ -334,9 +331,9 @@ func (g *Generator) word(seg segment) string {
 	return w
 }
 
-// capitalize upper-cases the first letter of a sentence of the varied set
-// that starts with a lower-case ASCII letter (a phrase such as "the
-// coalition"); the stock set's sentences stay as they always were.
+// capitalize upper-cases the first letter of a title or sentence of the
+// varied set that starts with a lower-case ASCII letter (a phrase such as
+// "the coalition"); the stock set's stay as they always were.
 func (g *Generator) capitalize(s []byte) {
 	if g.set.sentenceCase && len(s) > 0 && 'a' <= s[0] && s[0] <= 'z' {
 		s[0] -= 'a' - 'A'

@@ -52,6 +52,22 @@ func TestGenerator_SameSeedSameSequence(t *testing.T) {
 	}
 }
 
+// TestGenerator_BodyEndsAtFirstSentenceAfterBodyBytes: a body is whole
+// sentences, the last the first to reach BodyBytes.
+func TestGenerator_BodyEndsAtFirstSentenceAfterBodyBytes(t *testing.T) {
+	t.Parallel()
+	for _, size := range []int{1, 200, 1024, 5000} {
+		g := mustNew(t, gen.Config{Seed: int64(size), BodyBytes: size})
+		for i := range 300 {
+			b := g.Next().Body
+			last := strings.LastIndex(b, ". ") + 1 // the end of the sentence before the last, or 0
+			if len(b) < size || !strings.HasSuffix(b, ".") || last >= size {
+				t.Fatalf("BodyBytes %d, message %d: a body of %d bytes whose next-to-last sentence ends at %d:\n%s", size, i, len(b), last, b)
+			}
+		}
+	}
+}
+
 func TestGenerator_RepostShare(t *testing.T) {
 	t.Parallel()
 	const n = 20000

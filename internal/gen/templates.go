@@ -13,7 +13,6 @@ type segment struct {
 	slot    int      // the words' index in slotNames, for a story's binding
 	nth     int      // which occurrence of that slot in its template, from 0
 	special int      // slot: a number (slotNum, slotBig, slotPct)
-	choice  []string // "{a|b|c}": one of these, drawn anew each time
 	phrase  string   // "{@name}": a template of the category's lex[name], else of phrases[name]
 }
 
@@ -132,13 +131,8 @@ func compile(s string) template {
 			panic(fmt.Sprintf("gen: unclosed slot in %q", s))
 		}
 		name := s[i+1 : i+j]
-		switch {
-		case strings.HasPrefix(name, "@"):
-			t = append(t, segment{phrase: name[1:]})
-			s = s[i+j+1:]
-			continue
-		case strings.Contains(name, "|"):
-			t = append(t, segment{choice: strings.Split(name, "|")})
+		if phrase, ok := strings.CutPrefix(name, "@"); ok {
+			t = append(t, segment{phrase: phrase})
 			s = s[i+j+1:]
 			continue
 		}

@@ -13,9 +13,24 @@ var varied = func() templateSet {
 	cats := make([]category, len(categories))
 	for i, c := range categories {
 		cats[i] = category{name: c.name, weight: c.weight, titles: c.titles, lex: lexicons[c.name]}
+		if ts, ok := variedTitles[c.name]; ok {
+			cats[i].titles = ts
+		}
 	}
 	return templateSet{categories: cats, generic: frames, totalWeight: weightOf(cats), sentenceCase: true}
 }()
+
+// variedTitles replace a category's stock titles where one of them reads
+// wrongly with some slot word ("as a new virus strain cases rise"); Corpus
+// keeps the stock ones.
+var variedTitles = map[string][]template{
+	"health": compileAll(
+		"Outbreak of {disease} spreads in {country}, health officials warn",
+		"New vaccine shows promise in cancer patients",
+		"Hospitals in {city} under strain as {disease} spreads",
+		"Study links obesity to higher diabetes risk in young adults",
+	),
+}
 
 // frames are the varied set's sentences. Each {@name} draws from the
 // category's lexicon (A: an actor, singular; T: a topic, singular; E: an
@@ -60,7 +75,7 @@ var frames = compileAll(
 var phrases = func() map[string][]template {
 	src := map[string][]string{
 		"T":       {"the {@mod} {@N}", "the {@mod} {@N}", "the {@N}", "its {@mod} {@N}", "this {@mod} {@N}", "that {@N}"},
-		"E":       {"the {@mod} {@V}", "the {@mod} {@V}", "the {@V}", "{day}'s {@V}", "this {@V}", "that {@mod} {@V}"},
+		"E":       {"the {@mod} {@V}", "the {@mod} {@V}", "the {@V}", "{day}'s {@V}", "last week's {@V}", "last month's {@mod} {@V}"},
 		"we":      {"We are", "We remain", "We feel", "I am", "They are", "Everyone is", "We were", "I remain"},
 		"hasbeen": {"has been", "was", "had been", "was again", "is being"},
 		"for2":    {"for", "over", "during", "across"},
@@ -105,7 +120,7 @@ var phrases = func() map[string][]template {
 		"drew": {"drew", "attracted", "involved", "affected", "angered", "worried", "surprised", "divided", "energised",
 			"mobilised"},
 		"while": {"while", "but", "although", "whereas", "though"},
-		"plans": {"plans", "hopes", "intends", "wants", "aims", "expects", "promised", "pledged", "vowed", "agreed",
+		"plans": {"planned", "hoped", "intended", "wanted", "aimed", "expected", "promised", "pledged", "vowed", "agreed",
 			"offered", "threatened", "refused", "decided"},
 		"weigh": {"review", "revisit", "reform", "defend", "expand", "limit", "delay", "fund", "overhaul", "simplify",
 			"protect", "test"},
@@ -129,22 +144,22 @@ var phrases = func() map[string][]template {
 		"feeling":     {"confident", "worried", "cautious", "optimistic", "concerned", "hopeful", "uneasy", "realistic"},
 		"debated":     {"debated", "discussed", "delayed", "disputed", "planned", "promised", "postponed", "studied", "questioned"},
 		"duration":    {"months", "years", "weeks", "{num} days", "decades", "{num} months", "{num} weeks", "ages"},
-		"wants":       {"wants", "seeks", "demanded", "proposed", "rejected", "presented", "drafted", "promised", "opposes", "floated"},
+		"wants":       {"wanted", "sought", "demanded", "proposed", "rejected", "presented", "drafted", "promised", "opposed", "floated"},
 		"before":      {"before", "after", "during", "following", "amid"},
 		"share":       {"Most", "Few", "Many", "Some", "Several", "Half the"},
 		"surveyed":    {"surveyed", "asked", "polled", "interviewed", "questioned"},
 		"decision":    {"decision", "announcement", "move", "report", "change", "delay", "statement", "shift"},
 		"comes":       {"comes", "came", "follows", "arrives"},
-		"details":     {"Further details", "More details", "An update", "A decision", "The results", "A response", "Fresh figures", "A report"},
+		"details":     {"Further details", "More details", "Updates", "Decisions", "The results", "Responses", "Fresh figures", "Reports"},
 		"expected":    {"expected", "promised", "due", "likely", "awaited"},
 		"met":         {"met", "visited", "hosted", "briefed", "consulted", "addressed", "thanked", "invited"},
 		"since":       {"Since", "After", "Following", "Amid", "During"},
-		"has":         {"has", "had"},
+		"has":         {"has", "has now", "has already"},
 		"insisted":    {"insisted", "maintained", "argued", "repeated", "claimed"},
 		"reactionto":  {"Reaction to", "Response to", "Feeling about", "Opinion on", "Sentiment around", "Reception of"},
 		"reaction":    {"mixed", "muted", "enthusiastic", "hostile", "cautious", "divided", "warm", "lukewarm"},
 		"had":         {"had", "had already", "had earlier", "had since"},
-		"questions":   {"Questions", "Doubts", "Uncertainty", "Disagreements", "Concerns"},
+		"questions":   {"Questions", "Doubts", "Worries", "Disagreements", "Concerns"},
 		"remain":      {"remain", "persist", "linger", "continue"},
 		"and":         {"and", "or"},
 		"ending":      {"ending", "closing", "concluding", "capping"},
@@ -173,7 +188,7 @@ var lexicons = func() map[string]map[string][]template {
 		},
 		"world": {
 			"A": {"{country}", "the UN", "NATO", "the ambassador", "the military", "diplomats", "the envoy", "peacekeepers", "the mediators", "the embassy", "negotiators", "the alliance"},
-			"N": {"ceasefire", "treaty", "sanctions", "border", "withdrawal", "corridor", "prisoner exchange", "embargo",
+			"N": {"ceasefire", "treaty", "sanctions regime", "border", "withdrawal", "corridor", "prisoner exchange", "embargo",
 				"aid convoy", "crossing", "buffer zone", "deployment", "peace plan", "mandate"},
 			"V": {"summit", "ceasefire talks", "border clashes", "missile strikes", "diplomatic row", "troop buildup",
 				"foreign ministers' meeting", "UN session", "refugee crisis", "war", "airstrikes", "negotiations"},
@@ -181,7 +196,7 @@ var lexicons = func() map[string]map[string][]template {
 		"business": {
 			"A": {"{company}", "the company", "the exchange", "the retailer", "the board", "investors", "the CEO", "the lender", "the regulator", "shareholders", "traders", "analysts"},
 			"N": {"profit", "share price", "interest rate", "inflation", "revenue", "merger", "dividend", "bond yield",
-				"oil output", "trade surplus", "sales", "profit forecast", "takeover bid", "stock index"},
+				"oil output", "trade surplus", "sales outlook", "profit forecast", "takeover bid", "stock index"},
 			"V": {"earnings report", "merger talks", "rate decision", "shareholder meeting", "trade talks", "price war",
 				"tariff dispute", "market sell-off", "acquisition", "sales figures", "bank audit", "profit warning"},
 		},
@@ -195,18 +210,18 @@ var lexicons = func() map[string]map[string][]template {
 		"science": {
 			"A": {"{agency}", "researchers", "the laboratory", "astronomers", "the observatory", "physicists", "{first} {last}", "geneticists", "biologists", "the institute", "the academy", "engineers"},
 			"N": {"experiment", "telescope", "fossil record", "quantum device", "satellite", "rocket", "DNA analysis",
-				"mission to {spaceobj}", "research grant", "particle detector", "planetary model", "lab results",
+				"mission to {spaceobj}", "research grant", "particle detector", "planetary model", "lab result",
 				"space probe", "genome study"},
 			"V": {"launch", "discovery", "study", "experiment", "eclipse", "landing on {spaceobj}", "flyby", "research review",
 				"science conference", "field survey", "rocket test", "telescope survey"},
 		},
 		"health": {
 			"A": {"the WHO", "the hospital", "the clinic", "nurses", "doctors", "{first} {last}", "the ministry", "regulators", "surgeons", "the insurer", "the pharmacist", "the vaccine maker"},
-			"N": {"vaccine", "treatment", "{disease} outbreak", "hospital capacity", "waiting list", "cancer drug",
+			"N": {"vaccine", "treatment", "outbreak of {disease}", "hospital capacity", "waiting list", "cancer drug",
 				"clinical trial", "patient data", "diabetes programme", "mental health funding", "infection rate",
 				"surgery backlog", "health budget", "virus test"},
 			"V": {"outbreak", "vaccination drive", "hospital strike", "clinical trial", "health alert", "infection wave",
-				"medical review", "screening campaign", "rise in {disease} cases", "patient survey", "virus tests",
+				"medical review", "screening campaign", "rise in {disease}", "patient survey", "virus tests",
 				"doctors' strike"},
 		},
 		"sports": {
@@ -220,7 +235,7 @@ var lexicons = func() map[string]map[string][]template {
 		"entertainment": {
 			"A": {"{first} {last}", "the studio", "Netflix", "the jury", "the label", "the director", "the band", "the singer", "the actor", "the broadcaster", "the promoter", "critics"},
 			"N": {"film", "album", "world tour", "box office", "film festival", "series", "soundtrack", "music video",
-				"streaming deal", "concert tickets", "premiere", "Oscar campaign", "movie sequel", "TV drama"},
+				"streaming deal", "ticket price", "premiere", "Oscar campaign", "movie sequel", "TV drama"},
 			"V": {"premiere", "concert", "festival", "album release", "award show", "tour opening", "film screening",
 				"Grammy ceremony", "series finale", "casting call", "movie launch", "music awards"},
 		},
@@ -236,7 +251,7 @@ var lexicons = func() map[string]map[string][]template {
 			"A": {"the police", "the prosecutor", "the court", "the judge", "the detectives", "the defence", "the suspect", "{first} {last}", "investigators", "the jury", "prosecutors", "the inspectorate"},
 			"N": {"{crimeword} case", "investigation", "trial", "evidence", "arrest warrant", "sentence", "appeal",
 				"gang network", "witness statement", "police report", "court ruling", "charge sheet", "prison term",
-				"crime figures"},
+				"crime rate"},
 			"V": {"arrest", "trial", "shooting", "raid", "court hearing", "verdict", "{crimeword} inquiry",
 				"police operation", "sentencing", "robbery", "murder trial", "fraud hearing"},
 		},

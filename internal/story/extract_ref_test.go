@@ -277,6 +277,6 @@ func TestExtract_Version(t *testing.T) {
 	got := hex.EncodeToString(d.Sum(nil))
 	const version, want = 2, "c95250e677fdb1f603d9891ba4cd22fa6b758ac70ced47c0f115e80c92658875"
 	if sketchVersion != version || got != want {
-		t.Errorf("sketches of version %d digest to %s; the test pins version %d to %s: if Extract's values changed, bump sketchVersion and pin the new digest here", sketchVersion, got, version, want)
+		t.Errorf("sketches of version %d digest to %s; the test pins version %d to %s: if Extract's values changed, bump sketchVersion and pin the new digest here (if gen.Corpus's output changed, only the digest)", sketchVersion, got, version, want)
 	}
 }

@@ -250,6 +250,7 @@ func TestIdentifier_NextGenerationSizedLikeLast(t *testing.T) {
 // is a bucket of its own), measured after every 1,000 articles from 10,000 on,
 // so also just after the bucket table doubles.
 func TestMemoryBytesPerArticle_Bound(t *testing.T) {
+	// Not parallel: it measures the heap, which parallel tests would share.
 	if testing.Short() {
 		t.Skip("assigns 60,000 articles")
 	}

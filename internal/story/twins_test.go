@@ -1,6 +1,8 @@
 package story
 
 import (
+	"encoding/binary"
+	"math/rand/v2"
 	"testing"
 
 	"newsflow/internal/gen"
@@ -89,5 +91,67 @@ func TestRedisIndex_SameAsMemory(t *testing.T) {
 	t.Logf("near or contained matches by generation: %v", matched)
 	if matched[1] < 100 || matched[2] < 100 {
 		t.Fatalf("near or contained matches by generation: %v, want ≥ 100 in each", matched)
+	}
+}
+
+// TestRedisIndex_SameAsMemoryAtThresholds: both indexes decide alike, and
+// as Compare does, pairs agreeing in every number of signature values
+// around each threshold (resemblance, containment when the least value
+// that merges is and is not a whole number, texts too short to be
+// contained), where an early stop off by one would change the decision.
+func TestRedisIndex_SameAsMemoryAtThresholds(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(5, 6))
+	// Shingles of the two texts; 20 and 29 merge by containment from
+	// exactly 68 values agreeing.
+	sizes := [][2]int{{5, 7}, {20, 29}, {100, 100}, {40, 400}}
+	var founders, variants []item
+	var want []Kind
+	for _, sz := range sizes {
+		for differ := 0; differ <= Bins-Rows; differ++ {
+			a := Sketch{Shingles: sz[0]}
+			for k := range a.Sig {
+				a.Sig[k] = uint16(rng.Uint32())
+			}
+			b := Sketch{Sig: a.Sig, Shingles: sz[1]}
+			// The first band stays shared, so b finds a as a candidate.
+			for _, k := range rng.Perm(Bins - Rows)[:differ] {
+				b.Sig[Rows+k] ^= 1 + uint16(rng.IntN(1<<16-1))
+			}
+			kind, _, _ := Compare(&b, &a, DefaultThreshold)
+			want = append(want, kind)
+			for _, sk := range []*Sketch{&a, &b} {
+				it := item{sk: sk, bands: bandKeys(&sk.Sig)}
+				binary.LittleEndian.PutUint64(it.id[:], rng.Uint64())
+				binary.LittleEndian.PutUint64(it.id[8:], rng.Uint64())
+				if sk == &a {
+					founders = append(founders, it)
+				} else {
+					variants = append(variants, it)
+				}
+			}
+		}
+	}
+	rdb := redistest.Client(t)
+	red := &redisIndex{rdb: rdb, prefix: redistest.Prefix(t, rdb), need: minMatches(DefaultThreshold), window: DefaultWindow}
+	mem := newMemory(DefaultMaxMemory, red.need)
+	for bi, batch := range [][]item{founders, variants} {
+		got, err := red.assign(t.Context(), 1, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inProcess := mem.assign(1, batch)
+		for i := range got {
+			if got[i] != inProcess[i] {
+				t.Fatalf("item %d: redis %+v, in process %+v", i, got[i], inProcess[i])
+			}
+		}
+		if bi == 1 { // the variants
+			for i, r := range got {
+				if r.kind != want[i] {
+					t.Errorf("pair %d (shingles %v, %d values differ): kind %s, Compare says %s", i, sizes[i/(Bins-Rows+1)], i%(Bins-Rows+1), r.kind, want[i])
+				}
+			}
+		}
 	}
 }
