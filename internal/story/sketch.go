@@ -272,13 +272,25 @@ func tokenize(dst []token, s string, i int) ([]token, int) {
 		}
 		at, h := i, uint64(fnvOffset)
 		end := uint8(hotSpace) // what follows the word: the line's end
-		for ; uint(i) < uint(len(s)); i++ {
-			l := hotByte[s[i]]
-			if l < '0' {
-				end = l
+		ended := false
+		for i+8 <= len(s) {
+			var n int
+			h, n = hash8(s[i:i+8], h)
+			i += n
+			if n < 8 {
+				end, ended = hotByte[s[i]], true
 				break
 			}
-			h = (h ^ uint64(l)) * fnvPrime
+		}
+		if !ended {
+			for ; uint(i) < uint(len(s)); i++ {
+				l := hotByte[s[i]]
+				if l < '0' {
+					end = l
+					break
+				}
+				h = (h ^ uint64(l)) * fnvPrime
+			}
 		}
 		// The word ends the field if white space follows, or a comma or
 		// a stop and then white space or the line's end (such a field is
@@ -311,6 +323,55 @@ func tokenize(dst []token, s string, i int) ([]token, int) {
 	}
 	return dst, f.links
 }
+
+// hash8 goes on hashing, from h, the word whose next 8 bytes are w: it
+// returns the hash after the ASCII letters and digits that lead w and
+// their count n (8 if all are). It has no branch that depends on the text:
+// where a word ends is what a processor cannot guess on varied text (a
+// word's length follows no pattern), and each wrong guess of a loop that
+// stops at the end costs more than hashing all 8 bytes. The bytes after
+// the n hashed are zeroed, so each of their steps is a multiplication by
+// fnvPrime alone, which fnvUndo[8-n] (the inverse's power) takes back.
+func hash8(w string, h uint64) (uint64, int) {
+	_ = w[7]
+	x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+		uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	// Per byte, with its top bit cleared so that no sum carries into the
+	// next: bit 7 is set by a digit (y in '0'..'9') or a letter (z, y
+	// folded to lower case, in 'a'..'z'); bytes of 0x80 and above are not
+	// ASCII and end the word.
+	y := x &^ highs
+	z := y | 0x20*ones
+	digit := (y + (0x80-'0')*ones) &^ (y + (0x7f-'9')*ones)
+	letter := (z + (0x80-'a')*ones) &^ (z + (0x7f-'z')*ones)
+	stop := (^(digit | letter) | x) & highs
+	n := bits.TrailingZeros64(stop) >> 3
+	z &= 1<<(8*uint(n)) - 1 // the lower-case bytes of the word (all 8 if n is 8)
+	h = (h ^ z&0xff) * fnvPrime
+	h = (h ^ z>>8&0xff) * fnvPrime
+	h = (h ^ z>>16&0xff) * fnvPrime
+	h = (h ^ z>>24&0xff) * fnvPrime
+	h = (h ^ z>>32&0xff) * fnvPrime
+	h = (h ^ z>>40&0xff) * fnvPrime
+	h = (h ^ z>>48&0xff) * fnvPrime
+	h = (h ^ z>>56) * fnvPrime
+	return h * fnvUndo[8-n], n
+}
+
+// fnvUndo[k] is fnvPrime⁻ᵏ modulo 2⁶⁴ (fnvPrime is odd): multiplying by it
+// takes back k multiplications by fnvPrime.
+var fnvUndo = func() (t [9]uint64) {
+	inv := uint64(fnvPrime) // Newton's iteration doubles the correct low bits
+	for range 6 {
+		inv *= 2 - fnvPrime*inv
+	}
+	t[0] = 1
+	for k := 1; k < len(t); k++ {
+		t[k] = t[k-1] * inv
+	}
+	return t
+}()
 
 // Codes of hotByte for bytes other than ASCII letters and digits.
 const (
