@@ -121,10 +121,10 @@ func (e *extractor) appendFeatures(part string, toks []token, withNames bool) {
 	marks := slices.Grow(e.marks[:0], len(toks))[:len(toks)]
 	n := 0
 	for i := range toks {
-		if toks[i].flags != 0 {
-			marks[n] = i
-			n++
-		}
+		// Without a branch (a name or a number is no pattern either):
+		// flags is 0, tokNum or tokName, and (flags+3)>>2 is 0, 1 or 1.
+		marks[n] = i
+		n += int(toks[i].flags+3) >> 2
 	}
 	e.marks = marks
 	lastWord, bag := -1, uint64(0) // the word whose bag is in bag
@@ -274,8 +274,26 @@ func tokenize(dst []token, s string, i int) ([]token, int) {
 		end := uint8(hotSpace) // what follows the word: the line's end
 		ended := false
 		for i+8 <= len(s) {
-			var n int
-			h, n = hash8(s[i:i+8], h)
+			// hash8, by hand: the compiler does not inline it.
+			w := s[i : i+8]
+			_ = w[7]
+			x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+				uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+			y := x &^ highs
+			z := y | 0x20*ones
+			digit := (y + (0x80-'0')*ones) &^ (y + (0x7f-'9')*ones)
+			letter := (z + (0x80-'a')*ones) &^ (z + (0x7f-'z')*ones)
+			n := bits.TrailingZeros64((^(digit|letter)|x)&highs) >> 3
+			z &= 1<<(8*uint(n)) - 1
+			h = (h ^ z&0xff) * fnvPrime
+			h = (h ^ z>>8&0xff) * fnvPrime
+			h = (h ^ z>>16&0xff) * fnvPrime
+			h = (h ^ z>>24&0xff) * fnvPrime
+			h = (h ^ z>>32&0xff) * fnvPrime
+			h = (h ^ z>>40&0xff) * fnvPrime
+			h = (h ^ z>>48&0xff) * fnvPrime
+			h = (h ^ z>>56) * fnvPrime
+			h *= fnvUndo[8-n]
 			i += n
 			if n < 8 {
 				end, ended = hotByte[s[i]], true
@@ -336,7 +354,6 @@ func hash8(w string, h uint64) (uint64, int) {
 	_ = w[7]
 	x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
 		uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	// Per byte, with its top bit cleared so that no sum carries into the
 	// next: bit 7 is set by a digit (y in '0'..'9') or a letter (z, y
 	// folded to lower case, in 'a'..'z'); bytes of 0x80 and above are not
@@ -372,6 +389,9 @@ var fnvUndo = func() (t [9]uint64) {
 	}
 	return t
 }()
+
+// Bytes of 1 and of 0x80, eight to a word.
+const ones, highs = 0x0101010101010101, 0x8080808080808080
 
 // Codes of hotByte for bytes other than ASCII letters and digits.
 const (
