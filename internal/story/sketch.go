@@ -328,12 +328,12 @@ func tokenize(dst []token, s string, i int) ([]token, int) {
 			dst, i = f.dst, f.i
 			continue
 		}
-		var flags uint8
-		if c <= '9' {
-			flags = tokNum
-		} else if c-'A' < 26 && !f.sentence {
-			flags = tokName
+		// The flags without a branch (capitals follow no pattern either).
+		keep := uint8(tokNum | tokName)
+		if f.sentence {
+			keep = tokNum
 		}
+		flags := firstFlags[c] & keep
 		n := len(dst)
 		dst = dst[:n+1]
 		dst[n] = token{h: h, at: at, flags: flags}
@@ -392,6 +392,18 @@ var fnvUndo = func() (t [9]uint64) {
 
 // Bytes of 1 and of 0x80, eight to a word.
 const ones, highs = 0x0101010101010101, 0x8080808080808080
+
+// firstFlags are the flags of a word by its first byte, an ASCII letter or
+// digit, if it does not start a sentence.
+var firstFlags = func() (t [256]uint8) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = tokNum
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = tokName
+	}
+	return t
+}()
 
 // Codes of hotByte for bytes other than ASCII letters and digits.
 const (
