@@ -256,7 +256,7 @@ func clean(dst []token, s string) []token {
 //
 // A plain word's bytes are read with no branch on where the word ends, nor
 // on whether it is capitalised: a processor cannot guess that on varied
-// text. A loop stopping at the word's end took 2.1 µs per sketch on the old
+// text. A loop stopping at the word's end took ~2.2 µs per sketch on the old
 // generated stream (template sentences, which the branch predictor learns)
 // and 3.6 on the current one, for the same instructions per sketch
 // (cachegrind, 33.8k and 34.9k); README, near-dup. The word's first 8
