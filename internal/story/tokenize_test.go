@@ -133,7 +133,12 @@ func FuzzTokenize_MatchesReference(f *testing.F) {
 		f.Add(m.Body)
 	}
 	for _, s := range []string{"a\u00a0b", "Préfet Élodie a dit 3,5 % à 12:30 — «Ça va»", "https://t.me/x 1/2 www.x.org @a # #b x/y a://b",
-		"Цена 92,45 руб. Москва", "日本の首相 東京", "e\u0301t\u00e9 \xff\xfe bad", "U.S. 3.14.15 1-2-3 -4 5- A.B", "...", "»Quote.« «Он» (A.) [b]? c!"} {
+		"Цена 92,45 руб. Москва", "日本の首相 東京", "e\u0301t\u00e9 \xff\xfe bad", "U.S. 3.14.15 1-2-3 -4 5- A.B", "...", "»Quote.« «Он» (A.) [b]? c!",
+		// Words of 7, 8, 9 and 16 bytes (tokenize reads 8 at a time) at the
+		// line's end, before a stop, a comma, an apostrophe, a non-ASCII
+		// letter or mark, and with digits.
+		"Saturday", "Sunday. Saturday", "Wednesday, ABCDEFGH. ABCDEFGHIJKLMNOP", "abcdefghijklmnop",
+		"Pressure's Resident's", "Zurich Zürich Bürgermeister", "Resume\u0301 resume\u0301d", "12345678 1234567.5 20240131,7 A2345678"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, line string) {
