@@ -256,10 +256,9 @@ func clean(dst []token, s string) []token {
 //
 // A plain word's bytes are read with no branch on where the word ends, nor
 // on whether it is capitalised: a processor cannot guess that on varied
-// text. A loop stopping at the word's end took ~2.2 µs per sketch on the old
-// generated stream (template sentences, which the branch predictor learns)
-// and 3.6 on the current one, for the same instructions per sketch
-// (cachegrind, 33.8k and 34.9k); README, near-dup. The word's first 8
+// text. A loop stopping at the word's end runs the same instructions on
+// template sentences (which the branch predictor learns) as on varied
+// text, but far faster (README, near-dup, has the figures). The word's first 8
 // bytes are classified at once and the bytes after it zeroed, so each of
 // their FNV steps is a multiplication by fnvPrime alone, which fnvUndo
 // takes back; a longer word goes on 8 bytes at a time, a word near the
