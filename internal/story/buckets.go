@@ -22,6 +22,7 @@ import "math/bits"
 // ./internal/story/).
 type bucketTable struct {
 	slots []bucketSlot // a power of two long, or empty
+	mem   mapping      // where slots is (mapped.go)
 	n     int          // slots in use
 	shift uint         // 64 − log2(len(slots)): a key's home slot is key >> shift
 	over  []bucket     // buckets of more than two members
@@ -222,18 +223,25 @@ func (t *bucketTable) presize(slots, over int) {
 	if t.n != 0 || slots <= len(t.slots) {
 		return
 	}
+	t.release()
 	t.alloc(max(minSlots, 1<<bits.Len(uint(slots-1))))
 	t.over = make([]bucket, 0, over)
 }
 
 // alloc gives the table an empty array of size slots, a power of two.
 func (t *bucketTable) alloc(size int) {
-	t.slots = make([]bucketSlot, size)
+	t.slots, t.mem = mapArray[bucketSlot](size)
 	t.shift = uint(64 - bits.Len(uint(size-1)))
 }
 
+// release returns the table's array; the table is empty after.
+func (t *bucketTable) release() {
+	t.mem.release()
+	*t = bucketTable{}
+}
+
 func (t *bucketTable) grow() {
-	old := t.slots
+	old, oldMem := t.slots, t.mem
 	t.alloc(max(minSlots, 2*len(old)))
 	mask := uint64(len(t.slots) - 1)
 	for _, s := range old {
@@ -246,4 +254,5 @@ func (t *bucketTable) grow() {
 		}
 		t.slots[i] = s
 	}
+	oldMem.release()
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"sync"
+	"unsafe"
 
 	"newsflow/internal/news"
 )
@@ -53,12 +54,17 @@ type member struct {
 // ref names a member: its generation's serial number and its index there.
 type ref struct{ gen, i uint32 }
 
-// span is a member's slice of generation.hashes.
-type span struct{ start, n uint32 }
+// span is a member's slice of generation.hashes: n hashes from start in
+// chunk.
+type span struct{ chunk, start, n uint32 }
 
-// chunkBits sizes the chunks members are stored in (2^chunkBits each), so
-// a growing generation never copies its members.
-const chunkBits = 10
+// membersPerChunk is the size of the chunks members are stored in, a huge
+// page each (mapped.go), so a growing generation never copies its members.
+const membersPerChunk = hugePage / uint32(unsafe.Sizeof(member{}))
+
+// hashesPerChunk is the usual size of a chunk of generation.hashes (a
+// larger span gets a chunk of its own size).
+const hashesPerChunk = hugePage / 8
 
 // generation is one window's worth of the in-process index.
 type generation struct {
@@ -67,8 +73,9 @@ type generation struct {
 	stories map[news.Hash]news.Hash // story id of every article (with a sketch or not)
 	buckets bucketTable
 	chunks  [][]member
-	members uint32 // members with a sketch
-	hashes  []uint64
+	members uint32     // members with a sketch
+	hashes  [][]uint64 // chunks of the members' spans, each span in one
+	mapped  []mapping  // of chunks and hashes
 	// marks[i] is member i's candidate bookkeeping: the lookup number in
 	// its high bits, its place in that lookup's candidate list in its low
 	// markBits. Apart from the members so it stays in cache.
@@ -80,14 +87,15 @@ func newGeneration(serial uint32, n int64) *generation {
 }
 
 func (g *generation) at(i uint32) *member {
-	return &g.chunks[i>>chunkBits][i&(1<<chunkBits-1)]
+	return &g.chunks[i/membersPerChunk][i%membersPerChunk]
 }
 
 // add appends a member and returns its index.
 func (g *generation) add() (uint32, *member) {
 	i := g.members
-	if int(i>>chunkBits) == len(g.chunks) {
-		g.chunks = append(g.chunks, make([]member, 1<<chunkBits))
+	if int(i/membersPerChunk) == len(g.chunks) {
+		c, m := mapArray[member](int(membersPerChunk))
+		g.chunks, g.mapped = append(g.chunks, c), append(g.mapped, m)
 	}
 	g.members++
 	g.marks = append(g.marks, 0)
@@ -95,18 +103,40 @@ func (g *generation) add() (uint32, *member) {
 }
 
 func (g *generation) appendHashes(hs []uint64) span {
-	s := span{start: uint32(len(g.hashes)), n: uint32(len(hs))}
-	g.hashes = append(g.hashes, hs...)
+	if len(hs) == 0 {
+		return span{}
+	}
+	last := len(g.hashes) - 1
+	if last < 0 || len(g.hashes[last])+len(hs) > cap(g.hashes[last]) {
+		c, m := mapArray[uint64](max(hashesPerChunk, len(hs)))
+		g.hashes, g.mapped = append(g.hashes, c[:0]), append(g.mapped, m)
+		last++
+	}
+	s := span{chunk: uint32(last), start: uint32(len(g.hashes[last])), n: uint32(len(hs))}
+	g.hashes[last] = append(g.hashes[last], hs...)
 	return s
 }
 
-func (g *generation) features(mb *member) features {
-	return features{
-		sig:      &mb.sig,
-		shingles: int(mb.shingles),
-		numbers:  g.hashes[mb.numbers.start : mb.numbers.start+mb.numbers.n],
-		names:    g.hashes[mb.names.start : mb.names.start+mb.names.n],
+// span returns the hashes of s.
+func (g *generation) span(s span) []uint64 {
+	if s.n == 0 {
+		return nil
 	}
+	return g.hashes[s.chunk][s.start : s.start+s.n : s.start+s.n]
+}
+
+func (g *generation) features(mb *member) features {
+	return features{sig: &mb.sig, shingles: int(mb.shingles), numbers: g.span(mb.numbers), names: g.span(mb.names)}
+}
+
+// release returns the generation's mapped memory; it must not be used
+// after.
+func (g *generation) release() {
+	g.buckets.release()
+	for _, m := range g.mapped {
+		m.release()
+	}
+	g.chunks, g.hashes, g.mapped = nil, nil, nil
 }
 
 // candidate is a member met in a lookup: of the current generation (gen
@@ -170,7 +200,6 @@ func (m *memory) next(n int64, like *generation) *generation {
 		g.stories = make(map[news.Hash]news.Hash, len(like.stories))
 		g.buckets.presize(len(like.buckets.slots), len(like.buckets.over))
 		g.marks = make([]uint32, 0, like.members)
-		g.hashes = make([]uint64, 0, len(like.hashes))
 	}
 	return g
 }
@@ -180,13 +209,30 @@ func (m *memory) rotate(gen int64) {
 	switch {
 	case gen == m.cur.n:
 	case gen == m.cur.n+1:
-		m.prev, m.cur = m.cur, m.next(gen, m.cur)
+		m.turn(m.cur, m.next(gen, m.cur))
 	case gen > m.cur.n:
-		m.prev, m.cur = m.next(gen-1, nil), m.next(gen, m.cur)
+		m.turn(m.next(gen-1, nil), m.next(gen, m.cur))
 	}
 	if len(m.cur.stories) >= m.max {
-		m.prev, m.cur = m.cur, m.next(m.cur.n, m.cur)
+		m.turn(m.cur, m.next(m.cur.n, m.cur))
 	}
+}
+
+// turn makes prev and cur the generations, releasing those it drops.
+func (m *memory) turn(prev, cur *generation) {
+	for _, g := range [2]*generation{m.prev, m.cur} {
+		if g != prev && g != cur {
+			g.release()
+		}
+	}
+	m.prev, m.cur = prev, cur
+}
+
+// close releases the generations' memory; the index is empty after.
+func (m *memory) close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.turn(m.next(m.prev.n, nil), m.next(m.cur.n, nil))
 }
 
 // resolve returns the member r names and its generation, or nil if it is
@@ -236,7 +282,7 @@ func (m *memory) assignOne(it *item) result {
 	// generation of MaxMemory ≤ maxMembers articles over between batches;
 	// this turns over one that a batch fills to maxMembers.
 	if m.cur.members == maxMembers {
-		m.prev, m.cur = m.cur, m.next(m.cur.n, m.cur)
+		m.turn(m.cur, m.next(m.cur.n, m.cur))
 	}
 	sk := it.sk.features(&m.sig)
 	// Candidates: members sharing a band, by bands shared, then by first
@@ -274,7 +320,7 @@ func (m *memory) assignOne(it *item) result {
 		mb := g.at(c.i)
 		m.sink += uint64(mb.shingles)
 		if mb.numbers.n > 0 {
-			m.sink += g.hashes[mb.numbers.start]
+			m.sink += g.hashes[mb.numbers.chunk][mb.numbers.start]
 		}
 	}
 	best := -1

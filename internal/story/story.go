@@ -207,8 +207,12 @@ func (id *Identifier) Off() bool { return id.cfg.Off }
 // get other story ids, and cost an LLM call each, until Redis is back).
 func (id *Identifier) Degraded() bool { return id.health.Degraded() }
 
-// Close stops the background probe.
-func (id *Identifier) Close() { id.health.Close() }
+// Close stops the background probe and releases the in-process index's
+// memory (mapped.go); Assign after Close starts an empty index.
+func (id *Identifier) Close() {
+	id.health.Close()
+	id.mem.close()
+}
 
 // Assign sets the StoryID of every row, computing ContentHash where it is
 // unset. Rows are decided in order, so a row joins the story of an earlier

@@ -1,0 +1,65 @@
+package story
+
+import (
+	"sync/atomic"
+	"unsafe"
+)
+
+// The in-process index keeps its large arrays (the bucket table's slots,
+// the members, their numbers' and names' hashes) outside the Go heap, in
+// memory mapped from the operating system. They hold no pointers, so the
+// collector need not see them, and on the heap they cost the worker dearly
+// (go run ./bench --messages 60000 --workers 1 --latency-rate 0, README,
+// near-dup):
+//   - the collector lets the heap grow to five times what is live before a
+//     collection (GOGC 400), so an index on the heap spread the worker's
+//     per-message garbage over four times its own size of memory, every
+//     page of it new to the process: a page fault each;
+//   - a table that doubles leaves its old array behind as garbage of half
+//     its size, on the heap until the next collection;
+//   - on Linux a mapping of 2 MiB or more is asked for transparent huge
+//     pages (MADV_HUGEPAGE): one fault per 2 MiB rather than one per 4 KiB,
+//     and the band lookups' random reads miss the TLB far less.
+//
+// The index releases a mapping as soon as it drops the array (a table that
+// grew, a generation turned out, an Identifier closed).
+
+// hugePage is the size of a transparent huge page on amd64 and arm64 Linux:
+// a mapping of at least this much is rounded up to a multiple of it, so that
+// huge pages cover all of it.
+const hugePage = 2 << 20
+
+// mappedBytes is the memory the index's mappings hold, in bytes: what
+// TestMemoryBytesPerArticle_Bound adds to the live heap.
+var mappedBytes atomic.Int64
+
+// mapping is memory mapped for an array; nil when the array is on the Go
+// heap (mapping unsupported or refused).
+type mapping []byte
+
+// mapArray returns an array of n zero Ts and its mapping. T must hold no
+// pointers: the collector does not scan a mapping. Where mapping fails the
+// array is allocated on the heap instead (and the mapping is nil).
+func mapArray[T any](n int) ([]T, mapping) {
+	size := n * int(unsafe.Sizeof(*new(T)))
+	if size < hugePage/2 {
+		return make([]T, n), nil // not worth a mapping of its own
+	}
+	m := mapBytes(roundUp(size, hugePage))
+	if m == nil {
+		return make([]T, n), nil
+	}
+	mappedBytes.Add(int64(len(m)))
+	return unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(m))), n), m
+}
+
+// release returns m to the operating system. The array mapped there must
+// not be used after.
+func (m mapping) release() {
+	if m != nil {
+		mappedBytes.Add(-int64(len(m)))
+		unmapBytes(m)
+	}
+}
+
+func roundUp(n, to int) int { return (n + to - 1) / to * to }
