@@ -11,7 +11,7 @@ import (
 // process, so that it stays above the live heap.
 func TestMemoryLimit(t *testing.T) {
 	t.Parallel()
-	index := 2 * story.MemoryBytes(0)
+	index := 2 * story.HeapBytes(0)
 	for _, tc := range []struct {
 		name string
 		s    worker.Settings
@@ -22,7 +22,7 @@ func TestMemoryLimit(t *testing.T) {
 		{"remote NATS, near-dup off", worker.Settings{NATSURL: "nats://n", NearDup: story.Config{Off: true}}, defaultMemoryLimit},
 		{"embedded", worker.Settings{}, defaultMemoryLimit + embeddedNATSBytes + index},
 		{"embedded, smaller index", worker.Settings{NearDup: story.Config{MaxMemory: 1000}},
-			defaultMemoryLimit + embeddedNATSBytes + 2*story.MemoryBytes(1000)},
+			defaultMemoryLimit + embeddedNATSBytes + 2*story.HeapBytes(1000)},
 		{"embedded with Redis", worker.Settings{RedisURL: "redis://r"}, defaultMemoryLimit + embeddedNATSBytes},
 	} {
 		if got := memoryLimit(tc.s); got != tc.want {

@@ -197,13 +197,20 @@ func TestIdentifier_MemoryBounded(t *testing.T) {
 	}
 }
 
-// TestMemoryBytes: the bound covers two generations, and 0 means the default.
+// TestMemoryBytes: the bounds cover two generations, and 0 means the
+// default.
 func TestMemoryBytes(t *testing.T) {
 	if got, want := MemoryBytes(0), MemoryBytes(DefaultMaxMemory); got != want {
 		t.Errorf("MemoryBytes(0) = %d, want MemoryBytes(DefaultMaxMemory) = %d", got, want)
 	}
 	if got, want := MemoryBytes(1000), int64(2*1000*memoryBytesPerArticle); got != want {
 		t.Errorf("MemoryBytes(1000) = %d, want %d", got, want)
+	}
+	if got, want := HeapBytes(0), HeapBytes(DefaultMaxMemory); got != want {
+		t.Errorf("HeapBytes(0) = %d, want HeapBytes(DefaultMaxMemory) = %d", got, want)
+	}
+	if got, want := HeapBytes(1000), int64(2*1000*heapBytesPerArticle); got != want {
+		t.Errorf("HeapBytes(1000) = %d, want %d", got, want)
 	}
 }
 
@@ -244,45 +251,59 @@ func TestIdentifier_NextGenerationSizedLikeLast(t *testing.T) {
 	}
 }
 
-// TestMemoryBytesPerArticle_Bound: the live heap the in-process index holds
-// stays within memoryBytesPerArticle per article on the generated stream
+// TestMemoryBytesPerArticle_Bound: the memory the in-process index holds,
+// its live heap and its mappings, stays within memoryBytesPerArticle per
+// article, and its live heap within heapBytesPerArticle, on the generated
+// stream
 // (unrelated stories sharing few shingles, as real news: nearly every band
 // is a bucket of its own), measured after every 1,000 articles from 10,000 on,
 // so also just after the bucket table doubles.
 func TestMemoryBytesPerArticle_Bound(t *testing.T) {
-	// Not parallel: it measures the heap, which parallel tests would share.
+	// Not parallel: it measures the heap and the mappings, which parallel
+	// tests would share.
 	if testing.Short() {
 		t.Skip("assigns 60,000 articles")
 	}
-	g, err := gen.New(gen.Config{Seed: 3, BodyBytes: 1024})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows := make([]news.Article, 60_000)
-	for i := range rows {
-		rows[i] = news.Article{Message: g.Next()}
-	}
-	liveHeap := func() uint64 {
+	rows := genArticles(t, 60_000)
+	liveHeap := func() int64 {
 		var ms runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&ms)
-		return ms.HeapAlloc
+		return int64(ms.HeapAlloc)
 	}
-	base := liveHeap()
+	baseHeap, baseMapped := liveHeap(), mappedBytes.Load()
 	id, err := New(Config{}, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer id.Close()
-	most := 0.0
+	most, mostHeap := 0.0, 0.0
 	for start := 0; start < len(rows); start += 100 {
 		id.Assign(t.Context(), rows[start:start+100])
 		if n := start + 100; n >= 10_000 && n%1000 == 0 {
-			most = max(most, float64(liveHeap()-base)/float64(n))
+			heap := float64(liveHeap()-baseHeap) / float64(n)
+			most = max(most, heap+float64(mappedBytes.Load()-baseMapped)/float64(n))
+			mostHeap = max(mostHeap, heap)
 		}
 	}
-	t.Logf("most live heap per article: %.0f bytes (bound %d)", most, memoryBytesPerArticle)
+	t.Logf("most memory per article: %.0f bytes (bound %d), of it on the heap %.0f (bound %d)", most, memoryBytesPerArticle, mostHeap, heapBytesPerArticle)
 	if most > memoryBytesPerArticle {
 		t.Errorf("the in-process index held %.0f bytes per article, more than memoryBytesPerArticle = %d: MemoryBytes is no longer a bound", most, memoryBytesPerArticle)
 	}
+	if mostHeap > heapBytesPerArticle {
+		t.Errorf("the in-process index held %.0f bytes of heap per article, more than heapBytesPerArticle = %d: HeapBytes is no longer a bound", mostHeap, heapBytesPerArticle)
+	}
+}
+
+// genArticles returns n generated 1 KiB articles (gen.New, seed 3).
+func genArticles(t *testing.T, n int) []news.Article {
+	g, err := gen.New(gen.Config{Seed: 3, BodyBytes: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := make([]news.Article, n)
+	for i := range rows {
+		rows[i] = news.Article{Message: g.Next()}
+	}
+	return rows
 }
