@@ -181,6 +181,7 @@ func BenchmarkMemoryIndex(b *testing.B) {
 		for start := 0; start < len(items); start += 100 {
 			mem.assign(0, items[start:min(start+100, len(items))])
 		}
+		mem.close()
 	}
 	b.ReportMetric(float64((processCPU(b)-cpu0).Nanoseconds())/float64(b.N*len(items)), "cpu-ns/article")
 }

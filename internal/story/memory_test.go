@@ -137,6 +137,8 @@ func TestMemory_LookupNumbersRunOut(t *testing.T) {
 	}
 	plain := newMemory(DefaultMaxMemory, minMatches(DefaultThreshold))
 	restarted := newMemory(DefaultMaxMemory, minMatches(DefaultThreshold))
+	defer plain.close()
+	defer restarted.close()
 	for _, it := range items(before) {
 		plain.assign(1, []item{it})
 		restarted.assign(1, []item{it})

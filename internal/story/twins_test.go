@@ -64,6 +64,7 @@ func TestRedisIndex_SameAsMemory(t *testing.T) {
 	rdb := redistest.Client(t)
 	red := &redisIndex{rdb: rdb, prefix: redistest.Prefix(t, rdb), need: minMatches(DefaultThreshold), window: DefaultWindow}
 	mem := newMemory(DefaultMaxMemory, red.need)
+	defer mem.close()
 	matched := map[int64]int{}
 	check := func(gen int64, batch []item) {
 		t.Helper()
@@ -135,6 +136,7 @@ func TestRedisIndex_SameAsMemoryAtThresholds(t *testing.T) {
 	rdb := redistest.Client(t)
 	red := &redisIndex{rdb: rdb, prefix: redistest.Prefix(t, rdb), need: minMatches(DefaultThreshold), window: DefaultWindow}
 	mem := newMemory(DefaultMaxMemory, red.need)
+	defer mem.close()
 	for bi, batch := range [][]item{founders, variants} {
 		got, err := red.assign(t.Context(), 1, batch)
 		if err != nil {
