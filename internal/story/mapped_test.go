@@ -34,3 +34,40 @@ func TestIdentifier_CloseReleasesMemory(t *testing.T) {
 		t.Fatal("Assign after Close set no story id")
 	}
 }
+
+// TestGeneration_HashSpans: spans that fill a chunk exactly, that do not
+// fit in what is left of one, and that are longer than a chunk each read
+// back as written, and release returns every mapping.
+func TestGeneration_HashSpans(t *testing.T) {
+	// Not parallel: mappedBytes counts every index of the process.
+	const chunk = 1 << hashChunkBits
+	before := mappedBytes.Load()
+	g := newGeneration(1, 0)
+	var spans []span
+	var want [][]uint64
+	next := uint64(1)
+	for _, n := range []int{3, chunk - 3, 1, chunk + 5, 7, chunk, 2*chunk - 1, 0, 2} {
+		hs := make([]uint64, n)
+		for i := range hs {
+			hs[i] = next
+			next++
+		}
+		spans = append(spans, g.appendHashes(hs))
+		want = append(want, hs)
+	}
+	for i, s := range spans {
+		got := g.span(s)
+		if len(got) != len(want[i]) || cap(got) != len(want[i]) {
+			t.Fatalf("span %d: len %d cap %d, want %d", i, len(got), cap(got), len(want[i]))
+		}
+		for j := range got {
+			if got[j] != want[i][j] {
+				t.Fatalf("span %d: hash %d is %d, want %d", i, j, got[j], want[i][j])
+			}
+		}
+	}
+	g.release()
+	if got := mappedBytes.Load(); got != before {
+		t.Fatalf("after release %d bytes stay mapped, want %d", got, before)
+	}
+}

@@ -54,17 +54,20 @@ type member struct {
 // ref names a member: its generation's serial number and its index there.
 type ref struct{ gen, i uint32 }
 
-// span is a member's slice of generation.hashes: n hashes from start in
-// chunk.
-type span struct{ chunk, start, n uint32 }
+// span is a member's slice of generation.hashes: n hashes from start, of
+// the generation's hashes counted across its chunks.
+type span struct{ start, n uint32 }
 
 // membersPerChunk is the size of the chunks members are stored in, a huge
 // page each (mapped.go), so a growing generation never copies its members.
 const membersPerChunk = hugePage / uint32(unsafe.Sizeof(member{}))
 
-// hashesPerChunk is the usual size of a chunk of generation.hashes (a
-// larger span gets a chunk of its own size).
-const hashesPerChunk = hugePage / 8
+// hashChunkBits sizes the chunks of generation.hashes: 2^hashChunkBits
+// hashes, a huge page each. A span is in one chunk, or starts one made as
+// long as it needs.
+const hashChunkBits = 18
+
+var _ = [1]struct{}{}[hugePage-8<<hashChunkBits]
 
 // generation is one window's worth of the in-process index.
 type generation struct {
@@ -74,7 +77,8 @@ type generation struct {
 	buckets bucketTable
 	chunks  [][]member
 	members uint32     // members with a sketch
-	hashes  [][]uint64 // chunks of the members' spans, each span in one
+	hashes  [][]uint64 // hashes[c] is from hash c<<hashChunkBits on (its capacity may go on past the chunk)
+	nHashes int        // hashes stored, counting the chunks' unused ends
 	mapped  []mapping  // of chunks and hashes
 	// marks[i] is member i's candidate bookkeeping: the lookup number in
 	// its high bits, its place in that lookup's candidate list in its low
@@ -106,14 +110,20 @@ func (g *generation) appendHashes(hs []uint64) span {
 	if len(hs) == 0 {
 		return span{}
 	}
-	last := len(g.hashes) - 1
-	if last < 0 || len(g.hashes[last])+len(hs) > cap(g.hashes[last]) {
-		c, m := mapArray[uint64](max(hashesPerChunk, len(hs)))
-		g.hashes, g.mapped = append(g.hashes, c[:0]), append(g.mapped, m)
-		last++
+	const chunk = 1 << hashChunkBits
+	if g.nHashes>>hashChunkBits == len(g.hashes) || g.nHashes%chunk+len(hs) > chunk {
+		// A new chunk, or as many as the span needs, side by side.
+		g.nHashes = len(g.hashes) << hashChunkBits
+		chunks := (len(hs) + chunk - 1) / chunk
+		c, m := mapArray[uint64](chunks * chunk)
+		for i := range chunks {
+			g.hashes = append(g.hashes, c[i*chunk:])
+		}
+		g.mapped = append(g.mapped, m)
 	}
-	s := span{chunk: uint32(last), start: uint32(len(g.hashes[last])), n: uint32(len(hs))}
-	g.hashes[last] = append(g.hashes[last], hs...)
+	s := span{start: uint32(g.nHashes), n: uint32(len(hs))}
+	copy(g.span(s), hs)
+	g.nHashes += len(hs)
 	return s
 }
 
@@ -122,7 +132,8 @@ func (g *generation) span(s span) []uint64 {
 	if s.n == 0 {
 		return nil
 	}
-	return g.hashes[s.chunk][s.start : s.start+s.n : s.start+s.n]
+	c, i := s.start>>hashChunkBits, s.start%(1<<hashChunkBits)
+	return g.hashes[c][i : i+s.n : i+s.n]
 }
 
 func (g *generation) features(mb *member) features {
@@ -320,7 +331,7 @@ func (m *memory) assignOne(it *item) result {
 		mb := g.at(c.i)
 		m.sink += uint64(mb.shingles)
 		if mb.numbers.n > 0 {
-			m.sink += g.hashes[mb.numbers.chunk][mb.numbers.start]
+			m.sink += g.span(mb.numbers)[0]
 		}
 	}
 	best := -1
