@@ -264,13 +264,6 @@ func (m *memory) assign(gen int64, items []item) []result {
 	m.rotate(gen)
 	out := make([]result, len(items))
 	for i := range items {
-		if i+1 < len(items) {
-			// The next article's home slots, fetched while this one is
-			// decided: its lookups then mostly find them in cache.
-			for _, g := range [2]*generation{m.cur, m.prev} {
-				m.sink += g.buckets.touch(&items[i+1].bands)
-			}
-		}
 		out[i] = m.assignOne(&items[i])
 	}
 	return out
