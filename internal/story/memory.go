@@ -71,9 +71,9 @@ var _ = [1]struct{}{}[hugePage-8<<hashChunkBits]
 
 // generation is one window's worth of the in-process index.
 type generation struct {
-	serial  uint32                  // unique among the generations of a memory
-	n       int64                   // window number
-	stories map[news.Hash]news.Hash // story id of every article (with a sketch or not)
+	serial  uint32     // unique among the generations of a memory
+	n       int64      // window number
+	stories storyTable // story id of every article (with a sketch or not)
 	buckets bucketTable
 	chunks  [][]member
 	members uint32     // members with a sketch
@@ -87,7 +87,7 @@ type generation struct {
 }
 
 func newGeneration(serial uint32, n int64) *generation {
-	return &generation{serial: serial, n: n, stories: map[news.Hash]news.Hash{}}
+	return &generation{serial: serial, n: n}
 }
 
 func (g *generation) at(i uint32) *member {
@@ -144,6 +144,7 @@ func (g *generation) features(mb *member) features {
 // after.
 func (g *generation) release() {
 	g.buckets.release()
+	g.stories.release()
 	for _, m := range g.mapped {
 		m.release()
 	}
@@ -195,7 +196,7 @@ func newMemory(max, need int) *memory {
 func (m *memory) size() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return len(m.cur.stories) + len(m.prev.stories)
+	return m.cur.stories.len() + m.prev.stories.len()
 }
 
 // next returns a new generation numbered n, sized like like (nil: empty).
@@ -208,7 +209,7 @@ func (m *memory) next(n int64, like *generation) *generation {
 	m.serial++
 	g := newGeneration(m.serial, n)
 	if like != nil {
-		g.stories = make(map[news.Hash]news.Hash, len(like.stories))
+		g.stories.presize(like.stories.len())
 		g.buckets.presize(len(like.buckets.slots), len(like.buckets.over))
 		g.marks = make([]uint32, 0, like.members)
 	}
@@ -224,7 +225,7 @@ func (m *memory) rotate(gen int64) {
 	case gen > m.cur.n:
 		m.turn(m.next(gen-1, nil), m.next(gen, m.cur))
 	}
-	if len(m.cur.stories) >= m.max {
+	if m.cur.stories.len() >= m.max {
 		m.turn(m.cur, m.next(m.cur.n, m.cur))
 	}
 }
@@ -270,16 +271,16 @@ func (m *memory) assign(gen int64, items []item) []result {
 }
 
 func (m *memory) assignOne(it *item) result {
-	if s, ok := m.cur.stories[it.id]; ok {
+	if s, ok := m.cur.stories.get(it.id); ok {
 		return result{story: s, kind: Exact}
 	}
-	if s, ok := m.prev.stories[it.id]; ok {
-		m.cur.stories[it.id] = s
+	if s, ok := m.prev.stories.get(it.id); ok {
+		m.cur.stories.put(it.id, s)
 		return result{story: s, kind: Exact}
 	}
 	r := result{story: it.id, kind: Founded}
 	if it.sk == nil || it.sk.Empty() {
-		m.cur.stories[it.id] = it.id
+		m.cur.stories.put(it.id, it.id)
 		return r
 	}
 	// A bucket holds a member's index +1 in 24 bits. rotate turns a
@@ -353,7 +354,7 @@ func (m *memory) assignOne(it *item) result {
 		}
 	}
 	g := m.cur
-	g.stories[it.id] = r.story
+	g.stories.put(it.id, r.story)
 	i, mb := g.add()
 	*mb = member{story: r.story, founder: founder, shingles: int32(it.sk.Shingles), sig: m.sig}
 	if r.kind == Founded {

@@ -35,14 +35,14 @@ const (
 // in-process index: its live heap and its share of the mappings (mapped.go).
 // On the generated stream, whose unrelated stories share as few shingles as
 // real news does (so nearly every band key is a bucket of its own), it was
-// at most 2,030 bytes from 10,000 to 200,000 articles, the most just after the
+// at most 2,102 bytes from 10,000 to 200,000 articles, the most just after the
 // bucket table doubled; TestMemoryBytesPerArticle_Bound checks it.
 const memoryBytesPerArticle = 2300
 
 // heapBytesPerArticle bounds the part of memoryBytesPerArticle on the Go
-// heap (at most 317 bytes, measured as memoryBytesPerArticle): what the
+// heap (at most 192 bytes, measured as memoryBytesPerArticle): what the
 // collector counts toward its goal and the soft memory limit.
-const heapBytesPerArticle = 400
+const heapBytesPerArticle = 250
 
 // MemoryBytes is the most memory the in-process index holds with
 // Config.MaxMemory maxMemory (0 means DefaultMaxMemory): two full generations.
