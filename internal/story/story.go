@@ -218,7 +218,8 @@ func (id *Identifier) Off() bool { return id.cfg.Off }
 func (id *Identifier) Degraded() bool { return id.health.Degraded() }
 
 // Close stops the background probe and releases the in-process index's
-// memory (mapped.go); Assign after Close starts an empty index.
+// memory (mapped.go). Assign after Close starts an empty index, whose
+// memory another Close releases.
 func (id *Identifier) Close() {
 	id.health.Close()
 	id.mem.close()
