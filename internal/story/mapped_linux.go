@@ -2,6 +2,10 @@ package story
 
 import "golang.org/x/sys/unix"
 
+// mapsMemory says whether the index's large arrays are mapped outside the
+// Go heap (else they are on it).
+const mapsMemory = true
+
 // mapBytes maps size bytes of zeroed private memory, asking for transparent
 // huge pages; nil if the system refuses.
 func mapBytes(size int) []byte {

@@ -40,8 +40,9 @@ const (
 const memoryBytesPerArticle = 2300
 
 // heapBytesPerArticle bounds the part of memoryBytesPerArticle on the Go
-// heap (at most 317 bytes, measured as memoryBytesPerArticle): what the
-// collector counts toward its goal and the soft memory limit.
+// heap where the index maps its arrays (mapsMemory; at most 317 bytes,
+// measured as memoryBytesPerArticle): what the collector counts toward its
+// goal and the soft memory limit.
 const heapBytesPerArticle = 400
 
 // MemoryBytes is the most memory the in-process index holds with
@@ -50,8 +51,13 @@ func MemoryBytes(maxMemory int) int64 {
 	return 2 * int64(cmp.Or(maxMemory, DefaultMaxMemory)) * memoryBytesPerArticle
 }
 
-// HeapBytes is the part of MemoryBytes(maxMemory) on the Go heap.
+// HeapBytes is the part of MemoryBytes(maxMemory) on the Go heap: all of it
+// where the index maps no memory (other systems than Linux, mapped.go).
+// While the system refuses a mapping, that array is on the heap too.
 func HeapBytes(maxMemory int) int64 {
+	if !mapsMemory {
+		return MemoryBytes(maxMemory)
+	}
 	return 2 * int64(cmp.Or(maxMemory, DefaultMaxMemory)) * heapBytesPerArticle
 }
 
