@@ -45,10 +45,23 @@ const memoryBytesPerArticle = 2300
 // goal and the soft memory limit.
 const heapBytesPerArticle = 400
 
+// generationBytes bounds what a generation holds beyond its articles'
+// share, from its first article on: its last member chunk and hash chunk,
+// a huge page each however little of them is used, and its bucket table
+// rounded up to a whole huge page, or, smaller than that, on the heap
+// (mapped.go). A small index holds mostly this; TestMemoryBytes_SmallIndex
+// checks it.
+const generationBytes = 3 * hugePage
+
+// generationHeapBytes is the part of generationBytes on the Go heap where
+// the index maps its arrays: a bucket table too small to map, and the
+// fixed part of the generation's map and lists.
+const generationHeapBytes = hugePage
+
 // MemoryBytes is the most memory the in-process index holds with
 // Config.MaxMemory maxMemory (0 means DefaultMaxMemory): two full generations.
 func MemoryBytes(maxMemory int) int64 {
-	return 2 * int64(cmp.Or(maxMemory, DefaultMaxMemory)) * memoryBytesPerArticle
+	return 2 * (int64(cmp.Or(maxMemory, DefaultMaxMemory))*memoryBytesPerArticle + generationBytes)
 }
 
 // HeapBytes is the part of MemoryBytes(maxMemory) on the Go heap: all of it
@@ -58,7 +71,7 @@ func HeapBytes(maxMemory int) int64 {
 	if !mapsMemory {
 		return MemoryBytes(maxMemory)
 	}
-	return 2 * int64(cmp.Or(maxMemory, DefaultMaxMemory)) * heapBytesPerArticle
+	return 2 * (int64(cmp.Or(maxMemory, DefaultMaxMemory))*heapBytesPerArticle + generationHeapBytes)
 }
 
 // Config configures an Identifier. New fills a zero field with its Default*.

@@ -203,13 +203,13 @@ func TestMemoryBytes(t *testing.T) {
 	if got, want := MemoryBytes(0), MemoryBytes(DefaultMaxMemory); got != want {
 		t.Errorf("MemoryBytes(0) = %d, want MemoryBytes(DefaultMaxMemory) = %d", got, want)
 	}
-	if got, want := MemoryBytes(1000), int64(2*1000*memoryBytesPerArticle); got != want {
+	if got, want := MemoryBytes(1000), int64(2*(1000*memoryBytesPerArticle+generationBytes)); got != want {
 		t.Errorf("MemoryBytes(1000) = %d, want %d", got, want)
 	}
 	if got, want := HeapBytes(0), HeapBytes(DefaultMaxMemory); got != want {
 		t.Errorf("HeapBytes(0) = %d, want HeapBytes(DefaultMaxMemory) = %d", got, want)
 	}
-	wantHeap := int64(2 * 1000 * heapBytesPerArticle)
+	wantHeap := int64(2 * (1000*heapBytesPerArticle + generationHeapBytes))
 	if !mapsMemory {
 		wantHeap = MemoryBytes(1000)
 	}
@@ -314,4 +314,41 @@ func genArticles(t *testing.T, n int) []news.Article {
 		rows[i] = news.Article{Message: g.Next()}
 	}
 	return rows
+}
+
+// TestMemoryBytes_SmallIndex: MemoryBytes and HeapBytes bound small indexes
+// too, whose memory is mostly what a generation holds from its first
+// article on (a member chunk, a hash chunk, a bucket table rounded up to a
+// huge page or on the heap), not their articles' share.
+func TestMemoryBytes_SmallIndex(t *testing.T) {
+	// Not parallel: it measures the heap and the mappings, which parallel
+	// tests would share.
+	rows := genArticles(t, 3000)
+	liveHeap := func() int64 {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		return int64(ms.HeapAlloc)
+	}
+	for _, maxMemory := range []int{100, 500, 1000} {
+		baseHeap, baseMapped := liveHeap(), mappedBytes.Load()
+		id, err := New(Config{MaxMemory: maxMemory}, nil, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var most, mostHeap int64
+		for start := 0; start < len(rows); start += 100 {
+			id.Assign(t.Context(), rows[start:start+100])
+			heap := liveHeap() - baseHeap
+			most, mostHeap = max(most, heap+mappedBytes.Load()-baseMapped), max(mostHeap, heap)
+		}
+		id.Close()
+		t.Logf("MaxMemory %d: most memory %d bytes (MemoryBytes %d), of it on the heap %d (HeapBytes %d)", maxMemory, most, MemoryBytes(maxMemory), mostHeap, HeapBytes(maxMemory))
+		if most > MemoryBytes(maxMemory) {
+			t.Errorf("an index of MaxMemory %d held %d bytes, more than MemoryBytes = %d", maxMemory, most, MemoryBytes(maxMemory))
+		}
+		if mostHeap > HeapBytes(maxMemory) {
+			t.Errorf("an index of MaxMemory %d held %d bytes of heap, more than HeapBytes = %d", maxMemory, mostHeap, HeapBytes(maxMemory))
+		}
+	}
 }
