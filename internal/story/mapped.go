@@ -24,9 +24,10 @@ import (
 // The index releases a mapping as soon as it drops the array (a table that
 // grew, a generation turned out, an Identifier closed).
 
-// hugePage is the size of a transparent huge page on amd64 and arm64 Linux:
-// a mapping of at least this much is rounded up to a multiple of it, so that
-// huge pages cover all of it.
+// hugePage is the size of a transparent huge page on amd64 Linux (and arm64
+// with 4 KiB pages): an array of half of it or more is mapped in a multiple
+// of it, starting at a multiple of it (mapBytes), so that huge pages can
+// back all of it.
 const hugePage = 2 << 20
 
 // mappedBytes is the memory the index's mappings hold, in bytes: what

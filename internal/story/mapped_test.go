@@ -2,6 +2,7 @@ package story
 
 import (
 	"testing"
+	"unsafe"
 
 	"newsflow/internal/news"
 )
@@ -74,5 +75,29 @@ func TestGeneration_HashSpans(t *testing.T) {
 	g.release()
 	if got := mappedBytes.Load(); got != before {
 		t.Fatalf("after release %d bytes stay mapped, want %d", got, before)
+	}
+}
+
+// TestMapArray_HugePageAligned: a mapped array starts on a huge page, so
+// that huge pages can back all of it (the kernel aligns it by itself only
+// from Linux 6.7 on).
+func TestMapArray_HugePageAligned(t *testing.T) {
+	// Not parallel: mappedBytes counts every index of the process.
+	if !mapsMemory {
+		t.Skip("the index maps no memory here")
+	}
+	for _, n := range []int{hugePage / 8, hugePage/8 + 1, 3 * hugePage / 8} {
+		a, m := mapArray[uint64](n)
+		if m == nil {
+			t.Fatalf("%d hashes were not mapped", n)
+		}
+		if p := uintptr(unsafe.Pointer(unsafe.SliceData(a))); p%hugePage != 0 {
+			t.Errorf("%d hashes mapped at %#x, not a multiple of %d", n, p, hugePage)
+		}
+		if len(m)%hugePage != 0 {
+			t.Errorf("%d hashes mapped in %d bytes, not whole huge pages", n, len(m))
+		}
+		a[0], a[n-1] = 1, 2 // the ends are there
+		m.release()
 	}
 }
