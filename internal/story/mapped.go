@@ -1,6 +1,7 @@
 package story
 
 import (
+	"reflect"
 	"sync/atomic"
 	"unsafe"
 )
@@ -38,10 +39,16 @@ var mappedBytes atomic.Int64
 // heap (mapping unsupported or refused).
 type mapping []byte
 
-// mapArray returns an array of n zero Ts and its mapping. T must hold no
-// pointers: the collector does not scan a mapping. Where mapping fails the
-// array is allocated on the heap instead (and the mapping is nil).
+// mapArray returns an array of n zero Ts and its mapping. Where mapping
+// fails the array is allocated on the heap instead (and the mapping is nil).
+// T must hold no pointers: the collector does not scan a mapping, so what a
+// pointer there alone kept alive would be freed under it. mapArray panics
+// if T holds one, so that a pointer added to member or bucketSlot fails
+// every test that builds an index.
 func mapArray[T any](n int) ([]T, mapping) {
+	if t := reflect.TypeFor[T](); holdsPointers(t) {
+		panic("story: mapArray of " + t.String() + ", which holds pointers")
+	}
 	size := n * int(unsafe.Sizeof(*new(T)))
 	if size < hugePage/2 {
 		return make([]T, n), nil // not worth a mapping of its own
@@ -61,6 +68,28 @@ func (m mapping) release() {
 		mappedBytes.Add(-int64(len(m)))
 		unmapBytes(m)
 	}
+}
+
+// holdsPointers reports whether a value of type t holds a pointer the
+// collector must see: a pointer, slice, string, map, channel, function or
+// interface, or an array or struct with one.
+func holdsPointers(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
+		return false
+	case reflect.Array:
+		return t.Len() > 0 && holdsPointers(t.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if holdsPointers(t.Field(i).Type) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
 }
 
 func roundUp(n, to int) int { return (n + to - 1) / to * to }

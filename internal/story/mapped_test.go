@@ -1,6 +1,7 @@
 package story
 
 import (
+	"reflect"
 	"testing"
 	"unsafe"
 
@@ -100,4 +101,47 @@ func TestMapArray_HugePageAligned(t *testing.T) {
 		a[0], a[n-1] = 1, 2 // the ends are there
 		m.release()
 	}
+}
+
+// TestHoldsPointers: what mapArray accepts, and that it would refuse the
+// index's element types if someone added a pointer to them.
+func TestHoldsPointers(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		typ  reflect.Type
+		want bool
+	}{
+		{reflect.TypeFor[member](), false},
+		{reflect.TypeFor[bucketSlot](), false},
+		{reflect.TypeFor[uint64](), false},
+		{reflect.TypeFor[[0]*int](), false},
+		{reflect.TypeFor[struct {
+			member
+			p *int
+		}](), true},
+		{reflect.TypeFor[struct{ s [2]string }](), true},
+		{reflect.TypeFor[struct{ b []byte }](), true},
+		{reflect.TypeFor[struct{ f func() }](), true},
+		{reflect.TypeFor[any](), true},
+		{reflect.TypeFor[unsafe.Pointer](), true},
+	} {
+		if got := holdsPointers(tc.typ); got != tc.want {
+			t.Errorf("holdsPointers(%s) = %v, want %v", tc.typ, got, tc.want)
+		}
+	}
+}
+
+// TestMapArray_RefusesPointers: mapArray panics on an element type the
+// collector would have to scan.
+func TestMapArray_RefusesPointers(t *testing.T) {
+	t.Parallel()
+	defer func() {
+		if recover() == nil {
+			t.Error("mapArray of a type holding a pointer did not panic")
+		}
+	}()
+	mapArray[struct {
+		bucketSlot
+		p *int
+	}](1)
 }

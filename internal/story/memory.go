@@ -34,10 +34,9 @@ type result struct {
 	rejected [numGuards]int
 }
 
-// member is an article of the in-process index with a sketch. It holds no
-// pointer (nor does anything of a generation but its chunk list), so the
-// garbage collector does not scan the index: with pointers, marking it was
-// a visible share of the worker's CPU.
+// member is an article of the in-process index with a sketch. It must hold
+// no pointer: members are in memory mapped outside the Go heap, which the
+// collector does not scan (mapArray panics on a type with one).
 //
 // What compare reads first (shingles, the spans of numbers and names) is in
 // the member's first cache line, with the start of the signature.
@@ -62,11 +61,16 @@ type span struct{ start, n uint32 }
 // page each (mapped.go), so a growing generation never copies its members.
 const membersPerChunk = hugePage / uint32(unsafe.Sizeof(member{}))
 
+// This fails to compile unless every member of a chunk (which starts on a
+// page) starts a cache line, as member's comment says.
+var _ = [1]struct{}{}[unsafe.Sizeof(member{})%64]
+
 // hashChunkBits sizes the chunks of generation.hashes: 2^hashChunkBits
 // hashes, a huge page each. A span is in one chunk, or starts one made as
 // long as it needs.
 const hashChunkBits = 18
 
+// This fails to compile unless a chunk of hashes is a huge page.
 var _ = [1]struct{}{}[hugePage-8<<hashChunkBits]
 
 // generation is one window's worth of the in-process index.
