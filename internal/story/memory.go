@@ -110,6 +110,14 @@ func (g *generation) add() (uint32, *member) {
 	return i, g.at(i)
 }
 
+// hashesFit reports whether n more hashes, in two spans, fit a span's
+// uint32 start: each span may start a new chunk (and the second may follow
+// a first that took several), so they end by (len(g.hashes)+2) chunks + n.
+func (g *generation) hashesFit(n int) bool {
+	return uint64(len(g.hashes)+2)<<hashChunkBits+uint64(n) <= 1<<32
+}
+
+// appendHashes stores hs and returns its span. hashesFit must allow it.
 func (g *generation) appendHashes(hs []uint64) span {
 	if len(hs) == 0 {
 		return span{}
@@ -295,8 +303,10 @@ func (m *memory) assignOne(it *item) result {
 	}
 	// A bucket holds a member's index +1 in 24 bits. rotate turns a
 	// generation of MaxMemory ≤ maxMembers articles over between batches;
-	// this turns over one that a batch fills to maxMembers.
-	if m.cur.members == maxMembers {
+	// this turns over one that a batch fills to maxMembers, or whose hashes
+	// a span's start would no longer reach (only texts full of numbers and
+	// names, 32 GiB of them, get there).
+	if m.cur.members == maxMembers || !m.cur.hashesFit(len(it.sk.Numbers)+len(it.sk.Names)) {
 		m.turn(m.cur, m.next(m.cur.n, m.cur))
 	}
 	sk := it.sk.features(&m.sig)
