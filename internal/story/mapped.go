@@ -8,7 +8,8 @@ import (
 
 // The in-process index keeps its large arrays (the bucket table's slots,
 // the members, their numbers' and names' hashes) outside the Go heap, in
-// memory mapped from the operating system. They hold no pointers, so the
+// memory mapped from the operating system: on Linux (mapped_linux.go;
+// elsewhere they are on the heap, mapped_other.go). They hold no pointers, so the
 // collector need not see them, and on the heap they cost the worker dearly
 // (go run ./bench --messages 60000 --workers 1 --latency-rate 0, README,
 // near-dup):

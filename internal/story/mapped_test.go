@@ -22,7 +22,7 @@ func TestIdentifier_CloseReleasesMemory(t *testing.T) {
 	for start := 0; start+100 < len(rows); start += 100 {
 		id.Assign(t.Context(), rows[start:start+100])
 	}
-	if mappedBytes.Load() == before {
+	if mapsMemory && mappedBytes.Load() == before {
 		t.Fatal("20,000 articles mapped no memory: the index is on the heap, where its size inflates the collector's goal")
 	}
 	id.Close()
