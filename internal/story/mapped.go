@@ -8,20 +8,19 @@ import (
 
 // The in-process index keeps its large arrays (the bucket table's slots,
 // the members, their numbers' and names' hashes) outside the Go heap, in
-// memory mapped from the operating system: on Linux (mapped_linux.go;
-// elsewhere they are on the heap, mapped_other.go). They hold no pointers, so the
-// collector need not see them, and on the heap they cost the worker dearly
-// (go run ./bench --messages 60000 --workers 1 --latency-rate 0, README,
-// near-dup):
-//   - the collector lets the heap grow to five times what is live before a
-//     collection (GOGC 400), so an index on the heap spread the worker's
-//     per-message garbage over four times its own size of memory, every
-//     page of it new to the process: a page fault each;
-//   - a table that doubles leaves its old array behind as garbage of half
-//     its size, on the heap until the next collection;
-//   - on Linux a mapping of 2 MiB or more is asked for transparent huge
-//     pages (MADV_HUGEPAGE): one fault per 2 MiB rather than one per 4 KiB,
-//     and the band lookups' random reads miss the TLB far less.
+// memory mapped from the operating system, on Linux (mapped_linux.go;
+// elsewhere they are on the heap, mapped_other.go). They hold no pointers,
+// so the collector need not see them, and off the heap:
+//   - they do not raise the collector's goal (GOGC 400: five times what is
+//     live), which would spread the worker's garbage over memory new to
+//     the process, a page fault per 4 KiB;
+//   - a table that doubles returns its old array at once, not at the next
+//     collection;
+//   - they are asked for transparent huge pages (MADV_HUGEPAGE): a fault
+//     per 2 MiB, and fewer TLB misses for the band lookups' random reads.
+//
+// Measured in README, near-dup: go run ./bench --messages 60000 --workers 1
+// --latency-rate 0.
 //
 // The index releases a mapping as soon as it drops the array (a table that
 // grew, a generation turned out, an Identifier closed).
@@ -32,8 +31,8 @@ import (
 // back all of it.
 const hugePage = 2 << 20
 
-// mappedBytes is the memory the index's mappings hold, in bytes: what
-// TestMemoryBytesPerArticle_Bound adds to the live heap.
+// mappedBytes is the memory the index's mappings hold, in bytes: what the
+// memory tests add to the live heap, and TestMain checks returns to 0.
 var mappedBytes atomic.Int64
 
 // mapping is memory mapped for an array; nil when the array is on the Go
