@@ -50,8 +50,8 @@ const embeddedNATSBytes = 64 << 20
 // GOMEMLIMIT is unset: defaultMemoryLimit plus the live heap of the embedded
 // NATS server (no NATS_URL) and twice the heap part of a full in-process
 // near-duplicate index (no REDIS_URL, near-dup on), so that a full index
-// still leaves as much room for garbage as it holds. (The index's bulk is
-// mapped outside the heap, story.MemoryBytes, and does not count here.) A
+// still leaves as much room for garbage as it holds. (On Linux the index's
+// bulk is mapped outside the heap and does not count: story.HeapBytes.) A
 // limit at or below the live heap makes the collector run back to back: the
 // embedded pipeline spent 149–155 µs of CPU per message under the fixed
 // 112 MiB against 54–58 with room above its live heap (go run ./bench

@@ -34,10 +34,9 @@ type result struct {
 	rejected [numGuards]int
 }
 
-// member is an article of the in-process index with a sketch. It holds no
-// pointer (nor does anything of a generation but its chunk list), so the
-// garbage collector does not scan the index: with pointers, marking it was
-// a visible share of the worker's CPU.
+// member is an article of the in-process index with a sketch. It must hold
+// no pointer: members are in memory mapped outside the Go heap, which the
+// collector does not scan (mapArray panics on a type with one).
 //
 // What compare reads first (shingles, the spans of numbers and names) is in
 // the member's first cache line, with the start of the signature.
@@ -62,11 +61,16 @@ type span struct{ start, n uint32 }
 // page each (mapped.go), so a growing generation never copies its members.
 const membersPerChunk = hugePage / uint32(unsafe.Sizeof(member{}))
 
+// This fails to compile unless every member of a chunk (which starts on a
+// page) starts a cache line, as member's comment says.
+var _ = [1]struct{}{}[unsafe.Sizeof(member{})%64]
+
 // hashChunkBits sizes the chunks of generation.hashes: 2^hashChunkBits
 // hashes, a huge page each. A span is in one chunk, or starts one made as
 // long as it needs.
 const hashChunkBits = 18
 
+// This fails to compile unless a chunk of hashes is a huge page.
 var _ = [1]struct{}{}[hugePage-8<<hashChunkBits]
 
 // generation is one window's worth of the in-process index.
@@ -106,6 +110,14 @@ func (g *generation) add() (uint32, *member) {
 	return i, g.at(i)
 }
 
+// hashesFit reports whether n more hashes, in two spans, fit a span's
+// uint32 start: each span may start a new chunk (and the second may follow
+// a first that took several), so they end by (len(g.hashes)+2) chunks + n.
+func (g *generation) hashesFit(n int) bool {
+	return uint64(len(g.hashes)+2)<<hashChunkBits+uint64(n) <= 1<<32
+}
+
+// appendHashes stores hs and returns its span. hashesFit must allow it.
 func (g *generation) appendHashes(hs []uint64) span {
 	if len(hs) == 0 {
 		return span{}
@@ -285,8 +297,10 @@ func (m *memory) assignOne(it *item) result {
 	}
 	// A bucket holds a member's index +1 in 24 bits. rotate turns a
 	// generation of MaxMemory ≤ maxMembers articles over between batches;
-	// this turns over one that a batch fills to maxMembers.
-	if m.cur.members == maxMembers {
+	// this turns over one that a batch fills to maxMembers, or whose hashes
+	// a span's start would no longer reach (only texts full of numbers and
+	// names, 32 GiB of them, get there).
+	if m.cur.members == maxMembers || !m.cur.hashesFit(len(it.sk.Numbers)+len(it.sk.Names)) {
 		m.turn(m.cur, m.next(m.cur.n, m.cur))
 	}
 	sk := it.sk.features(&m.sig)

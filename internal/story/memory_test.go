@@ -2,6 +2,7 @@ package story
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"newsflow/internal/news"
@@ -170,5 +171,32 @@ func TestConfig_MaxMemoryBound(t *testing.T) {
 	id.Close()
 	if _, err := New(Config{MaxMemory: maxMembers + 1}, nil, nil, nil); err == nil {
 		t.Errorf("New(MaxMemory: %d) accepted", maxMembers+1)
+	}
+}
+
+// TestMemory_HashesOverflowTurnOver: a generation whose hashes would take a
+// span's start past 2^32 turns over before the article is added, rather
+// than store a start that wrapped around.
+func TestMemory_HashesOverflowTurnOver(t *testing.T) {
+	t.Parallel()
+	m := newMemory(DefaultMaxMemory, minMatches(DefaultThreshold))
+	defer m.close()
+	// 2^14 chunks counted, none of them there: the next span would start at
+	// 2^32, and wrap to 0.
+	m.cur.hashes = make([][]uint64, 1<<(32-hashChunkBits))
+	m.cur.nHashes = len(m.cur.hashes) << hashChunkBits
+	full := m.cur
+	vs := variants(0, 1)
+	sk := Extract(vs[0].Title, vs[0].Body)
+	if len(sk.Numbers)+len(sk.Names) == 0 {
+		t.Fatal("the test needs an article with numbers or names")
+	}
+	m.assign(0, []item{{id: vs[0].ContentHash(), sk: &sk, bands: bandKeys(&sk.Sig)}})
+	if m.cur == full || m.prev != full {
+		t.Fatal("the generation whose hashes were full did not turn over")
+	}
+	got := m.cur.features(m.cur.at(0))
+	if !slices.Equal(got.numbers, sk.Numbers) || !slices.Equal(got.names, sk.Names) {
+		t.Fatalf("member's hashes: numbers %v names %v, want %v %v", got.numbers, got.names, sk.Numbers, sk.Names)
 	}
 }

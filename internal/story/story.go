@@ -40,19 +40,38 @@ const (
 const memoryBytesPerArticle = 2300
 
 // heapBytesPerArticle bounds the part of memoryBytesPerArticle on the Go
-// heap (at most 192 bytes, measured as memoryBytesPerArticle): what the
-// collector counts toward its goal and the soft memory limit.
+// heap where the index maps its arrays (mapsMemory; at most 192 bytes,
+// measured as memoryBytesPerArticle): what the collector counts toward its
+// goal and the soft memory limit.
 const heapBytesPerArticle = 250
+
+// generationBytes bounds what a generation holds beyond its articles'
+// share, from its first article on: its last member chunk and hash chunk,
+// a huge page each however little of them is used, and its bucket table and
+// story table, each rounded up to a whole huge page or, smaller than that,
+// on the heap (mapped.go). A small index holds mostly this;
+// TestMemoryBytes_SmallIndex checks it.
+const generationBytes = 4 * hugePage
+
+// generationHeapBytes is the part of generationBytes on the Go heap where
+// the index maps its arrays: a bucket table too small to map, and the
+// fixed part of the generation's map and lists.
+const generationHeapBytes = hugePage
 
 // MemoryBytes is the most memory the in-process index holds with
 // Config.MaxMemory maxMemory (0 means DefaultMaxMemory): two full generations.
 func MemoryBytes(maxMemory int) int64 {
-	return 2 * int64(cmp.Or(maxMemory, DefaultMaxMemory)) * memoryBytesPerArticle
+	return 2 * (int64(cmp.Or(maxMemory, DefaultMaxMemory))*memoryBytesPerArticle + generationBytes)
 }
 
-// HeapBytes is the part of MemoryBytes(maxMemory) on the Go heap.
+// HeapBytes is the part of MemoryBytes(maxMemory) on the Go heap: all of it
+// where the index maps no memory (other systems than Linux, mapped.go).
+// While the system refuses a mapping, that array is on the heap too.
 func HeapBytes(maxMemory int) int64 {
-	return 2 * int64(cmp.Or(maxMemory, DefaultMaxMemory)) * heapBytesPerArticle
+	if !mapsMemory {
+		return MemoryBytes(maxMemory)
+	}
+	return 2 * (int64(cmp.Or(maxMemory, DefaultMaxMemory))*heapBytesPerArticle + generationHeapBytes)
 }
 
 // Config configures an Identifier. New fills a zero field with its Default*.
@@ -218,7 +237,8 @@ func (id *Identifier) Off() bool { return id.cfg.Off }
 func (id *Identifier) Degraded() bool { return id.health.Degraded() }
 
 // Close stops the background probe and releases the in-process index's
-// memory (mapped.go); Assign after Close starts an empty index.
+// memory (mapped.go). Assign after Close starts an empty index, whose
+// memory another Close releases.
 func (id *Identifier) Close() {
 	id.health.Close()
 	id.mem.close()

@@ -203,13 +203,17 @@ func TestMemoryBytes(t *testing.T) {
 	if got, want := MemoryBytes(0), MemoryBytes(DefaultMaxMemory); got != want {
 		t.Errorf("MemoryBytes(0) = %d, want MemoryBytes(DefaultMaxMemory) = %d", got, want)
 	}
-	if got, want := MemoryBytes(1000), int64(2*1000*memoryBytesPerArticle); got != want {
+	if got, want := MemoryBytes(1000), int64(2*(1000*memoryBytesPerArticle+generationBytes)); got != want {
 		t.Errorf("MemoryBytes(1000) = %d, want %d", got, want)
 	}
 	if got, want := HeapBytes(0), HeapBytes(DefaultMaxMemory); got != want {
 		t.Errorf("HeapBytes(0) = %d, want HeapBytes(DefaultMaxMemory) = %d", got, want)
 	}
-	if got, want := HeapBytes(1000), int64(2*1000*heapBytesPerArticle); got != want {
+	wantHeap := int64(2 * (1000*heapBytesPerArticle + generationHeapBytes))
+	if !mapsMemory {
+		wantHeap = MemoryBytes(1000)
+	}
+	if got, want := HeapBytes(1000), wantHeap; got != want {
 		t.Errorf("HeapBytes(1000) = %d, want %d", got, want)
 	}
 }
@@ -265,6 +269,10 @@ func TestMemoryBytesPerArticle_Bound(t *testing.T) {
 		t.Skip("assigns 60,000 articles")
 	}
 	rows := genArticles(t, 60_000)
+	heapBound := float64(heapBytesPerArticle)
+	if !mapsMemory { // all of it is on the heap
+		heapBound = memoryBytesPerArticle
+	}
 	liveHeap := func() int64 {
 		var ms runtime.MemStats
 		runtime.GC()
@@ -286,12 +294,12 @@ func TestMemoryBytesPerArticle_Bound(t *testing.T) {
 			mostHeap = max(mostHeap, heap)
 		}
 	}
-	t.Logf("most memory per article: %.0f bytes (bound %d), of it on the heap %.0f (bound %d)", most, memoryBytesPerArticle, mostHeap, heapBytesPerArticle)
+	t.Logf("most memory per article: %.0f bytes (bound %d), of it on the heap %.0f (bound %.0f)", most, memoryBytesPerArticle, mostHeap, heapBound)
 	if most > memoryBytesPerArticle {
 		t.Errorf("the in-process index held %.0f bytes per article, more than memoryBytesPerArticle = %d: MemoryBytes is no longer a bound", most, memoryBytesPerArticle)
 	}
-	if mostHeap > heapBytesPerArticle {
-		t.Errorf("the in-process index held %.0f bytes of heap per article, more than heapBytesPerArticle = %d: HeapBytes is no longer a bound", mostHeap, heapBytesPerArticle)
+	if mostHeap > heapBound {
+		t.Errorf("the in-process index held %.0f bytes of heap per article, more than %.0f: HeapBytes is no longer a bound", mostHeap, heapBound)
 	}
 }
 
@@ -306,4 +314,41 @@ func genArticles(t *testing.T, n int) []news.Article {
 		rows[i] = news.Article{Message: g.Next()}
 	}
 	return rows
+}
+
+// TestMemoryBytes_SmallIndex: MemoryBytes and HeapBytes bound small indexes
+// too, whose memory is mostly what a generation holds from its first
+// article on (a member chunk, a hash chunk, a bucket table rounded up to a
+// huge page or on the heap), not their articles' share.
+func TestMemoryBytes_SmallIndex(t *testing.T) {
+	// Not parallel: it measures the heap and the mappings, which parallel
+	// tests would share.
+	rows := genArticles(t, 3000)
+	liveHeap := func() int64 {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		return int64(ms.HeapAlloc)
+	}
+	for _, maxMemory := range []int{100, 500, 1000} {
+		baseHeap, baseMapped := liveHeap(), mappedBytes.Load()
+		id, err := New(Config{MaxMemory: maxMemory}, nil, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var most, mostHeap int64
+		for start := 0; start < len(rows); start += 100 {
+			id.Assign(t.Context(), rows[start:start+100])
+			heap := liveHeap() - baseHeap
+			most, mostHeap = max(most, heap+mappedBytes.Load()-baseMapped), max(mostHeap, heap)
+		}
+		id.Close()
+		t.Logf("MaxMemory %d: most memory %d bytes (MemoryBytes %d), of it on the heap %d (HeapBytes %d)", maxMemory, most, MemoryBytes(maxMemory), mostHeap, HeapBytes(maxMemory))
+		if most > MemoryBytes(maxMemory) {
+			t.Errorf("an index of MaxMemory %d held %d bytes, more than MemoryBytes = %d", maxMemory, most, MemoryBytes(maxMemory))
+		}
+		if mostHeap > HeapBytes(maxMemory) {
+			t.Errorf("an index of MaxMemory %d held %d bytes of heap, more than HeapBytes = %d", maxMemory, mostHeap, HeapBytes(maxMemory))
+		}
+	}
 }
