@@ -802,10 +802,12 @@ func bandKeys(sig *[Bins]uint16) [Bands]uint64 {
 	return out
 }
 
-// These fail to compile unless Rows is 4, which bandKeys assumes, and
-// Copies is 4 and Bins 128, which copies and putShingles assume.
+// These fail to compile unless Rows is 4, which bandKeys assumes, the bands
+// fit in the signature, and Copies is 4 and Bins 128, which copies and
+// putShingles assume.
 var (
 	_ = [1]struct{}{}[Rows-4]
+	_ = [Bins - Bands*Rows]struct{}{}
 	_ = [1]struct{}{}[Copies-4]
 	_ = [1]struct{}{}[Bins-1<<(32-binShift)]
 )
