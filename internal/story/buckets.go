@@ -5,11 +5,11 @@ import "math/bits"
 // bucketTable maps band keys to buckets: open addressing with linear
 // probing over one array of slots, key and bucket side by side.
 //
-// Written here rather than a Go map because the 32 band lookups per article
+// Written here rather than a Go map because the band lookups per article
 // were most of the in-process index's CPU, nearly all of it waiting on memory
 // (go run ./bench --messages 20000 --workers 1 --cpuprofile: mapaccess2 and
 // its first control-word read). This table reads a small bucket in one
-// access, reads an article's 32 home slots together and then its larger
+// access, reads an article's Bands home slots together and then its larger
 // buckets together (lookup), so the memory system fetches them in parallel
 // rather than one after another, and adds to a bucket where the lookup
 // found it (insert), without a second search.

@@ -77,17 +77,21 @@ func Compare(a, b *Sketch, threshold float64) (Kind, Guard, int) {
 	return compare(a.features(&sa), b.features(&sb), minMatches(threshold), false)
 }
 
-// packedSig is a signature as Bands words, word w holding values 4w to
+// packedSig is a signature as sigWords words, word w holding values 4w to
 // 4w+3 from its low bits up (as bandKeys packs a band): compared a word,
 // four values, at a time.
-type packedSig [Bands]uint64
+type packedSig [sigWords]uint64
 
-// These fail to compile unless the Bands words of Rows values are the whole
-// signature, which pack and compare assume, and compare's blocks of 8 words
-// cover them.
+// sigWords is the number of words of a packed signature: all of it, not
+// only the LSH bands.
+const sigWords = Bins / Rows
+
+// These fail to compile unless the sigWords words of Rows values are the
+// whole signature, which pack and compare assume, and compare's blocks of 8
+// words cover them.
 var (
-	_ = [1]struct{}{}[Bands*Rows-Bins]
-	_ = [1]struct{}{}[Bands%8]
+	_ = [1]struct{}{}[sigWords*Rows-Bins]
+	_ = [1]struct{}{}[sigWords%8]
 )
 
 func pack(out *packedSig, sig *[Bins]uint16) {
@@ -149,7 +153,7 @@ func compare(a, b features, need int, early bool) (Kind, Guard, int) {
 	// lanes: no branch per value.
 	const low, top = 0x7fff_7fff_7fff_7fff, 0x8000_8000_8000_8000
 	differ := 0
-	for w := 0; w < Bands; w += 8 {
+	for w := 0; w < sigWords; w += 8 {
 		as, bs := (*[8]uint64)(a.sig[w:w+8]), (*[8]uint64)(b.sig[w:w+8])
 		var lanes uint64
 		for j, x := range as {

@@ -10,7 +10,7 @@
 // "BREAKING"-style labels dropped; punctuation, quotes and emoji are
 // separators) and sketches it: 3-word shingles, a 128-bin one-permutation
 // MinHash with optimal densification (one hash per shingle rather than 128),
-// and 32 LSH bands of 4 rows to find candidates. Compare then verifies a
+// and 24 LSH bands of 4 rows to find candidates. Compare then verifies a
 // candidate: the numbers (each bound to the word before it) and the names
 // (capitalised words not starting a sentence) of the two texts must be
 // nested sets — a repost may lose a number with a cut paragraph, never change

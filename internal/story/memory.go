@@ -172,7 +172,7 @@ type candidate struct{ gen, i uint32 }
 const markBits = 9
 
 // These fail to compile unless the candidate list's places fit in markBits.
-var _ = [1]struct{}{}[(1<<markBits)-2*Bands*bucketCap]
+var _ = [1<<markBits - 2*Bands*bucketCap]struct{}{}
 
 // memory is the in-process index: the same decisions as the Redis one, in
 // two generations, the current one bounded to max articles (when it fills

@@ -169,7 +169,7 @@ local stories, fromPrev = lookup(mfields)
 local done = {}
 -- Candidates, kept over the items so they stop growing: hits[ref] is
 -- item×2^17 + first-seen rank×128 + bands shared, for the item counting
--- (a rank is at most 512 refs, a count 64: 2 generations × 32 bands × 8);
+-- (a rank is at most 384 refs, a count 48: 2 generations × 24 bands × 8);
 -- order lists the item's candidates by first seen, multi those sharing
 -- more than one band, top (topHits) its most shared.
 local hits, order, top, topHits, multi = {}, {}, {}, {}, {}
