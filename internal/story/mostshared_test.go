@@ -80,6 +80,7 @@ func TestBucketTable_Insert(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(5, 6))
 	var tb bucketTable
+	defer tb.release()
 	want := map[uint64][]uint32{}
 	var got [bucketCap]uint32
 	for i := range 20_000 {
