@@ -21,12 +21,10 @@ import "math/bits"
 // NEWSFLOW_BENCH_MESSAGES=60000 go test -run '^$' -bench MemoryIndex
 // ./internal/story/).
 type bucketTable struct {
-	slots []bucketSlot // a power of two long, or empty
-	mem   mapping      // where slots is (mapped.go)
-	n     int          // slots in use
-	shift uint         // 64 − log2(len(slots)): a key's home slot is key >> shift
-	over  []bucket     // buckets of more than two members
-	sink  uint64       // what lookup read ahead, so the reads stay
+	openTable[bucketSlot]          // a key's home slot is key >> shift
+	n                     int      // slots in use
+	over                  []bucket // buckets of more than two members
+	sink                  uint64   // what lookup read ahead, so the reads stay
 }
 
 type bucketSlot struct {
@@ -228,31 +226,12 @@ func (t *bucketTable) presize(slots, over int) {
 	t.over = make([]bucket, 0, over)
 }
 
-// alloc gives the table an empty array of size slots, a power of two.
-func (t *bucketTable) alloc(size int) {
-	t.slots, t.mem = mapArray[bucketSlot](size)
-	t.shift = uint(64 - bits.Len(uint(size-1)))
-}
-
 // release returns the table's array; the table is empty after.
 func (t *bucketTable) release() {
-	t.mem.release()
+	t.openTable.release()
 	*t = bucketTable{}
 }
 
-func (t *bucketTable) grow() {
-	old, oldMem := t.slots, t.mem
-	t.alloc(max(minSlots, 2*len(old)))
-	mask := uint64(len(t.slots) - 1)
-	for _, s := range old {
-		if s.key == 0 {
-			continue
-		}
-		i := s.key >> t.shift
-		for t.slots[i].key != 0 {
-			i = (i + 1) & mask
-		}
-		t.slots[i] = s
-	}
-	oldMem.release()
-}
+func (t *bucketTable) grow() { t.openTable.grow(minSlots) }
+
+func (s bucketSlot) hash() uint64 { return s.key }

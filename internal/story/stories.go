@@ -13,10 +13,8 @@ import (
 // index left on the heap, where the collector's goal made it cost several
 // times its size in fresh pages (README, near-dup).
 type storyTable struct {
-	slots []storySlot // a power of two long, or empty
-	mem   mapping     // where slots is
-	n     int         // slots in use
-	shift uint        // 64 − log2(len(slots)): an id's home slot is home(id) >> shift
+	openTable[storySlot]     // an id's home slot is home(id) >> shift
+	n                    int // slots in use
 	// The zero id cannot be a slot's key (a free slot has it): its story is
 	// kept here.
 	hasZero   bool
@@ -90,31 +88,12 @@ func (t *storyTable) presize(n int) {
 	t.alloc(max(minStorySlots, 1<<bits.Len(uint(4*n/3))))
 }
 
-// alloc gives the table an empty array of size slots, a power of two.
-func (t *storyTable) alloc(size int) {
-	t.slots, t.mem = mapArray[storySlot](size)
-	t.shift = uint(64 - bits.Len(uint(size-1)))
-}
-
 // release returns the table's array; the table is empty after.
 func (t *storyTable) release() {
-	t.mem.release()
+	t.openTable.release()
 	*t = storyTable{}
 }
 
-func (t *storyTable) grow() {
-	old, oldMem := t.slots, t.mem
-	t.alloc(max(minStorySlots, 2*len(old)))
-	mask := uint64(len(t.slots) - 1)
-	for _, s := range old {
-		if s.id == (news.Hash{}) {
-			continue
-		}
-		i := home(&s.id) >> t.shift
-		for t.slots[i].id != (news.Hash{}) {
-			i = (i + 1) & mask
-		}
-		t.slots[i] = s
-	}
-	oldMem.release()
-}
+func (t *storyTable) grow() { t.openTable.grow(minStorySlots) }
+
+func (s storySlot) hash() uint64 { return home(&s.id) }
