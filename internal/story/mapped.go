@@ -6,9 +6,9 @@ import (
 	"unsafe"
 )
 
-// The in-process index keeps its large arrays (the bucket table's slots,
-// the members, their numbers' and names' hashes) outside the Go heap, in
-// memory mapped from the operating system, on Linux (mapped_linux.go;
+// The in-process index keeps its large arrays (the slots of its bucket and
+// story tables, the members, their numbers' and names' hashes) outside the
+// Go heap, in memory mapped from the operating system, on Linux (mapped_linux.go;
 // elsewhere they are on the heap, mapped_other.go). They hold no pointers,
 // so the collector need not see them, and off the heap:
 //   - they do not raise the collector's goal (GOGC 400: five times what is
