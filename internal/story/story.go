@@ -55,8 +55,8 @@ const heapBytesPerArticle = 250
 const generationBytes = 4 * hugePage
 
 // generationHeapBytes is the part of generationBytes on the Go heap where
-// the index maps its arrays: a bucket table too small to map, and the
-// fixed part of the generation's map and lists.
+// the index maps its arrays: a bucket table and a story table too small to
+// map (under 1 MiB each), and the fixed part of the generation's lists.
 const generationHeapBytes = hugePage
 
 // MemoryBytes is the most memory the in-process index holds with
