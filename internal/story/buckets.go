@@ -22,7 +22,6 @@ import "math/bits"
 // ./internal/story/).
 type bucketTable struct {
 	openTable[bucketSlot]          // a key's home slot is key >> shift
-	n                     int      // slots in use
 	over                  []bucket // buckets of more than two members
 	sink                  uint64   // what lookup read ahead, so the reads stay
 }
@@ -152,11 +151,7 @@ var _ = [1]struct{}{}[Bands/33]
 // reserve grows the table if adding n buckets would fill it beyond 3/4.
 // Until n buckets are added, it does not grow, so the places find returns
 // stay valid.
-func (t *bucketTable) reserve(n int) {
-	if 4*(t.n+n) > 3*len(t.slots) {
-		t.grow()
-	}
-}
+func (t *bucketTable) reserve(n int) { t.openTable.reserve(n, minSlots) }
 
 // find returns the place of key's bucket, or that of the free slot where
 // it would go, and whether it is there. The table must have a free slot.
@@ -231,7 +226,5 @@ func (t *bucketTable) release() {
 	t.openTable.release()
 	*t = bucketTable{}
 }
-
-func (t *bucketTable) grow() { t.openTable.grow(minSlots) }
 
 func (s bucketSlot) hash() uint64 { return s.key }

@@ -10,6 +10,7 @@ type openTable[S openSlot] struct {
 	slots []S
 	mem   mapping // where slots is
 	shift uint    // 64 − log2(len(slots)): a slot's home is hash >> shift
+	n     int     // slots in use
 }
 
 // openSlot is a slot of an openTable.
@@ -30,6 +31,15 @@ func (t *openTable[S]) alloc(size int) {
 func (t *openTable[S]) release() {
 	t.mem.release()
 	*t = openTable[S]{}
+}
+
+// reserve grows the array if k more slots in use would fill it beyond 3/4
+// (an empty table gets one of minSize slots). Until they are added it does
+// not grow, so places found in it stay valid.
+func (t *openTable[S]) reserve(k, minSize int) {
+	if 4*(t.n+k) > 3*len(t.slots) {
+		t.grow(minSize)
+	}
 }
 
 // grow doubles the array (or makes one of minSize), moving every slot to

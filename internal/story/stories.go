@@ -13,8 +13,7 @@ import (
 // index left on the heap, where the collector's goal made it cost several
 // times its size in fresh pages (README, near-dup).
 type storyTable struct {
-	openTable[storySlot]     // an id's home slot is home(id) >> shift
-	n                    int // slots in use
+	openTable[storySlot] // an id's home slot is home(id) >> shift
 	// The zero id cannot be a slot's key (a free slot has it): its story is
 	// kept here.
 	hasZero   bool
@@ -65,9 +64,7 @@ func (t *storyTable) put(id, story news.Hash) {
 		t.zeroStory, t.hasZero = story, true
 		return
 	}
-	if 4*(t.n+1) > 3*len(t.slots) {
-		t.grow()
-	}
+	t.reserve(1, minStorySlots)
 	mask := len(t.slots) - 1
 	i := int(home(&id) >> t.shift)
 	for t.slots[i].id != id && t.slots[i].id != (news.Hash{}) {
@@ -93,7 +90,5 @@ func (t *storyTable) release() {
 	t.openTable.release()
 	*t = storyTable{}
 }
-
-func (t *storyTable) grow() { t.openTable.grow(minStorySlots) }
 
 func (s storySlot) hash() uint64 { return home(&s.id) }
