@@ -62,7 +62,7 @@ const generationHeapBytes = hugePage
 // MemoryBytes is the most memory the in-process index holds with
 // Config.MaxMemory maxMemory (0 means DefaultMaxMemory): two full generations.
 func MemoryBytes(maxMemory int) int64 {
-	return 2 * (int64(cmp.Or(maxMemory, DefaultMaxMemory))*memoryBytesPerArticle + generationBytes)
+	return twoGenerations(maxMemory, memoryBytesPerArticle, generationBytes)
 }
 
 // HeapBytes is the part of MemoryBytes(maxMemory) on the Go heap: all of it
@@ -72,7 +72,13 @@ func HeapBytes(maxMemory int) int64 {
 	if !mapsMemory {
 		return MemoryBytes(maxMemory)
 	}
-	return 2 * (int64(cmp.Or(maxMemory, DefaultMaxMemory))*heapBytesPerArticle + generationHeapBytes)
+	return twoGenerations(maxMemory, heapBytesPerArticle, generationHeapBytes)
+}
+
+// twoGenerations is what two full generations of maxMemory articles (0:
+// DefaultMaxMemory) hold at perArticle bytes each and perGeneration more.
+func twoGenerations(maxMemory int, perArticle, perGeneration int64) int64 {
+	return 2 * (int64(cmp.Or(maxMemory, DefaultMaxMemory))*perArticle + perGeneration)
 }
 
 // Config configures an Identifier. New fills a zero field with its Default*.
